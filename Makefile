@@ -1,0 +1,44 @@
+# shipkey — `make run` serves the demo store, `make test` runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_WORKERS ?= 2
+export SHIPKEY_TEST_DATABASE_URL
+
+.PHONY: install run test lint typecheck unit clean
+
+$(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e './clients/python[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/shipkey migrate
+	$(BIN)/shipkey demo
+	@echo
+	@echo "Admin API token (keep it): $$($(BIN)/shipkey admin-token create --name make-run)"
+	@echo "Try:  curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/admin/products"
+	@echo
+	$(BIN)/shipkey serve
+
+lint: install
+	$(BIN)/ruff check src tests clients/python
+	$(BIN)/ruff format --check src tests clients/python
+
+typecheck: install
+	$(BIN)/mypy
+	cd clients/python && ../../$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -n $(PYTEST_WORKERS) tests
+	$(BIN)/pytest clients/python/tests
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The seller's side: admin tokens and the admin API."""

@@ -1,0 +1,88 @@
+"""The web application: ``create_app(settings)`` wires settings, database, storage and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
+
+from shipkey import __version__
+from shipkey.catalog import routes as catalog_routes
+from shipkey.config import Settings
+from shipkey.db import Database
+from shipkey.downloads import routes as download_routes
+from shipkey.errors import error_response, install_error_handlers
+from shipkey.metrics import Metrics
+from shipkey.orders import routes as order_routes
+from shipkey.storage import LocalStorage, Storage, open_storage
+
+
+class ConfigurationError(RuntimeError):
+    """Settings that cannot work together; raised at start-up, never per request."""
+
+
+def check_settings(settings: Settings, storage: Storage) -> None:
+    local = isinstance(storage, LocalStorage)
+    if settings.download_mode == "redirect" and local:
+        raise ConfigurationError(
+            "SHIPKEY_DOWNLOAD_MODE=redirect needs S3 storage (SHIPKEY_STORAGE_URL=s3://…)."
+        )
+    if settings.download_mode == "x-accel" and not local:
+        raise ConfigurationError(
+            "SHIPKEY_DOWNLOAD_MODE=x-accel needs local storage that nginx can read."
+        )
+
+
+def create_app(
+    settings: Settings, *, db: Database | None = None, storage: Storage | None = None
+) -> FastAPI:
+    """A shipkey app for these settings. Pass ``db``/``storage`` to share them (tests, CLI)."""
+    database = db or Database(settings.resolved_database_url)
+    files = storage or open_storage(settings.resolved_storage_url)
+    check_settings(settings, files)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="shipkey",
+        version=__version__,
+        summary="Delivers digital products the moment they are paid for.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.storage = files
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:
+        return error_response("The client closed the connection.", "CLIENT_DISCONNECTED", 400)
+
+    app.include_router(catalog_routes.router)
+    app.include_router(order_routes.router)
+    app.include_router(download_routes.router)
+    app.include_router(download_routes.admin_router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        registry: Metrics = request.app.state.metrics
+        return Response(registry.render(), media_type=registry.content_type)
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory ASGI servers call (``shipkey serve`` uses it)."""
+    return create_app(Settings())

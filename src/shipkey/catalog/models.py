@@ -1,0 +1,69 @@
+"""A product the seller sells, and the file it delivers."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Enum, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shipkey.db import Base, JSONDict, UTCDateTime, new_id, utcnow
+
+
+class ProductType(enum.StrEnum):
+    DOWNLOAD = "DOWNLOAD"
+    LICENSE = "LICENSE"
+    SUBSCRIPTION = "SUBSCRIPTION"
+    COURSE = "COURSE"
+    MEMBERSHIP = "MEMBERSHIP"
+
+
+class LicenseType(enum.StrEnum):
+    PERPETUAL = "PERPETUAL"
+    SUBSCRIPTION = "SUBSCRIPTION"
+    TRIAL = "TRIAL"
+
+
+class Product(Base):
+    """The seed's DigitalProduct."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("prod"))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[ProductType] = mapped_column(Enum(ProductType, native_enum=False, length=16))
+    price: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    description: Mapped[str] = mapped_column(Text, default="")
+    max_downloads: Mapped[int] = mapped_column(Integer, default=5)
+    link_ttl_hours: Mapped[int] = mapped_column(Integer, default=24)
+    license_type: Mapped[LicenseType | None] = mapped_column(
+        Enum(LicenseType, native_enum=False, length=16), nullable=True
+    )
+    max_activations: Mapped[int] = mapped_column(Integer, default=3)
+    license_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    key_prefix: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    stamp: Mapped[bool] = mapped_column(Boolean, default=False)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDict, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    file_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    file_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    file_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    file_mime_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    file_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    file_uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def has_file(self) -> bool:
+        return self.file_key is not None
+
+    @property
+    def has_license(self) -> bool:
+        return self.license_type is not None

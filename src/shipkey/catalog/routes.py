@@ -1,0 +1,67 @@
+"""Admin API: products and their files."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from shipkey.admin.auth import require_admin
+from shipkey.catalog import service
+from shipkey.catalog.schemas import ProductCreate, ProductFile, ProductRead, ProductUpdate
+from shipkey.deps import DatabaseDep, DbSession, ReadSession, StorageDep
+
+router = APIRouter(
+    prefix="/api/admin/products", tags=["admin: products"], dependencies=[Depends(require_admin)]
+)
+
+
+@router.post("", status_code=201)
+def create_product(data: ProductCreate, session: DbSession) -> ProductRead:
+    return ProductRead.of(service.create_product(session, data))
+
+
+@router.get("")
+def list_products(session: ReadSession) -> list[ProductRead]:
+    return [ProductRead.of(p) for p in service.list_products(session)]
+
+
+@router.get("/{ref}")
+def get_product(ref: str, session: ReadSession) -> ProductRead:
+    return ProductRead.of(service.get_product(session, ref))
+
+
+@router.patch("/{ref}")
+def update_product(ref: str, data: ProductUpdate, session: DbSession) -> ProductRead:
+    product = service.get_product(session, ref)
+    return ProductRead.of(service.update_product(session, product, data))
+
+
+@router.put(
+    "/{ref}/file",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_file(
+    ref: str,
+    request: Request,
+    db: DatabaseDep,
+    storage: StorageDep,
+    filename: str | None = Query(
+        default=None, max_length=1024, description="The buyer-facing name."
+    ),
+) -> ProductFile:
+    """Stream the request body into storage as the product's file (any size)."""
+    uploaded = await service.upload_file(
+        db, storage, ref, filename, request.headers.get("content-type"), request.stream()
+    )
+    return ProductFile(
+        file_name=uploaded.file_name,
+        file_size=uploaded.file_size,
+        file_mime_type=uploaded.file_mime_type,
+        sha256=uploaded.sha256,
+    )

@@ -1,0 +1,168 @@
+"""Catalog rules: creating and changing products, and attaching their files."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import secrets
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from shipkey.catalog.models import Product
+from shipkey.catalog.schemas import ProductCreate, ProductUpdate
+from shipkey.db import Database, utcnow
+from shipkey.downloads.http import sanitize_filename
+from shipkey.errors import BadRequest, Conflict, NotFound
+from shipkey.storage import Storage, StoredObject
+
+DEFAULT_MIME_TYPE = "application/octet-stream"
+_MIME_PATTERN = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[ -~]*)?$")
+
+
+def get_product(session: Session, ref: str) -> Product:
+    """A product by id or slug, or 404 ``PRODUCT_NOT_FOUND``."""
+    product = session.scalars(
+        select(Product).where(or_(Product.id == ref, Product.slug == ref))
+    ).first()
+    if product is None:
+        raise NotFound(f"No product {ref!r}.", "PRODUCT_NOT_FOUND")
+    return product
+
+
+def list_products(session: Session) -> Sequence[Product]:
+    return session.scalars(select(Product).order_by(Product.created_at, Product.id)).all()
+
+
+def _ensure_slug_free(session: Session, slug: str, exclude_id: str | None = None) -> None:
+    query = select(Product.id).where(Product.slug == slug)
+    if exclude_id is not None:
+        query = query.where(Product.id != exclude_id)
+    if session.scalar(query) is not None:
+        raise Conflict(f"The slug {slug!r} is already taken.", "SLUG_TAKEN")
+
+
+def _flush_unique(session: Session, slug: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent request took the slug in between
+        raise Conflict(f"The slug {slug!r} is already taken.", "SLUG_TAKEN") from exc
+
+
+def create_product(session: Session, data: ProductCreate) -> Product:
+    _ensure_slug_free(session, data.slug)
+    fields = data.model_dump(exclude={"metadata"})
+    product = Product(**fields, meta=data.metadata)
+    session.add(product)
+    _flush_unique(session, data.slug)
+    return product
+
+
+def update_product(session: Session, product: Product, data: ProductUpdate) -> Product:
+    changes = data.model_dump(exclude_unset=True)
+    if "slug" in changes and changes["slug"] is not None:
+        _ensure_slug_free(session, changes["slug"], exclude_id=product.id)
+    for field, value in changes.items():
+        if value is None and field not in {"license_type", "license_days", "key_prefix"}:
+            continue
+        if field == "metadata":
+            product.meta = value
+        else:
+            setattr(product, field, value)
+    _flush_unique(session, product.slug)
+    return product
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    file_name: str
+    file_size: int
+    file_mime_type: str
+    sha256: str
+
+
+def clean_file_name(raw: str | None) -> str:
+    if raw is None or not raw.strip():
+        raise BadRequest("Give the file's name as ?filename=NAME.", "INVALID_FILENAME")
+    try:
+        return sanitize_filename(raw)
+    except ValueError as exc:
+        raise BadRequest(f"Unusable file name: {exc}", "INVALID_FILENAME") from exc
+
+
+def clean_mime_type(content_type: str | None, file_name: str) -> str:
+    """The upload's own Content-Type when it is a real one, else a guess from the name."""
+    if content_type:
+        content_type = content_type.strip()
+        if len(content_type) <= 255 and _MIME_PATTERN.match(content_type):
+            return content_type
+        raise BadRequest("The Content-Type header is not a valid media type.", "INVALID_MIME_TYPE")
+    guessed, _ = mimetypes.guess_type(file_name, strict=False)
+    return guessed or DEFAULT_MIME_TYPE
+
+
+def new_file_key(product_id: str) -> str:
+    return f"products/{product_id}/{secrets.token_hex(16)}"
+
+
+async def upload_file(
+    db: Database,
+    storage: Storage,
+    ref: str,
+    raw_file_name: str | None,
+    content_type: str | None,
+    chunks: AsyncIterable[bytes],
+) -> UploadedFile:
+    """Stream an upload into storage and attach it to the product.
+
+    No transaction is held while the bytes arrive: the product is looked up first, the file is
+    stored under a fresh key, and only then is the product row changed (one short unit of work).
+    The file it replaces is deleted after that commit; a failed commit deletes the new one.
+    """
+    file_name = clean_file_name(raw_file_name)
+    mime_type = clean_mime_type(content_type, file_name)
+
+    def _lookup() -> str:
+        with db.read_session() as session:
+            return get_product(session, ref).id
+
+    product_id = await run_in_threadpool(_lookup)
+    key = new_file_key(product_id)
+    stored = await storage.save(key, chunks)
+
+    def _attach() -> str | None:
+        with db.session() as session:
+            product = get_product(session, product_id)
+            return attach_file(session, product, stored, file_name, mime_type)
+
+    try:
+        replaced = await run_in_threadpool(_attach)
+    except BaseException:
+        await run_in_threadpool(storage.delete, key)
+        raise
+    if replaced is not None and replaced != key:
+        await run_in_threadpool(storage.delete, replaced)
+    return UploadedFile(file_name, stored.size, mime_type, stored.sha256)
+
+
+def attach_file(
+    session: Session, product: Product, stored: StoredObject, file_name: str, mime_type: str
+) -> str | None:
+    """Point the product at a stored file; returns the key of the file it replaced."""
+    previous = product.file_key
+    product.file_key = stored.key
+    product.file_name = file_name
+    product.file_size = stored.size
+    product.file_sha256 = stored.sha256
+    product.file_mime_type = mime_type
+    product.file_uploaded_at = utcnow()
+    session.flush()
+    return previous

@@ -1,0 +1,266 @@
+"""The ``shipkey`` command line."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shipkey import migrate as migrations
+from shipkey.config import Settings
+from shipkey.db import Database
+
+app = typer.Typer(
+    help="shipkey: deliver digital products the moment they are paid for.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+token_app = typer.Typer(help="Admin API tokens.", no_args_is_help=True)
+products_app = typer.Typer(help="Products.", no_args_is_help=True)
+purchases_app = typer.Typer(help="Purchases (manual sales).", no_args_is_help=True)
+app.add_typer(token_app, name="admin-token")
+app.add_typer(products_app, name="products")
+app.add_typer(purchases_app, name="purchases")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _database(settings: Settings) -> Database:
+    return Database(settings.resolved_database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    settings = _settings()
+    db = _database(settings)
+    try:
+        migrations.upgrade(db.engine)
+    finally:
+        db.dispose()
+    console.print("[green]Database is up to date.[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1,
+) -> None:
+    """Run the web server (Granian). On SQLite, pending migrations are applied first."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = _settings()
+    if settings.is_sqlite:
+        db = _database(settings)
+        try:
+            migrations.upgrade(db.engine)
+        finally:
+            db.dispose()
+    # Resolve the generated secret once, before worker processes start.
+    _ = settings.secret
+    os.environ.setdefault("SHIPKEY_DATA_DIR", str(settings.resolved_data_dir))
+    console.print(f"shipkey serving on http://{host}:{port}  (public URL {settings.base_url})")
+    console.print(f"  API docs   {settings.base_url}/docs")
+    console.print(f"  health     {settings.base_url}/healthz")
+    Granian(
+        "shipkey.app:create_app_from_env",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        log_access=False,
+    ).serve()
+
+
+@app.command()
+def demo() -> None:
+    """Create the demo store (an e-book, software with a license, a course) and a demo sale."""
+    from shipkey import demo as demo_store
+    from shipkey.storage import open_storage
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        if settings.is_sqlite:
+            migrations.upgrade(db.engine)
+        storage = open_storage(settings.resolved_storage_url)
+        with db.session() as session:
+            result = demo_store.seed(session, storage, settings.base_url)
+            table = Table("product", "slug", "type", "price", "file")
+            for product in result.products:
+                new = " (new)" if product.slug in result.created else ""
+                table.add_row(
+                    product.name + new,
+                    product.slug,
+                    product.type.value,
+                    f"{product.price / 100:.2f} {product.currency}",
+                    product.file_name or "-",
+                )
+            console.print(table)
+            if result.purchase is not None:
+                console.print(f"Demo sale {result.purchase.id} to {result.purchase.email}")
+            if result.download_url:
+                console.print(f"  download link: {result.download_url}")
+    finally:
+        db.dispose()
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "",
+) -> None:
+    """Print a new admin API token (shown once; only its hash is kept)."""
+    from shipkey.admin import service
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            _, raw = service.create_token(session, name)
+    finally:
+        db.dispose()
+    print(raw)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List admin tokens (never their values)."""
+    from shipkey.admin import service
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.read_session() as session:
+            table = Table("id", "name", "created", "last used", "revoked")
+            for token in service.list_tokens(session):
+                table.add_row(
+                    token.id,
+                    token.name,
+                    token.created_at.isoformat(timespec="seconds"),
+                    token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "-",
+                    token.revoked_at.isoformat(timespec="seconds") if token.revoked_at else "-",
+                )
+            console.print(table)
+    finally:
+        db.dispose()
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str) -> None:
+    """Revoke an admin token by id."""
+    from shipkey.admin import service
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            if not service.revoke_token(session, token_id):
+                err.print(f"No active token {token_id}.")
+                raise typer.Exit(1)
+    finally:
+        db.dispose()
+    console.print(f"Revoked {token_id}.")
+
+
+@products_app.command("list")
+def products_list() -> None:
+    """List products."""
+    from shipkey.catalog import service
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.read_session() as session:
+            table = Table("id", "slug", "name", "type", "price", "file", "size")
+            for p in service.list_products(session):
+                table.add_row(
+                    p.id,
+                    p.slug,
+                    p.name,
+                    p.type.value,
+                    f"{p.price / 100:.2f} {p.currency}",
+                    p.file_name or "-",
+                    str(p.file_size or "-"),
+                )
+            console.print(table)
+    finally:
+        db.dispose()
+
+
+@products_app.command("signed-url")
+def products_signed_url(
+    product: str,
+    expires_in: Annotated[int, typer.Option(help="Seconds the link is valid.")] = 3600,
+) -> None:
+    """Print a stateless signed link to a product's file."""
+    from shipkey.catalog import service as catalog
+    from shipkey.downloads import service as downloads
+    from shipkey.errors import ShipkeyError
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.read_session() as session:
+            try:
+                item = catalog.get_product(session, product)
+                url, expires_at = downloads.make_signed_url(
+                    session, settings.secret, settings.base_url, item, expires_in
+                )
+            except ShipkeyError as exc:
+                err.print(f"[red]{exc.message}[/red]")
+                raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    console.print(url)
+    console.print(f"valid until {expires_at.isoformat()}")
+
+
+@purchases_app.command("create")
+def purchases_create(
+    product: Annotated[str, typer.Option(help="Product id or slug.")],
+    email: Annotated[str, typer.Option(help="The buyer's e-mail address.")],
+    name: Annotated[str | None, typer.Option(help="The buyer's name.")] = None,
+    pending: Annotated[bool, typer.Option(help="Record as PENDING instead of COMPLETED.")] = False,
+) -> None:
+    """Record a manual sale; a completed one is delivered at once."""
+    from pydantic import ValidationError
+
+    from shipkey.errors import ShipkeyError
+    from shipkey.orders import service as orders
+    from shipkey.orders.models import PurchaseStatus
+    from shipkey.orders.schemas import PurchaseCreate
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        data = PurchaseCreate(
+            product=product,
+            email=email,
+            name=name,
+            status=PurchaseStatus.PENDING if pending else PurchaseStatus.COMPLETED,
+        )
+        with db.session() as session:
+            purchase, delivery = orders.create_purchase(session, data, settings.base_url)
+            console.print(f"Purchase {purchase.id}: {purchase.status.value}")
+            for link in delivery.links if delivery else []:
+                console.print(f"  download link: {link.url}")
+    except (ShipkeyError, ValidationError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,150 @@
+"""Configuration: environment variables (prefix ``SHIPKEY_``), also read from ``.env``.
+
+Settings are read once at start-up and passed in (``create_app(settings)``); nothing reads the
+environment at import time. Names and defaults are part of the public contract.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
+
+
+class Settings(BaseSettings):
+    """Every knob shipkey has. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHIPKEY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    license_secret: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    smtp_url: SecretStr | None = None
+    mail_from: str = "shipkey <noreply@localhost>"
+    admin_email: str | None = None
+    default_locale: Literal["en", "de"] = "en"
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    download_mode: Literal["stream", "redirect", "x-accel"] = "stream"
+    rate_limits: Literal["on", "off"] = "on"
+    x_accel_prefix: str = "/_protected/"
+    trusted_proxies: str | None = Field(
+        default=None, description="Comma-separated CIDRs whose X-Forwarded-For is believed."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str | None) -> str | None:
+        if value:
+            _parse_networks(value)
+        return value
+
+    @field_validator("x_accel_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value if value.endswith("/") else value + "/"
+
+    # --- resolved values ----------------------------------------------------------------
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'shipkey.db'}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.resolved_data_dir / "files").as_uri()
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The HMAC key for signed URLs, sessions and key checksums."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value().encode()
+        return _load_or_create_secret(self.resolved_data_dir / SECRET_KEY_FILE).encode()
+
+    @cached_property
+    def license_key_secret(self) -> str:
+        """The secret in license-key checksums; the secret key unless set on its own."""
+        if self.license_secret is not None and self.license_secret.get_secret_value():
+            return self.license_secret.get_secret_value()
+        return self.secret.decode()
+
+    @cached_property
+    def trusted_networks(self) -> tuple[IPNetwork, ...]:
+        return _parse_networks(self.trusted_proxies or "")
+
+    @property
+    def rate_limits_enabled(self) -> bool:
+        return self.rate_limits == "on"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def _parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for part in value.split(","):
+        part = part.strip()
+        if part:
+            networks.append(ipaddress.ip_network(part, strict=False))
+    return tuple(networks)
+
+
+def _load_or_create_secret(path: Path) -> str:
+    """Read the generated secret, creating it once (race-safe between processes).
+
+    The value is written to a private temporary file and hard-linked into place, so a reader
+    never sees a half-written file and the first process to link wins.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48) + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,56 @@
+"""Request-scoped dependencies: settings, the unit of work, storage, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from shipkey.config import Settings
+from shipkey.db import Database
+from shipkey.downloads.service import Client
+from shipkey.net import client_ip
+from shipkey.storage import Storage
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+def write_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed after the handler returns, before the answer."""
+    with get_database(request).session() as session:
+        yield session
+
+
+def read_session(request: Request) -> Iterator[Session]:
+    with get_database(request).read_session() as session:
+        yield session
+
+
+def get_client(request: Request) -> Client:
+    settings = get_settings(request)
+    peer = request.client.host if request.client else None
+    ip = client_ip(peer, request.headers.get("x-forwarded-for"), settings.trusted_networks)
+    return Client(ip=ip, user_agent=request.headers.get("user-agent"))
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+DbSession = Annotated[Session, Depends(write_session, scope="function")]
+ReadSession = Annotated[Session, Depends(read_session, scope="function")]
+ClientDep = Annotated[Client, Depends(get_client)]

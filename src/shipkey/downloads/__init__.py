@@ -1,0 +1,1 @@
+"""Download links, signed URLs, and serving files."""

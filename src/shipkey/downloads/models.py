@@ -1,0 +1,33 @@
+"""Download links: one link is one download (resumable until it expires)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shipkey.db import Base, UTCDateTime, new_id, utcnow
+from shipkey.orders.models import Purchase
+
+
+class Download(Base):
+    """The seed's Download: a link handed to the buyer, and what happened to it.
+
+    Only the SHA-256 of the token is kept; the raw token is shown once, in the link.
+    """
+
+    __tablename__ = "downloads"
+    __table_args__ = (Index("ix_downloads_purchase_created", "purchase_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("dl"))
+    purchase_id: Mapped[str] = mapped_column(ForeignKey("purchases.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
+
+    purchase: Mapped[Purchase] = relationship(lazy="joined", innerjoin=True)

@@ -1,0 +1,101 @@
+"""Turning a serve plan into an HTTP answer: the bytes (stream), or nginx sends them (x-accel).
+
+``stream`` sends the whole file with ASGI ``pathsend`` when the server offers it and the file is
+on local disk (zero-copy in Granian), and otherwise reads it in 1 MiB chunks, so memory stays flat
+for files of any size.
+"""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from shipkey.config import Settings
+from shipkey.downloads.http import ByteRange, content_disposition
+from shipkey.downloads.service import ServePlan
+from shipkey.storage import Storage
+
+
+def file_headers(plan: ServePlan) -> dict[str, str]:
+    file = plan.file
+    return {
+        "content-type": file.mime_type,
+        "content-disposition": content_disposition(file.name),
+        "accept-ranges": "bytes",
+        "etag": file.etag,
+        "last-modified": format_datetime(file.uploaded_at, usegmt=True),
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+    }
+
+
+class StoredFileResponse(Response):
+    """A whole stored file or one byte range of it, streamed in constant memory."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        plan: ServePlan,
+        headers: dict[str, str],
+        *,
+        head: bool = False,
+    ) -> None:
+        self.storage = storage
+        self.plan = plan
+        self.head = head
+        size = plan.file.size
+        byte_range: ByteRange | None = plan.range
+        if byte_range is not None and (byte_range.start > 0 or byte_range.end < size - 1):
+            self.start, self.end = byte_range.start, byte_range.end
+            status = 206
+            headers["content-range"] = byte_range.content_range(size)
+        else:
+            self.start, self.end = 0, size - 1
+            status = 206 if byte_range is not None else 200
+            if byte_range is not None:
+                headers["content-range"] = f"bytes 0-{size - 1}/{size}"
+        headers["content-length"] = str(max(self.end - self.start + 1, 0))
+        super().__init__(content=None, status_code=status, headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        if self.head or self.end < self.start:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        whole = self.start == 0 and self.end == self.plan.file.size - 1
+        path = self.storage.local_path(self.plan.file.key) if whole else None
+        if path is not None and "http.response.pathsend" in scope.get("extensions", {}):
+            await send({"type": "http.response.pathsend", "path": str(path)})
+            return
+        chunks = self.storage.iter_bytes(self.plan.file.key, self.start, self.end)
+        try:
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except OSError:  # the client went away (ASGI 2.4 servers raise on send)
+            return
+        finally:
+            await _aclose(chunks)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _aclose(iterator: Any) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def file_response(
+    plan: ServePlan, storage: Storage, settings: Settings, *, head: bool = False
+) -> Response:
+    headers = file_headers(plan)
+    if settings.download_mode == "x-accel":
+        # nginx serves the file (and any Range) from its internal location; it keeps these headers.
+        headers["x-accel-redirect"] = settings.x_accel_prefix + plan.file.key
+        headers["x-accel-buffering"] = "no"
+        return Response(status_code=200, headers=headers)
+    return StoredFileResponse(storage, plan, headers, head=head)

@@ -1,0 +1,71 @@
+"""Download endpoints: counted links, stateless signed URLs, and the admin side of both."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from shipkey.admin.auth import require_admin
+from shipkey.catalog import service as catalog
+from shipkey.deps import ClientDep, DbSession, ReadSession, SettingsDep, StorageDep
+from shipkey.downloads import service
+from shipkey.downloads.responses import file_response
+from shipkey.downloads.schemas import SignedUrlCreate, SignedUrlRead
+
+router = APIRouter(tags=["downloads"])
+admin_router = APIRouter(
+    prefix="/api/admin", tags=["admin: downloads"], dependencies=[Depends(require_admin)]
+)
+
+
+def _range_request(request: Request) -> service.RangeRequest:
+    return service.RangeRequest(
+        range=request.headers.get("range"), if_range=request.headers.get("if-range")
+    )
+
+
+@router.api_route(
+    "/api/download/{token}", methods=["GET", "HEAD"], response_class=Response, name="download"
+)
+def download(
+    token: str,
+    request: Request,
+    session: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
+    """The purchase's file. The first request counts; a Range after byte 0 resumes for free."""
+    head = request.method == "HEAD"
+    plan = service.open_link(session, storage, token, _range_request(request), client, head=head)
+    return file_response(plan, storage, settings, head=head)
+
+
+@router.api_route(
+    "/api/signed/{file_key:path}", methods=["GET", "HEAD"], response_class=Response, name="signed"
+)
+def signed_download(
+    file_key: str,
+    request: Request,
+    session: ReadSession,
+    storage: StorageDep,
+    settings: SettingsDep,
+    expires: str | None = None,
+    sig: str | None = None,
+) -> Response:
+    """A file behind a stateless HMAC-signed URL (previews, samples, support hand-outs)."""
+    plan = service.open_signed(
+        session, storage, settings.secret, file_key, expires, sig, _range_request(request)
+    )
+    return file_response(plan, storage, settings, head=request.method == "HEAD")
+
+
+@admin_router.post("/signed-urls", status_code=201)
+def create_signed_url(
+    data: SignedUrlCreate, session: ReadSession, settings: SettingsDep
+) -> SignedUrlRead:
+    product = catalog.get_product(session, data.product)
+    url, expires_at = service.make_signed_url(
+        session, settings.secret, settings.base_url, product, data.expires_in
+    )
+    return SignedUrlRead(url=url, expires_at=expires_at)

@@ -1,0 +1,1 @@
+"""Turning a completed purchase into goods, exactly once."""

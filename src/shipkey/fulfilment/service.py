@@ -1,0 +1,54 @@
+"""``fulfil(purchase)``: the one place a completed purchase becomes goods.
+
+Called from every path that completes a purchase (admin orders today; Stripe webhooks and the
+checkout success page later). It is idempotent: a conditional UPDATE stamps ``fulfilled_at`` and
+only the caller whose UPDATE changed the row delivers, so calling it twice — even concurrently,
+from two processes — delivers once. Everything it makes is written in the caller's transaction:
+all or nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from shipkey.db import rowcount, utcnow
+from shipkey.downloads import service as downloads
+from shipkey.orders.models import Purchase, PurchaseStatus
+
+
+@dataclass
+class Delivery:
+    """What one fulfilment handed over (raw link tokens included: they exist nowhere else)."""
+
+    purchase: Purchase
+    links: list[downloads.IssuedLink] = field(default_factory=list)
+
+
+def fulfil(
+    session: Session, purchase: Purchase, base_url: str, now: datetime | None = None
+) -> Delivery | None:
+    """Deliver a COMPLETED purchase once; None when it was already fulfilled (or is not due)."""
+    now = now or utcnow()
+    claimed = session.execute(
+        update(Purchase)
+        .where(
+            Purchase.id == purchase.id,
+            Purchase.status == PurchaseStatus.COMPLETED,
+            Purchase.fulfilled_at.is_(None),
+        )
+        .values(fulfilled_at=now, delivered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(claimed) != 1:
+        return None
+    session.refresh(purchase)
+    delivery = Delivery(purchase)
+    if purchase.product.has_file:
+        delivery.links.append(downloads.issue_link(session, purchase, base_url, now))
+    # License keys and access grants join the delivery here, and the delivery e-mail is
+    # written to the outbox in this same transaction.
+    return delivery

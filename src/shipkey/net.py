@@ -1,0 +1,51 @@
+"""Who is asking: the client's address, believing X-Forwarded-For only from trusted proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from shipkey.config import IPNetwork
+
+
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _trusted(
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address, nets: Sequence[IPNetwork]
+) -> bool:
+    return any(addr.version == net.version and addr in net for net in nets)
+
+
+def client_ip(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]
+) -> str | None:
+    """The address to record for a request.
+
+    The socket peer is the answer unless it is a trusted proxy; then the ``X-Forwarded-For``
+    chain is walked from the right, skipping further trusted proxies, and the first address not
+    trusted is the client. Anything unparseable ends the walk at the last good address.
+    """
+    peer_addr = _parse_ip(peer) if peer else None
+    if peer_addr is None:
+        return peer
+    if not forwarded_for or not trusted or not _trusted(peer_addr, trusted):
+        return str(peer_addr)
+    client = peer_addr
+    for hop in reversed(forwarded_for[:4096].split(",")):
+        addr = _parse_ip(hop)
+        if addr is None:
+            break
+        client = addr
+        if not _trusted(addr, trusted):
+            break
+    return str(client)

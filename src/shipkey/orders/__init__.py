@@ -1,0 +1,1 @@
+"""Purchases, buyers, and the purchase state machine."""

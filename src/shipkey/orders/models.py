@@ -1,0 +1,71 @@
+"""Buyers and their purchases."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shipkey.catalog.models import Product
+from shipkey.db import Base, UTCDateTime, new_id, utcnow
+
+
+class PurchaseStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+    DISPUTED = "DISPUTED"
+
+
+class Customer(Base):
+    """A buyer, known by e-mail address (stored lower-cased)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("cus"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Purchase(Base):
+    """One order of one product by one buyer."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (
+        CheckConstraint("download_count >= 0", name="download_count_positive"),
+        CheckConstraint("download_count <= max_downloads", name="download_count_within_limit"),
+        Index("ix_purchases_customer_created", "customer_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pur"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    status: Mapped[PurchaseStatus] = mapped_column(
+        Enum(PurchaseStatus, native_enum=False, length=16), default=PurchaseStatus.PENDING
+    )
+    amount: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    source: Mapped[str] = mapped_column(String(32), default="admin")
+    max_downloads: Mapped[int] = mapped_column(Integer, default=5)
+    download_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
+    customer: Mapped[Customer] = relationship(lazy="raise")
+
+    @property
+    def downloads_left(self) -> int:
+        return max(self.max_downloads - self.download_count, 0)

@@ -1,0 +1,47 @@
+"""Admin API: purchases (manual sales, imports, other payment providers) and refunds."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from shipkey.admin.auth import require_admin
+from shipkey.deps import DbSession, ReadSession, SettingsDep
+from shipkey.downloads import service as downloads
+from shipkey.orders import service
+from shipkey.orders.schemas import LinkRead, PurchaseCreate, PurchaseCreated, PurchaseRead
+
+router = APIRouter(
+    prefix="/api/admin/purchases", tags=["admin: purchases"], dependencies=[Depends(require_admin)]
+)
+
+
+@router.post("", status_code=201)
+def create_purchase(
+    data: PurchaseCreate, session: DbSession, settings: SettingsDep
+) -> PurchaseCreated:
+    purchase, delivery = service.create_purchase(session, data, settings.base_url)
+    read = PurchaseRead.of(purchase, downloads.list_links(session, purchase.id))
+    links = [
+        LinkRead(token=link.token, download_url=link.url, expires_at=link.expires_at)
+        for link in (delivery.links if delivery else [])
+    ]
+    return PurchaseCreated(**read.model_dump(), download_links=links)
+
+
+@router.get("/{purchase_id}")
+def get_purchase(purchase_id: str, session: ReadSession) -> PurchaseRead:
+    purchase = service.get_purchase(session, purchase_id)
+    return PurchaseRead.of(purchase, downloads.list_links(session, purchase.id))
+
+
+@router.post("/{purchase_id}/refund")
+def refund_purchase(purchase_id: str, session: DbSession) -> PurchaseRead:
+    purchase = service.refund(session, service.get_purchase(session, purchase_id))
+    return PurchaseRead.of(purchase, downloads.list_links(session, purchase.id))
+
+
+@router.post("/{purchase_id}/download-links", status_code=201)
+def create_download_link(purchase_id: str, session: DbSession, settings: SettingsDep) -> LinkRead:
+    purchase = service.get_purchase(session, purchase_id)
+    link = downloads.issue_link(session, purchase, settings.base_url)
+    return LinkRead(token=link.token, download_url=link.url, expires_at=link.expires_at)

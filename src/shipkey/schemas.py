@@ -1,0 +1,20 @@
+"""Base classes for the JSON the API reads and writes: camelCase on the wire."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class ApiModel(BaseModel):
+    """An answer: snake_case in Python, camelCase in JSON."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class InputModel(ApiModel):
+    """A request body: unknown fields are refused, so typos do not pass silently."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )

@@ -1,0 +1,160 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``SHIPKEY_TEST_DATABASE_URL`` (``make test`` and ``.ci/run`` set it); each
+pytest worker gets its own database, migrated once, and tables are emptied between tests.
+SQLite gets a fresh copy of a migrated template file per test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session
+
+from shipkey import migrate
+from shipkey.app import create_app
+from shipkey.config import Settings
+from shipkey.db import Base, Database
+from shipkey.storage import Storage, open_storage
+
+ADMIN_TOKEN = "sk_admin_test-token-for-the-suite"
+SECRET = "test-secret-key-that-is-long-enough-for-hmac"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db.engine)
+    db.dispose()
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    base = os.environ.get("SHIPKEY_TEST_DATABASE_URL")
+    if not base:
+        raise RuntimeError("SHIPKEY_TEST_DATABASE_URL is not set; `make test` and .ci/run set it.")
+    url = make_url(base)
+    name = f"shipkey_test_{_worker()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    test_url = url.set(database=name).render_as_string(hide_password=False)
+    db = Database(test_url)
+    migrate.upgrade(db.engine)
+    db.dispose()
+    return test_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "shipkey.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key=SECRET,
+        admin_token=ADMIN_TOKEN,
+        base_url="http://testserver",
+        rate_limits="off",
+    )
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.resolved_database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    with db.session() as s:
+        yield s
+
+
+@pytest.fixture
+def storage(settings: Settings) -> Storage:
+    return open_storage(settings.resolved_storage_url)
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, storage: Storage) -> FastAPI:
+    return create_app(settings, db=db, storage=storage)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin(app: FastAPI) -> Iterator[TestClient]:
+    """A client that sends the admin token."""
+    with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as test_client:
+        yield test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app behind a real HTTP server on loopback, for parallel and byte-level tests."""
+    port = _free_port()
+    # proxy_headers=False: shipkey itself decides whom to believe (SHIPKEY_TRUSTED_PROXIES).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,240 @@
+"""GET /api/download/{token}: one link is one download, resumable, with the contract's codes."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from shipkey.db import Database, utcnow
+from shipkey.downloads.models import Download
+from tests.factories import create_purchase, new_link, product_with_file
+
+
+def _db(client: TestClient) -> Database:
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+    return db
+
+
+def _bought(admin: TestClient, **fields: Any) -> tuple[dict[str, Any], bytes, str]:
+    product, data = product_with_file(admin, **fields)
+    purchase = create_purchase(admin, product["slug"])
+    token = purchase["downloadLinks"][0]["token"]
+    return purchase, data, token
+
+
+def test_first_request_gets_the_file_with_the_contract_headers(admin: TestClient) -> None:
+    purchase, data, token = _bought(admin)
+    response = admin.get(f"/api/download/{token}", headers={"User-Agent": "TestAgent/1.0"})
+    assert response.status_code == 200
+    assert response.content == data
+    headers = response.headers
+    assert headers["content-type"] == "application/pdf"
+    assert headers["content-length"] == str(len(data))
+    assert headers["accept-ranges"] == "bytes"
+    assert headers["cache-control"] == "no-store"
+    assert headers["etag"].startswith('"')
+    assert headers["content-disposition"] == (
+        "attachment; filename=\"book.pdf\"; filename*=UTF-8''book.pdf"
+    )
+    record = admin.get(f"/api/admin/purchases/{purchase['id']}").json()
+    assert record["downloadCount"] == 1
+    assert record["downloads"][0]["downloadedAt"] is not None
+    assert record["downloads"][0]["userAgent"] == "TestAgent/1.0"
+    assert record["downloads"][0]["ipAddress"] == "testclient"
+
+
+def test_a_used_link_gives_410_but_resumes(admin: TestClient) -> None:
+    purchase, data, token = _bought(admin)
+    first = admin.get(f"/api/download/{token}")
+    etag = first.headers["etag"]
+    again = admin.get(f"/api/download/{token}")
+    assert again.status_code == 410
+    assert again.json()["code"] == "LINK_USED"
+    zero = admin.get(f"/api/download/{token}", headers={"Range": "bytes=0-"})
+    assert zero.status_code == 410
+    resumed = admin.get(
+        f"/api/download/{token}", headers={"Range": "bytes=1000-", "If-Range": etag}
+    )
+    assert resumed.status_code == 206
+    assert resumed.content == data[1000:]
+    assert resumed.headers["content-range"] == f"bytes 1000-{len(data) - 1}/{len(data)}"
+    assert resumed.headers["content-length"] == str(len(data) - 1000)
+    middle = admin.get(f"/api/download/{token}", headers={"Range": "bytes=10-19"})
+    assert middle.status_code == 206
+    assert middle.content == data[10:20]
+    suffix = admin.get(f"/api/download/{token}", headers={"Range": "bytes=-5"})
+    assert suffix.content == data[-5:]
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 1
+
+
+def test_if_range_with_another_etag_means_the_whole_file(admin: TestClient) -> None:
+    _, _, token = _bought(admin)
+    admin.get(f"/api/download/{token}")
+    stale = admin.get(
+        f"/api/download/{token}", headers={"Range": "bytes=100-", "If-Range": '"other"'}
+    )
+    assert stale.status_code == 410  # a full request on a used link
+    assert stale.json()["code"] == "LINK_USED"
+
+
+def test_first_request_may_be_a_range(admin: TestClient) -> None:
+    purchase, data, token = _bought(admin)
+    response = admin.get(f"/api/download/{token}", headers={"Range": "bytes=0-99"})
+    assert response.status_code == 206
+    assert response.content == data[:100]
+    rest = admin.get(f"/api/download/{token}", headers={"Range": "bytes=100-"})
+    assert rest.status_code == 206
+    assert response.content + rest.content == data
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 1
+
+
+def test_unsatisfiable_range_is_416_and_not_counted(admin: TestClient) -> None:
+    purchase, data, token = _bought(admin)
+    response = admin.get(f"/api/download/{token}", headers={"Range": f"bytes={len(data)}-"})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{len(data)}"
+    assert response.json()["code"] == "RANGE_NOT_SATISFIABLE"
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 0
+    # malformed or multiple ranges are ignored: the whole file, counted
+    whole = admin.get(f"/api/download/{token}", headers={"Range": "bytes=0-1,5-9"})
+    assert whole.status_code == 200
+    assert whole.content == data
+
+
+def test_head_does_not_count(admin: TestClient) -> None:
+    purchase, data, token = _bought(admin)
+    head = admin.head(f"/api/download/{token}")
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(len(data))
+    assert head.content == b""
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 0
+    assert admin.get(f"/api/download/{token}").status_code == 200
+
+
+def test_unicode_name_reaches_the_buyer(admin: TestClient) -> None:
+    from tests.factories import create_product, upload
+
+    create_product(admin)
+    name = 'Ünïcode Büch – Teil 1 "final".pdf'
+    upload(admin, "test-book", b"%PDF-1.4 data", filename=name)
+    token = create_purchase(admin, "test-book")["downloadLinks"][0]["token"]
+    response = admin.get(f"/api/download/{token}")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="Unicode Buch - Teil 1 _final_.pdf"; '
+        "filename*=UTF-8''%C3%9Cn%C3%AFcode%20B%C3%BCch%20%E2%80%93%20Teil%201%20%22final%22.pdf"
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "x",
+        "a" * 42,
+        "a" * 44,
+        "a" * 10_000,
+        "%00" * 20,
+        "../../../etc/passwd",
+        "abc def",
+        "ÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜÜ",
+        "A" * 43,
+    ],
+)
+def test_unknown_and_malformed_tokens_are_404(admin: TestClient, token: str) -> None:
+    response = admin.get(f"/api/download/{token}")
+    assert response.status_code == 404
+    assert response.json()["code"] in {"LINK_NOT_FOUND", "NOT_FOUND"}
+
+
+def test_tampered_token_is_404(admin: TestClient) -> None:
+    _, _, token = _bought(admin)
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    response = admin.get(f"/api/download/{flipped}")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "This download link does not exist.",
+        "code": "LINK_NOT_FOUND",
+    }
+
+
+def test_expired_link_is_410(admin: TestClient) -> None:
+    _, _, token = _bought(admin)
+    with _db(admin).session() as s:
+        s.execute(update(Download).values(expires_at=utcnow() - timedelta(seconds=1)))
+    response = admin.get(f"/api/download/{token}")
+    assert response.status_code == 410
+    assert response.json()["code"] == "LINK_EXPIRED"
+
+
+def test_expired_link_cannot_be_resumed(admin: TestClient) -> None:
+    _, _, token = _bought(admin)
+    admin.get(f"/api/download/{token}")
+    with _db(admin).session() as s:
+        s.execute(update(Download).values(expires_at=utcnow() - timedelta(seconds=1)))
+    response = admin.get(f"/api/download/{token}", headers={"Range": "bytes=10-"})
+    assert response.status_code == 410
+    assert response.json()["code"] == "LINK_EXPIRED"
+
+
+def test_link_expiry_follows_the_product(admin: TestClient) -> None:
+    product, _ = product_with_file(admin, linkTtlHours=2)
+    purchase = create_purchase(admin, product["slug"])
+    link = purchase["downloads"][0]
+    from datetime import datetime
+
+    created = datetime.fromisoformat(link["createdAt"])
+    expires = datetime.fromisoformat(link["expiresAt"])
+    assert expires - created == timedelta(hours=2)
+
+
+def test_download_limit(admin: TestClient) -> None:
+    purchase, _, first = _bought(admin, maxDownloads=2)
+    second = new_link(admin, str(purchase["id"]))
+    spare = new_link(admin, str(purchase["id"]))
+    assert admin.get(f"/api/download/{first}").status_code == 200
+    assert admin.get(f"/api/download/{second}").status_code == 200
+    over = admin.get(f"/api/download/{spare}")
+    assert over.status_code == 403
+    assert over.json()["code"] == "DOWNLOAD_LIMIT_REACHED"
+    create = admin.post(f"/api/admin/purchases/{purchase['id']}/download-links")
+    assert create.status_code == 409
+    assert create.json()["code"] == "DOWNLOAD_LIMIT_REACHED"
+    # a used link can still be resumed after the limit is reached
+    assert admin.get(f"/api/download/{first}", headers={"Range": "bytes=5-"}).status_code == 206
+    record = admin.get(f"/api/admin/purchases/{purchase['id']}").json()
+    assert record["downloadCount"] == 2
+    assert record["downloadsLeft"] == 0
+
+
+def test_purchase_max_downloads_overrides_product(admin: TestClient) -> None:
+    product, _ = product_with_file(admin, maxDownloads=5)
+    purchase = create_purchase(admin, product["slug"], maxDownloads=1)
+    token = purchase["downloadLinks"][0]["token"]
+    assert admin.get(f"/api/download/{token}").status_code == 200
+    assert admin.post(f"/api/admin/purchases/{purchase['id']}/download-links").status_code == 409
+
+
+def test_missing_file_in_storage_is_not_counted(admin: TestClient) -> None:
+    purchase, _, token = _bought(admin)
+    from shipkey.catalog.models import Product
+    from shipkey.storage import Storage
+
+    storage: Storage = admin.app.state.storage  # type: ignore[attr-defined]
+    with _db(admin).read_session() as s:
+        key = s.query(Product).one().file_key
+    assert key is not None
+    storage.delete(key)
+    response = admin.get(f"/api/download/{token}")
+    assert response.status_code == 404
+    assert response.json()["code"] == "FILE_MISSING"
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 0
+
+
+def test_body_is_byte_identical_to_upload(admin: TestClient) -> None:
+    _, data, token = _bought(admin)
+    response = admin.get(f"/api/download/{token}")
+    assert hashlib.sha256(response.content).hexdigest() == hashlib.sha256(data).hexdigest()
