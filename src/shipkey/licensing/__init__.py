@@ -1,0 +1,1 @@
+"""License keys, offline license files and the keys that sign them."""

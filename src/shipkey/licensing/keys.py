@@ -1,0 +1,98 @@
+"""License key format: ``PREFIX-XXXXX-XXXXX-XXXXX-XXXXX-CCCC``.
+
+``PREFIX`` is 2-4 letters A-Z, each ``X`` comes from :data:`KEY_ALPHABET` (no ``I``, ``O``,
+``0`` or ``1``, which people misread), and ``CCCC`` is the first four hex digits, upper case, of
+SHA-256 over the UTF-8 bytes of the key without its checksum followed by the license secret.
+This is the same formula as the JavaScript
+``createHash('sha256').update(base + secret).digest('hex').substring(0, 4).toUpperCase()``,
+so keys made elsewhere with the same secret are accepted here.
+
+The checksum only lets us refuse typos and made-up keys before touching the database; it is
+not what makes a key valid (the database row is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+
+KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+GROUP_COUNT = 4
+GROUP_LENGTH = 5
+CHECKSUM_LENGTH = 4
+DEFAULT_PREFIX = "KEY"
+MAX_KEY_LENGTH = 64
+"""Anything longer is refused before any further work (the longest valid key has 33 chars)."""
+
+_PREFIX_RE = re.compile(r"[A-Z]{2,4}")
+_GROUP_PATTERN = f"[{re.escape(KEY_ALPHABET)}]{{{GROUP_LENGTH}}}"
+_KEY_RE = re.compile(
+    rf"(?P<base>[A-Z]{{2,4}}(?:-{_GROUP_PATTERN}){{{GROUP_COUNT}}})"
+    rf"-(?P<checksum>[0-9A-F]{{{CHECKSUM_LENGTH}}})"
+)
+_SLUG_PREFIX_LENGTH = 3
+
+
+def is_valid_prefix(prefix: str) -> bool:
+    """Whether ``prefix`` is 2-4 upper-case ASCII letters."""
+    return _PREFIX_RE.fullmatch(prefix) is not None
+
+
+def key_prefix_for(slug: str, key_prefix: str | None) -> str:
+    """The key prefix of a product.
+
+    An explicit ``key_prefix`` wins (upper-cased; it must be 2-4 letters A-Z, else
+    :class:`ValueError`). Otherwise the first three ASCII letters of the slug are used, skipping
+    every other character (``e-book-pro`` gives ``EBO``); a slug with fewer than two letters
+    gives ``KEY``.
+    """
+    if key_prefix is not None and key_prefix.strip():
+        prefix = key_prefix.strip().upper()
+        if not is_valid_prefix(prefix):
+            raise ValueError(f"key prefix must be 2-4 letters A-Z, got {key_prefix!r}")
+        return prefix
+    letters = [char for char in slug if char in string.ascii_letters]
+    if len(letters) < 2:
+        return DEFAULT_PREFIX
+    return "".join(letters[:_SLUG_PREFIX_LENGTH]).upper()
+
+
+def key_checksum(base: str, secret: str) -> str:
+    """The four-character checksum of ``base`` (a key without its ``-CCCC`` suffix)."""
+    digest = hashlib.sha256((base + secret).encode("utf-8")).hexdigest()
+    return digest[:CHECKSUM_LENGTH].upper()
+
+
+def generate_key(prefix: str, secret: str) -> str:
+    """A new random key with the given prefix (2-4 letters A-Z) and a valid checksum."""
+    if not is_valid_prefix(prefix):
+        raise ValueError(f"key prefix must be 2-4 letters A-Z, got {prefix!r}")
+    groups = (
+        "".join(secrets.choice(KEY_ALPHABET) for _ in range(GROUP_LENGTH))
+        for _ in range(GROUP_COUNT)
+    )
+    base = "-".join((prefix, *groups))
+    return f"{base}-{key_checksum(base, secret)}"
+
+
+def normalize_key(raw: str) -> str:
+    """A pasted key as it should be checked: surrounding whitespace removed, upper case."""
+    return raw.strip().upper()
+
+
+def check_key(key: str, secret: str) -> bool:
+    """Whether ``key`` has the exact key format and a correct checksum.
+
+    The key is not normalised here (call :func:`normalize_key` first). Never raises: anything
+    that is not a well-formed key, of whatever type or length, gives ``False``.
+    """
+    if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
+        return False
+    match = _KEY_RE.fullmatch(key)
+    if match is None:
+        return False
+    expected = key_checksum(match["base"], secret)
+    return hmac.compare_digest(expected, match["checksum"])
