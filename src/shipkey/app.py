@@ -16,8 +16,13 @@ from shipkey.db import Database
 from shipkey.downloads import routes as download_routes
 from shipkey.errors import error_response, install_error_handlers
 from shipkey.metrics import Metrics
+from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
 from shipkey.storage import LocalStorage, Storage, open_storage
+
+
+# Streamed file uploads are the only bodies allowed past the JSON size limit.
+UPLOAD_PATHS = r"^/api/admin/products/[^/]+/file$"
 
 
 class ConfigurationError(RuntimeError):
@@ -61,6 +66,7 @@ def create_app(
     app.state.storage = files
     app.state.metrics = Metrics()
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, exempt=UPLOAD_PATHS)
 
     @app.exception_handler(ClientDisconnect)
     async def _client_gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:

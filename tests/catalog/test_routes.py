@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 
@@ -188,3 +189,24 @@ def test_bad_content_type_is_refused(admin: TestClient) -> None:
     )
     assert response.status_code == 400
     assert response.json()["code"] == "INVALID_MIME_TYPE"
+
+
+def test_huge_json_bodies_are_refused(admin: TestClient) -> None:
+    big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'", "slug": "big"}'
+    response = admin.post(
+        "/api/admin/products", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'", "slug": "big"}'
+
+    chunked = admin.post(
+        "/api/admin/products", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 413
+    assert chunked.json()["code"] == "PAYLOAD_TOO_LARGE"
