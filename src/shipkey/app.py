@@ -20,7 +20,6 @@ from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
 from shipkey.storage import LocalStorage, Storage, open_storage
 
-
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
 UPLOAD_PATHS = r"^/api/admin/products/[^/]+/file$"
 

@@ -25,7 +25,8 @@ app.add_typer(token_app, name="admin-token")
 app.add_typer(products_app, name="products")
 app.add_typer(purchases_app, name="purchases")
 
-console = Console()
+# Links are printed with soft_wrap so a narrow terminal never breaks a URL in two.
+console = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 

@@ -151,12 +151,12 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """A read-only unit of work that never takes SQLite's write lock."""
+        """A read-only unit of work that never takes SQLite's write lock.
+
+        Closing (not rolling back) ends the transaction, so loaded objects stay readable.
+        """
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

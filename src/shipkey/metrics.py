@@ -17,9 +17,6 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
-        self.purchases = Counter(
-            "shipkey_purchases_recorded", "Purchases recorded.", ["status"], registry=self.registry
-        )
         self.uploaded_bytes = Counter(
             "shipkey_uploaded_bytes", "Bytes of product files uploaded.", registry=self.registry
         )

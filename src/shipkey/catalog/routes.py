@@ -8,6 +8,7 @@ from shipkey.admin.auth import require_admin
 from shipkey.catalog import service
 from shipkey.catalog.schemas import ProductCreate, ProductFile, ProductRead, ProductUpdate
 from shipkey.deps import DatabaseDep, DbSession, ReadSession, StorageDep
+from shipkey.metrics import Metrics
 
 router = APIRouter(
     prefix="/api/admin/products", tags=["admin: products"], dependencies=[Depends(require_admin)]
@@ -59,6 +60,8 @@ async def upload_file(
     uploaded = await service.upload_file(
         db, storage, ref, filename, request.headers.get("content-type"), request.stream()
     )
+    metrics: Metrics = request.app.state.metrics
+    metrics.uploaded_bytes.inc(uploaded.file_size)
     return ProductFile(
         file_name=uploaded.file_name,
         file_size=uploaded.file_size,

@@ -11,6 +11,7 @@ from shipkey.deps import ClientDep, DbSession, ReadSession, SettingsDep, Storage
 from shipkey.downloads import service
 from shipkey.downloads.responses import file_response
 from shipkey.downloads.schemas import SignedUrlCreate, SignedUrlRead
+from shipkey.metrics import Metrics
 
 router = APIRouter(tags=["downloads"])
 admin_router = APIRouter(
@@ -24,9 +25,8 @@ def _range_request(request: Request) -> service.RangeRequest:
     )
 
 
-@router.api_route(
-    "/api/download/{token}", methods=["GET", "HEAD"], response_class=Response, name="download"
-)
+@router.head("/api/download/{token}", response_class=Response, operation_id="download_head")
+@router.get("/api/download/{token}", response_class=Response, operation_id="download")
 def download(
     token: str,
     request: Request,
@@ -38,12 +38,14 @@ def download(
     """The purchase's file. The first request counts; a Range after byte 0 resumes for free."""
     head = request.method == "HEAD"
     plan = service.open_link(session, storage, token, _range_request(request), client, head=head)
+    if not head:
+        metrics: Metrics = request.app.state.metrics
+        metrics.downloads.labels(outcome="counted" if plan.counted else "resumed").inc()
     return file_response(plan, storage, settings, head=head)
 
 
-@router.api_route(
-    "/api/signed/{file_key:path}", methods=["GET", "HEAD"], response_class=Response, name="signed"
-)
+@router.head("/api/signed/{file_key:path}", response_class=Response, operation_id="signed_head")
+@router.get("/api/signed/{file_key:path}", response_class=Response, operation_id="signed")
 def signed_download(
     file_key: str,
     request: Request,

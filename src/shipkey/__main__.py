@@ -1,0 +1,5 @@
+"""``python -m shipkey`` runs the command line."""
+
+from shipkey.cli import main
+
+main()
