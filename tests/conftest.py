@@ -8,6 +8,7 @@ SQLite gets a fresh copy of a migrated template file per test.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -38,6 +39,11 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def _checkout() -> str:
+    """A short tag for this checkout, so two checkouts can test against one server at once."""
+    return hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
@@ -55,7 +61,7 @@ def postgres_url() -> str:
     if not base:
         raise RuntimeError("SHIPKEY_TEST_DATABASE_URL is not set; `make test` and .ci/run set it.")
     url = make_url(base)
-    name = f"shipkey_test_{_worker()}"
+    name = f"shipkey_test_{_checkout()}_{_worker()}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
