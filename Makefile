@@ -6,7 +6,7 @@ SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export SHIPKEY_TEST_DATABASE_URL
 
-.PHONY: install run test lint typecheck unit clean
+.PHONY: install run test lint typecheck unit clean messages
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
@@ -39,6 +39,13 @@ unit: install
 	$(BIN)/pytest clients/python/tests
 
 test: lint typecheck unit
+
+# Extract translatable strings (babel.cfg) and merge them into each language's .po catalog.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -o $(VENV)/messages.pot --no-wrap --sort-by-file \
+		--project shipkey --version "$$($(BIN)/python -c 'import shipkey; print(shipkey.__version__)')" src
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d src/shipkey/translations \
+		--no-wrap --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

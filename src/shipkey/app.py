@@ -15,6 +15,11 @@ from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.downloads import routes as download_routes
 from shipkey.errors import error_response, install_error_handlers
+from shipkey.jobs.worker import background_worker
+from shipkey.licensing import routes as license_routes
+from shipkey.licensing import service as license_service
+from shipkey.licensing.rate_limits import LicenseRateLimits
+from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
@@ -41,16 +46,22 @@ def check_settings(settings: Settings, storage: Storage) -> None:
 
 
 def create_app(
-    settings: Settings, *, db: Database | None = None, storage: Storage | None = None
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    storage: Storage | None = None,
+    run_worker: bool = False,
 ) -> FastAPI:
-    """A shipkey app for these settings. Pass ``db``/``storage`` to share them (tests, CLI)."""
+    """A shipkey app for these settings. Pass ``db``/``storage`` to share them (tests, CLI);
+    ``run_worker`` runs the background worker in a thread while the app is up."""
     database = db or Database(settings.resolved_database_url)
     files = storage or open_storage(settings.resolved_storage_url)
     check_settings(settings, files)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        with background_worker(settings, database, files, enabled=run_worker):
+            yield
         if db is None:
             database.dispose()
 
@@ -64,6 +75,8 @@ def create_app(
     app.state.db = database
     app.state.storage = files
     app.state.metrics = Metrics()
+    app.state.signing_keys = license_service.signing_key_store(settings.resolved_data_dir)
+    app.state.license_rate_limits = LicenseRateLimits(enabled=settings.rate_limits_enabled)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, exempt=UPLOAD_PATHS)
 
@@ -75,6 +88,9 @@ def create_app(
     app.include_router(order_routes.router)
     app.include_router(download_routes.router)
     app.include_router(download_routes.admin_router)
+    app.include_router(license_routes.router)
+    app.include_router(license_routes.admin_router)
+    app.include_router(mail_routes.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -90,4 +106,4 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """The factory ASGI servers call (``shipkey serve`` uses it)."""
-    return create_app(Settings())
+    return create_app(Settings(), run_worker=True)

@@ -6,12 +6,13 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from shipkey import migrate as migrations
 from shipkey.config import Settings
 from shipkey.db import Database
+from shipkey.licensing.cli import keys_app, license_app
+from shipkey.terminal import err, out
 
 app = typer.Typer(
     help="shipkey: deliver digital products the moment they are paid for.",
@@ -24,10 +25,10 @@ purchases_app = typer.Typer(help="Purchases (manual sales).", no_args_is_help=Tr
 app.add_typer(token_app, name="admin-token")
 app.add_typer(products_app, name="products")
 app.add_typer(purchases_app, name="purchases")
+app.add_typer(keys_app, name="keys")
+app.add_typer(license_app, name="license")
 
 # Links are printed with soft_wrap so a narrow terminal never breaks a URL in two.
-console = Console(soft_wrap=True)
-err = Console(stderr=True)
 
 
 def _settings() -> Settings:
@@ -47,7 +48,7 @@ def migrate() -> None:
         migrations.upgrade(db.engine)
     finally:
         db.dispose()
-    console.print("[green]Database is up to date.[/green]")
+    out().print("[green]Database is up to date.[/green]")
 
 
 @app.command()
@@ -70,9 +71,9 @@ def serve(
     # Resolve the generated secret once, before worker processes start.
     _ = settings.secret
     os.environ.setdefault("SHIPKEY_DATA_DIR", str(settings.resolved_data_dir))
-    console.print(f"shipkey serving on http://{host}:{port}  (public URL {settings.base_url})")
-    console.print(f"  API docs   {settings.base_url}/docs")
-    console.print(f"  health     {settings.base_url}/healthz")
+    out().print(f"shipkey serving on http://{host}:{port}  (public URL {settings.base_url})")
+    out().print(f"  API docs   {settings.base_url}/docs")
+    out().print(f"  health     {settings.base_url}/healthz")
     Granian(
         "shipkey.app:create_app_from_env",
         address=host,
@@ -82,6 +83,37 @@ def serve(
         factory=True,
         log_access=False,
     ).serve()
+
+
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(min=1, max=32, help="Jobs run in parallel.")] = 1,
+) -> None:
+    """Run the background worker alone (e-mail, retries); SIGTERM or Ctrl-C stops it cleanly.
+
+    On SQLite, pending migrations are applied first.
+    """
+    import logging
+
+    from shipkey.jobs.worker import run_until_signalled
+    from shipkey.storage import open_storage
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = _settings()
+    db = _database(settings)
+    try:
+        if settings.is_sqlite:
+            migrations.upgrade(db.engine)
+        out().print(f"shipkey worker: {threads} thread(s); stop with Ctrl-C or SIGTERM")
+        run_until_signalled(
+            settings, db, open_storage(settings.resolved_storage_url), threads=threads
+        )
+    except KeyboardInterrupt:
+        err().print("Stopped at once.")
+    finally:
+        db.dispose()
 
 
 @app.command()
@@ -97,7 +129,9 @@ def demo() -> None:
             migrations.upgrade(db.engine)
         storage = open_storage(settings.resolved_storage_url)
         with db.session() as session:
-            result = demo_store.seed(session, storage, settings.base_url)
+            result = demo_store.seed(
+                session, storage, settings.base_url, license_secret=settings.license_key_secret
+            )
             table = Table("product", "slug", "type", "price", "file")
             for product in result.products:
                 new = " (new)" if product.slug in result.created else ""
@@ -108,11 +142,11 @@ def demo() -> None:
                     f"{product.price / 100:.2f} {product.currency}",
                     product.file_name or "-",
                 )
-            console.print(table)
+            out().print(table)
             if result.purchase is not None:
-                console.print(f"Demo sale {result.purchase.id} to {result.purchase.email}")
+                out().print(f"Demo sale {result.purchase.id} to {result.purchase.email}")
             if result.download_url:
-                console.print(f"  download link: {result.download_url}")
+                out().print(f"  download link: {result.download_url}")
     finally:
         db.dispose()
 
@@ -152,7 +186,7 @@ def token_list() -> None:
                     token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "-",
                     token.revoked_at.isoformat(timespec="seconds") if token.revoked_at else "-",
                 )
-            console.print(table)
+            out().print(table)
     finally:
         db.dispose()
 
@@ -167,11 +201,11 @@ def token_revoke(token_id: str) -> None:
     try:
         with db.session() as session:
             if not service.revoke_token(session, token_id):
-                err.print(f"No active token {token_id}.")
+                err().print(f"No active token {token_id}.")
                 raise typer.Exit(1)
     finally:
         db.dispose()
-    console.print(f"Revoked {token_id}.")
+    out().print(f"Revoked {token_id}.")
 
 
 @products_app.command("list")
@@ -194,7 +228,7 @@ def products_list() -> None:
                     p.file_name or "-",
                     str(p.file_size or "-"),
                 )
-            console.print(table)
+            out().print(table)
     finally:
         db.dispose()
 
@@ -219,12 +253,12 @@ def products_signed_url(
                     session, settings.secret, settings.base_url, item, expires_in
                 )
             except ShipkeyError as exc:
-                err.print(f"[red]{exc.message}[/red]")
+                err().print(f"[red]{exc.message}[/red]")
                 raise typer.Exit(1) from exc
     finally:
         db.dispose()
-    console.print(url)
-    console.print(f"valid until {expires_at.isoformat()}")
+    out().print(url)
+    out().print(f"valid until {expires_at.isoformat()}")
 
 
 @purchases_app.command("create")
@@ -252,12 +286,14 @@ def purchases_create(
             status=PurchaseStatus.PENDING if pending else PurchaseStatus.COMPLETED,
         )
         with db.session() as session:
-            purchase, delivery = orders.create_purchase(session, data, settings.base_url)
-            console.print(f"Purchase {purchase.id}: {purchase.status.value}")
+            purchase, delivery = orders.create_purchase(
+                session, data, settings.base_url, license_secret=settings.license_key_secret
+            )
+            out().print(f"Purchase {purchase.id}: {purchase.status.value}")
             for link in delivery.links if delivery else []:
-                console.print(f"  download link: {link.url}")
+                out().print(f"  download link: {link.url}")
     except (ShipkeyError, ValidationError) as exc:
-        err.print(f"[red]{exc}[/red]")
+        err().print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     finally:
         db.dispose()

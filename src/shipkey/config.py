@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     trusted_proxies: str | None = Field(
         default=None, description="Comma-separated CIDRs whose X-Forwarded-For is believed."
     )
+    give_up_hours: float = Field(
+        default=24,
+        gt=0,
+        description="Hours a background job (an e-mail) is retried before it fails.",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle the SMTP server's certificate is checked against."
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -173,7 +173,8 @@ def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -
         stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - only the two supported backends exist
         raise RuntimeError(f"unsupported database {dialect}")
-    result = session.execute(stmt)
+    # rowcount of an INSERT is only reported when asked for (-1 otherwise on psycopg).
+    result = session.execute(stmt, execution_options={"preserve_rowcount": True})
     return bool(getattr(result, "rowcount", 0) == 1)
 
 

@@ -129,7 +129,7 @@ def _attach(
     catalog.attach_file(session, product, stored, name, mime)
 
 
-def seed(session: Session, storage: Storage, base_url: str) -> DemoResult:
+def seed(session: Session, storage: Storage, base_url: str, *, license_secret: str) -> DemoResult:
     """Create the demo products (once) and a fresh demo sale of the e-book."""
     created: list[str] = []
     book = _ensure(
@@ -184,7 +184,10 @@ def seed(session: Session, storage: Storage, base_url: str) -> DemoResult:
         created,
     )
     purchase, delivery = orders.create_purchase(
-        session, PurchaseCreate(product=book.slug, email=DEMO_BUYER, name="Demo Buyer"), base_url
+        session,
+        PurchaseCreate(product=book.slug, email=DEMO_BUYER, name="Demo Buyer"),
+        base_url,
+        license_secret=license_secret,
     )
     url = delivery.links[0].url if delivery and delivery.links else None
     return DemoResult([book, software, course], created, purchase, url)

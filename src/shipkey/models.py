@@ -4,6 +4,9 @@ from shipkey.admin.models import AdminToken
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.db import Base
 from shipkey.downloads.models import Download
+from shipkey.jobs.models import Job, JobStatus
+from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
+from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 
 __all__ = [
@@ -11,7 +14,14 @@ __all__ = [
     "Base",
     "Customer",
     "Download",
+    "Job",
+    "JobStatus",
+    "License",
+    "LicenseActivation",
+    "LicenseStatus",
     "LicenseType",
+    "MailMessage",
+    "MailStatus",
     "Product",
     "ProductType",
     "Purchase",

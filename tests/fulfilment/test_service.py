@@ -13,6 +13,7 @@ from shipkey.downloads.models import Download
 from shipkey.fulfilment import service as fulfilment
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
+from tests.conftest import SECRET
 from tests.factories import create_purchase, product_with_file
 
 
@@ -30,7 +31,7 @@ def test_fulfil_twice_delivers_once(admin: TestClient, db: Database) -> None:
     with db.session() as session:
         purchase = session.get(Purchase, purchase_id)
         assert purchase is not None
-        assert fulfilment.fulfil(session, purchase, "http://x") is None
+        assert fulfilment.fulfil(session, purchase, "http://x", license_secret=SECRET) is None
     assert _links(db, purchase_id) == 1
 
 
@@ -40,7 +41,7 @@ def test_pending_purchase_is_not_fulfilled(admin: TestClient, db: Database) -> N
     with db.session() as session:
         purchase = session.get(Purchase, purchase_id)
         assert purchase is not None
-        assert fulfilment.fulfil(session, purchase, "http://x") is None
+        assert fulfilment.fulfil(session, purchase, "http://x", license_secret=SECRET) is None
     assert _links(db, purchase_id) == 0
 
 
@@ -61,7 +62,9 @@ def test_concurrent_fulfilment_delivers_once(admin: TestClient, db: Database) ->
         with db.session() as session:
             purchase = session.get(Purchase, purchase_id)
             assert purchase is not None
-            return fulfilment.fulfil(session, purchase, "http://x") is not None
+            return (
+                fulfilment.fulfil(session, purchase, "http://x", license_secret=SECRET) is not None
+            )
 
     with ThreadPoolExecutor(max_workers=callers) as pool:
         delivered = list(pool.map(call, range(callers)))
@@ -80,7 +83,7 @@ def test_concurrent_completion_delivers_once(admin: TestClient, db: Database) ->
         with db.session() as session:
             purchase = session.get(Purchase, purchase_id)
             assert purchase is not None
-            return orders.complete(session, purchase, "http://x") is not None
+            return orders.complete(session, purchase, "http://x", license_secret=SECRET) is not None
 
     with ThreadPoolExecutor(max_workers=callers) as pool:
         delivered = list(pool.map(call, range(callers)))
@@ -99,7 +102,7 @@ def test_failed_fulfilment_leaves_nothing(admin: TestClient, db: Database) -> No
         with db.session() as session:
             purchase = session.get(Purchase, purchase_id)
             assert purchase is not None
-            assert orders.complete(session, purchase, "http://x") is not None
+            assert orders.complete(session, purchase, "http://x", license_secret=SECRET) is not None
             raise RuntimeError("crash after fulfilment, before commit")
     except RuntimeError:
         pass

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from shipkey.db import rowcount, utcnow
 from shipkey.downloads import service as downloads
+from shipkey.licensing import service as licensing
+from shipkey.licensing.models import License
 from shipkey.orders.models import Purchase, PurchaseStatus
 
 
@@ -26,12 +28,22 @@ class Delivery:
 
     purchase: Purchase
     links: list[downloads.IssuedLink] = field(default_factory=list)
+    licenses: list[License] = field(default_factory=list)
 
 
 def fulfil(
-    session: Session, purchase: Purchase, base_url: str, now: datetime | None = None
+    session: Session,
+    purchase: Purchase,
+    base_url: str,
+    now: datetime | None = None,
+    *,
+    license_secret: str,
 ) -> Delivery | None:
-    """Deliver a COMPLETED purchase once; None when it was already fulfilled (or is not due)."""
+    """Deliver a COMPLETED purchase once; None when it was already fulfilled (or is not due).
+
+    A product with a file gets a download link, one with a license type a license key (keys
+    are checksummed with ``license_secret``); a product with both delivers both.
+    """
     now = now or utcnow()
     claimed = session.execute(
         update(Purchase)
@@ -49,6 +61,10 @@ def fulfil(
     delivery = Delivery(purchase)
     if purchase.product.has_file:
         delivery.links.append(downloads.issue_link(session, purchase, base_url, now))
-    # License keys and access grants join the delivery here, and the delivery e-mail is
+    if purchase.product.has_license:
+        delivery.licenses.append(
+            licensing.issue_for_purchase(session, purchase, license_secret, now)
+        )
+    # Access grants join the delivery here, and the delivery e-mail is
     # written to the outbox in this same transaction.
     return delivery

@@ -14,6 +14,7 @@ processes may share the directory (the first one to need a key creates it, exact
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import os
 import re
@@ -45,6 +46,28 @@ def public_key_b64(key: Ed25519PublicKey) -> str:
     """Base64 of the raw 32 bytes of ``key``: the form the public-keys endpoint publishes."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode("ascii")
+
+
+def decode_public_key(text: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from the base64 of its raw 32 bytes; ValueError otherwise."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("a public key must be base64") from exc
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key has 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def parse_trusted_key(spec: str) -> tuple[str, Ed25519PublicKey]:
+    """``KID=BASE64`` (as given on the command line) as a kid and its public key."""
+    kid, sep, value = spec.partition("=")
+    if not sep or not kid.strip():
+        raise ValueError(f"expected KID=BASE64, got {spec[:40]!r}")
+    try:
+        return kid.strip(), decode_public_key(value)
+    except ValueError as exc:
+        raise ValueError(f"{kid.strip()}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -93,6 +116,10 @@ class SigningKeyStore:
         self._lock = threading.Lock()
 
     # -- public API --------------------------------------------------------------------------
+
+    def has_keys(self) -> bool:
+        """Whether a current key exists (without creating one)."""
+        return (self.directory / CURRENT_FILE).exists()
 
     def current(self) -> SigningKey:
         """The key that signs new license files, created on first use."""

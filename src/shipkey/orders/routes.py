@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
 
 from shipkey.admin.auth import require_admin
 from shipkey.deps import DbSession, ReadSession, SettingsDep
 from shipkey.downloads import service as downloads
+from shipkey.licensing import service as licensing
 from shipkey.orders import service
+from shipkey.orders.models import Purchase
 from shipkey.orders.schemas import LinkRead, PurchaseCreate, PurchaseCreated, PurchaseRead
 
 router = APIRouter(
@@ -15,12 +18,22 @@ router = APIRouter(
 )
 
 
+def _read(session: Session, purchase: Purchase) -> PurchaseRead:
+    return PurchaseRead.of(
+        purchase,
+        downloads.list_links(session, purchase.id),
+        licensing.list_for_purchase(session, purchase.id),
+    )
+
+
 @router.post("", status_code=201)
 def create_purchase(
     data: PurchaseCreate, session: DbSession, settings: SettingsDep
 ) -> PurchaseCreated:
-    purchase, delivery = service.create_purchase(session, data, settings.base_url)
-    read = PurchaseRead.of(purchase, downloads.list_links(session, purchase.id))
+    purchase, delivery = service.create_purchase(
+        session, data, settings.base_url, license_secret=settings.license_key_secret
+    )
+    read = _read(session, purchase)
     links = [
         LinkRead(token=link.token, download_url=link.url, expires_at=link.expires_at)
         for link in (delivery.links if delivery else [])
@@ -30,14 +43,13 @@ def create_purchase(
 
 @router.get("/{purchase_id}")
 def get_purchase(purchase_id: str, session: ReadSession) -> PurchaseRead:
-    purchase = service.get_purchase(session, purchase_id)
-    return PurchaseRead.of(purchase, downloads.list_links(session, purchase.id))
+    return _read(session, service.get_purchase(session, purchase_id))
 
 
 @router.post("/{purchase_id}/refund")
 def refund_purchase(purchase_id: str, session: DbSession) -> PurchaseRead:
     purchase = service.refund(session, service.get_purchase(session, purchase_id))
-    return PurchaseRead.of(purchase, downloads.list_links(session, purchase.id))
+    return _read(session, purchase)
 
 
 @router.post("/{purchase_id}/download-links", status_code=201)

@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, field_validator
 
+from shipkey.db import utcnow
 from shipkey.downloads.models import Download
+from shipkey.licensing.models import License
+from shipkey.licensing.schemas import LicenseSummary
 from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.schemas import ApiModel, InputModel
 
@@ -81,11 +84,14 @@ class PurchaseRead(ApiModel):
     download_count: int
     max_downloads: int
     downloads_left: int
-    licenses: list[dict[str, object]]
+    licenses: list[LicenseSummary]
     downloads: list[DownloadRead]
 
     @classmethod
-    def of(cls, purchase: Purchase, downloads: list[Download]) -> PurchaseRead:
+    def of(
+        cls, purchase: Purchase, downloads: list[Download], licenses: list[License]
+    ) -> PurchaseRead:
+        now = utcnow()
         return cls(
             id=purchase.id,
             status=purchase.status,
@@ -105,7 +111,7 @@ class PurchaseRead(ApiModel):
             download_count=purchase.download_count,
             max_downloads=purchase.max_downloads,
             downloads_left=purchase.downloads_left,
-            licenses=[],
+            licenses=[LicenseSummary.of(lic, now) for lic in licenses],
             downloads=[DownloadRead.of(d) for d in downloads],
         )
 

@@ -19,6 +19,7 @@ from shipkey.db import insert_ignore, new_id, rowcount, utcnow
 from shipkey.downloads import service as downloads
 from shipkey.errors import Conflict, NotFound
 from shipkey.fulfilment import service as fulfilment
+from shipkey.licensing import service as licensing
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.orders.schemas import PurchaseCreate
 
@@ -53,7 +54,7 @@ def customer_for(
 
 
 def create_purchase(
-    session: Session, data: PurchaseCreate, base_url: str
+    session: Session, data: PurchaseCreate, base_url: str, *, license_secret: str
 ) -> tuple[Purchase, fulfilment.Delivery | None]:
     """Record a sale. A COMPLETED one is fulfilled at once, exactly as a paid checkout is."""
     product = catalog.get_product(session, data.product)
@@ -75,12 +76,17 @@ def create_purchase(
     session.flush()
     delivery = None
     if data.status is PurchaseStatus.COMPLETED:
-        delivery = complete(session, purchase, base_url)
+        delivery = complete(session, purchase, base_url, license_secret=license_secret)
     return purchase, delivery
 
 
 def complete(
-    session: Session, purchase: Purchase, base_url: str, now: datetime | None = None
+    session: Session,
+    purchase: Purchase,
+    base_url: str,
+    now: datetime | None = None,
+    *,
+    license_secret: str,
 ) -> fulfilment.Delivery | None:
     """PENDING → COMPLETED, then fulfil. Completing twice fulfils once."""
     now = now or utcnow()
@@ -91,11 +97,11 @@ def complete(
         .execution_options(synchronize_session=False)
     )
     session.refresh(purchase)
-    return fulfilment.fulfil(session, purchase, base_url, now)
+    return fulfilment.fulfil(session, purchase, base_url, now, license_secret=license_secret)
 
 
 def refund(session: Session, purchase: Purchase, now: datetime | None = None) -> Purchase:
-    """COMPLETED or DISPUTED → REFUNDED: unused links end (licenses and access follow).
+    """COMPLETED or DISPUTED → REFUNDED: unused links end, licenses are revoked.
 
     Refunding a refunded purchase changes nothing and succeeds.
     """
@@ -112,6 +118,7 @@ def refund(session: Session, purchase: Purchase, now: datetime | None = None) ->
     session.refresh(purchase)
     if rowcount(changed) == 1:
         downloads.end_unused_links(session, purchase.id, now)
+        licensing.revoke_for_purchase(session, purchase.id, now)
     elif purchase.status is not PurchaseStatus.REFUNDED:
         raise Conflict(
             f"A {purchase.status.value} purchase cannot be refunded.", "INVALID_PURCHASE_STATE"

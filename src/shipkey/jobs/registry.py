@@ -1,0 +1,97 @@
+"""What the worker knows how to run: ``kind → handler(ctx, job)``.
+
+A handler does its I/O outside any database transaction and opens its own short sessions from
+``ctx.db`` when it must read or record something. The ``job`` it gets is a detached copy of the
+row (changing it changes nothing). It succeeds by returning and fails by raising;
+:class:`PermanentError` says that retrying cannot help. A job may run more than once (a worker
+can die after the work but before recording it), so handlers must be idempotent.
+
+Give-up hooks run inside the transaction that marks a job FAILED, so their writes (marking an
+e-mail failed, queueing an alert) commit together with it.
+
+Domains that define job kinds add their module to :data:`HANDLER_MODULES`; each such module has a
+``register(registry)`` function.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from shipkey.config import Settings
+from shipkey.db import Database, utcnow
+from shipkey.jobs.models import Job
+from shipkey.storage import Storage
+
+HANDLER_MODULES: tuple[str, ...] = ("shipkey.mail.handlers",)
+
+
+class PermanentError(Exception):
+    """A failure that retrying cannot fix: the job fails at once instead of backing off."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a handler may use: settings, the database, storage and the worker's clock."""
+
+    settings: Settings
+    db: Database
+    storage: Storage
+    clock: Callable[[], datetime] = utcnow
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+Handler = Callable[[JobContext, Job], None]
+GiveUpHook = Callable[[Session, JobContext, Job], None]
+
+
+@dataclass(frozen=True)
+class JobType:
+    kind: str
+    handler: Handler
+    on_give_up: GiveUpHook | None = None
+
+
+@dataclass
+class Registry:
+    """Handlers by job kind, and hooks run for every job that fails for good."""
+
+    types: dict[str, JobType] = field(default_factory=dict)
+    give_up_hooks: list[GiveUpHook] = field(default_factory=list)
+
+    def register(
+        self, kind: str, handler: Handler, *, on_give_up: GiveUpHook | None = None
+    ) -> None:
+        """Run ``handler`` for jobs of ``kind``; ``on_give_up`` when such a job fails for good."""
+        if kind in self.types:
+            raise ValueError(f"a handler for {kind!r} is already registered")
+        self.types[kind] = JobType(kind, handler, on_give_up)
+
+    def on_any_give_up(self, hook: GiveUpHook) -> None:
+        """Run ``hook`` for every job that fails for good (after its kind's own hook)."""
+        self.give_up_hooks.append(hook)
+
+    def get(self, kind: str) -> JobType | None:
+        return self.types.get(kind)
+
+    def gave_up(self, session: Session, ctx: JobContext, job: Job) -> None:
+        """Run the give-up hooks for ``job`` inside the transaction that fails it."""
+        job_type = self.types.get(job.kind)
+        if job_type is not None and job_type.on_give_up is not None:
+            job_type.on_give_up(session, ctx, job)
+        for hook in self.give_up_hooks:
+            hook(session, ctx, job)
+
+
+def default_registry(modules: tuple[str, ...] = HANDLER_MODULES) -> Registry:
+    """A registry with every handler shipkey defines."""
+    registry = Registry()
+    for name in modules:
+        importlib.import_module(name).register(registry)
+    return registry

@@ -1,0 +1,193 @@
+"""The job queue's rules: enqueue in the caller's transaction, claim with a lease, record outcomes.
+
+Claiming takes one due job in one short transaction. On PostgreSQL the row is selected with
+``FOR UPDATE SKIP LOCKED``, so concurrent workers never wait for each other nor take the same
+job; on SQLite the write lock taken by ``BEGIN IMMEDIATE`` serialises claims. A claimed job is
+RUNNING with a lease: if its worker dies, the lease expires and the job is due again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from shipkey.db import insert_ignore, new_id, utcnow
+from shipkey.jobs.models import Job, JobStatus
+
+ERROR_LIMIT = 4000
+_RING_KEY = "shipkey.jobs.ring_on_commit"
+_random = secrets.SystemRandom()
+
+
+# --- waking in-process workers -------------------------------------------------------------
+
+
+class Doorbell:
+    """Wakes the workers of this process when a transaction that enqueued a job commits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: weakref.WeakSet[threading.Event] = weakref.WeakSet()
+
+    def subscribe(self, wake: threading.Event) -> None:
+        with self._lock:
+            self._events.add(wake)
+
+    def unsubscribe(self, wake: threading.Event) -> None:
+        with self._lock:
+            self._events.discard(wake)
+
+    def ring(self) -> None:
+        with self._lock:
+            events = list(self._events)
+        for wake in events:
+            wake.set()
+
+
+doorbell = Doorbell()
+
+
+def _after_commit(session: Session) -> None:
+    session.info.pop(_RING_KEY, None)
+    doorbell.ring()
+
+
+def ring_on_commit(session: Session) -> None:
+    if session.info.get(_RING_KEY):
+        return
+    session.info[_RING_KEY] = True
+    event.listen(session, "after_commit", _after_commit, once=True)
+
+
+# --- enqueueing ----------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    give_up_after: timedelta | None = None,
+) -> Job:
+    """Add a job in the caller's transaction: it exists exactly when that transaction commits.
+
+    ``dedupe_key`` makes the call idempotent: a second job with the same key is not created and
+    the first is returned. Without ``give_up_after`` the job is retried for
+    ``SHIPKEY_GIVE_UP_HOURS`` from its first attempt.
+    """
+    now = utcnow()
+    start = run_at or now
+    values: dict[str, Any] = {
+        "id": new_id("job"),
+        "kind": kind,
+        "payload": payload,
+        "status": JobStatus.QUEUED,
+        "attempts": 0,
+        "run_at": start,
+        "created_at": now,
+        "give_up_at": start + give_up_after if give_up_after is not None else None,
+        "dedupe_key": dedupe_key,
+    }
+    if dedupe_key is None:
+        job = Job(**values)
+        session.add(job)
+        session.flush()
+    else:
+        insert_ignore(session, Job, values)
+        job = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one()
+    ring_on_commit(session)
+    return job
+
+
+# --- backoff -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """``base · 2^(attempt-1)``, capped, shortened by up to ``jitter`` so retries spread out."""
+
+    base: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(minutes=30)
+    jitter: float = 0.2
+
+    def delay(self, attempt: int, rand: float | None = None) -> timedelta:
+        exponent = min(max(attempt - 1, 0), 32)
+        raw = min(self.cap.total_seconds(), self.base.total_seconds() * 2**exponent)
+        fraction = _random.random() if rand is None else rand
+        return timedelta(seconds=raw * (1 - self.jitter * fraction))
+
+
+# --- claiming and finishing ----------------------------------------------------------------
+
+
+def next_due(session: Session, now: datetime) -> Job | None:
+    """The oldest due job, locked for this transaction; QUEUED, or RUNNING with a dead lease."""
+    return session.scalars(
+        select(Job)
+        .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]), Job.run_at <= now)
+        .order_by(Job.run_at, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+
+
+def take(job: Job, worker_id: str, now: datetime, lease: timedelta, give_up: timedelta) -> None:
+    """Make ``job`` this worker's: RUNNING until ``now + lease``; one more attempt."""
+    job.status = JobStatus.RUNNING
+    job.attempts += 1
+    job.locked_by = worker_id
+    job.locked_until = now + lease
+    job.run_at = job.locked_until
+    if job.give_up_at is None:
+        job.give_up_at = now + give_up
+
+
+def claimed(session: Session, job_id: str, worker_id: str, attempt: int) -> Job | None:
+    """The job, locked, if this worker's claim on it still holds (else another took it over)."""
+    job = session.get(Job, job_id, with_for_update=True, populate_existing=True)
+    if job is None or job.status is not JobStatus.RUNNING:
+        return None
+    if job.locked_by != worker_id or job.attempts != attempt:
+        return None
+    return job
+
+
+def mark_done(job: Job, now: datetime) -> None:
+    job.status = JobStatus.DONE
+    job.finished_at = now
+    job.locked_until = None
+    job.run_at = now
+
+
+def mark_retry(job: Job, error: str, run_at: datetime) -> None:
+    job.status = JobStatus.QUEUED
+    job.last_error = error[:ERROR_LIMIT]
+    job.locked_until = None
+    job.run_at = run_at
+
+
+def mark_failed(job: Job, error: str, now: datetime) -> None:
+    job.status = JobStatus.FAILED
+    job.last_error = error[:ERROR_LIMIT]
+    job.finished_at = now
+    job.locked_until = None
+    job.run_at = now
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line for ``last_error``."""
+    text = str(exc).strip() or "(no message)"
+    return f"{type(exc).__name__}: {text}"[:ERROR_LIMIT]
+
+
+def get_job(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)

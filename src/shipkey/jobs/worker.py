@@ -1,0 +1,236 @@
+"""The worker: claims due jobs, runs their handlers outside any transaction, records outcomes.
+
+Each job takes one short transaction to claim and one to finish; the handler's I/O happens in
+between, holding no lock. A worker killed mid-job loses nothing: the job's lease expires and the
+job is claimed again (by this worker once restarted, or by another).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from types import FrameType
+
+from sqlalchemy.orm import Session
+
+from shipkey.config import Settings
+from shipkey.db import Database, utcnow
+from shipkey.jobs import service
+from shipkey.jobs.models import Job, JobStatus
+from shipkey.jobs.registry import JobContext, PermanentError, Registry, default_registry
+from shipkey.storage import Storage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(minutes=5)
+BATCH = 100
+
+
+def worker_name() -> str:
+    """``host:pid:random``: who holds a lease, readable in the ``jobs`` table."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Worker:
+    """Runs jobs from the database. One thread per ``Worker``; run several for parallelism."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        storage: Storage,
+        *,
+        registry: Registry | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        lease: timedelta = DEFAULT_LEASE,
+        backoff: service.Backoff | None = None,
+        poll_interval: float = 1.0,
+        name: str | None = None,
+    ) -> None:
+        self.ctx = JobContext(settings, db, storage, clock)
+        self.registry = registry if registry is not None else default_registry()
+        self.lease = lease
+        self.backoff = backoff if backoff is not None else service.Backoff()
+        self.poll_interval = poll_interval
+        self.name = name or worker_name()
+        self.give_up = timedelta(hours=settings.give_up_hours)
+        self._wake = threading.Event()
+        self._stop: threading.Event | None = None
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run_once(self, limit: int = 1000) -> int:
+        """Run the jobs that are due now, at most ``limit``; returns how many were attempted."""
+        attempted = 0
+        while attempted < limit and not self.stopping:
+            job = self._claim()
+            if job is None:
+                break
+            self._run(job)
+            attempted += 1
+        return attempted
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Run jobs until ``stop`` is set; poll every ``poll_interval`` s, or when woken."""
+        self._stop = stop
+        service.doorbell.subscribe(self._wake)
+        log.info("worker %s started", self.name)
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                if self._run_batch() < BATCH:
+                    self._wake.wait(self.poll_interval)
+        finally:
+            service.doorbell.unsubscribe(self._wake)
+            log.info("worker %s stopped", self.name)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def wake(self) -> None:
+        """Look for due jobs now instead of at the next poll (also used to stop promptly)."""
+        self._wake.set()
+
+    def _run_batch(self) -> int:
+        try:
+            return self.run_once(BATCH)
+        except Exception:  # the database is away, or a bug: keep the worker alive
+            log.exception("worker %s: the job loop failed; trying again", self.name)
+            return 0
+
+    # --- one job ----------------------------------------------------------------------------
+
+    def _claim(self) -> Job | None:
+        while True:
+            with self.ctx.db.session() as session:
+                now = self.ctx.now()
+                job = service.next_due(session, now)
+                if job is None:
+                    return None
+                if job.status is JobStatus.RUNNING and self._interrupted(session, job, now):
+                    continue
+                service.take(job, self.name, now, self.lease, self.give_up)
+            return job
+
+    def _interrupted(self, session: Session, job: Job, now: datetime) -> bool:
+        """A job whose worker died mid-attempt; True when it is past its give-up time."""
+        log.warning("job %s (%s): attempt %d was interrupted", job.id, job.kind, job.attempts)
+        job.last_error = (
+            f"Attempt {job.attempts} was interrupted: its worker stopped before finishing."
+        )
+        if job.give_up_at is not None and now >= job.give_up_at:
+            self._fail(session, job, job.last_error, now)
+            return True
+        return False
+
+    def _run(self, job: Job) -> None:
+        job_type = self.registry.get(job.kind)
+        try:
+            if job_type is None:
+                raise LookupError(f"no handler is registered for job kind {job.kind!r}")
+            job_type.handler(self.ctx, job)
+        except PermanentError as exc:
+            log.warning("job %s (%s) failed for good: %s", job.id, job.kind, exc)
+            self._finish_failed(job, service.describe(exc), permanent=True)
+        except Exception as exc:
+            log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, exc)
+            self._finish_failed(job, service.describe(exc), permanent=False)
+        else:
+            self._finish_done(job)
+
+    def _finish_done(self, job: Job) -> None:
+        with self.ctx.db.session() as session:
+            row = service.claimed(session, job.id, self.name, job.attempts)
+            if row is None:
+                log.warning("job %s finished after its lease was taken over", job.id)
+                return
+            service.mark_done(row, self.ctx.now())
+
+    def _finish_failed(self, job: Job, error: str, *, permanent: bool) -> None:
+        with self.ctx.db.session() as session:
+            row = service.claimed(session, job.id, self.name, job.attempts)
+            if row is None:
+                log.warning("job %s failed after its lease was taken over", job.id)
+                return
+            now = self.ctx.now()
+            deadline = row.give_up_at or now
+            if permanent or now >= deadline:
+                self._fail(session, row, error, now)
+            else:
+                retry_at = min(now + self.backoff.delay(row.attempts), deadline)
+                service.mark_retry(row, error, retry_at)
+
+    def _fail(self, session: Session, job: Job, error: str, now: datetime) -> None:
+        service.mark_failed(job, error, now)
+        savepoint = session.begin_nested()
+        try:
+            self.registry.gave_up(session, self.ctx, job)
+        except Exception:
+            savepoint.rollback()
+            log.exception("job %s: the give-up hooks failed", job.id)
+        else:
+            savepoint.commit()
+
+
+def run_until_signalled(
+    settings: Settings, db: Database, storage: Storage, *, threads: int = 1
+) -> None:
+    """``shipkey worker``: run ``threads`` workers until SIGTERM or SIGINT (twice: at once)."""
+    stop = threading.Event()
+    workers = [Worker(settings, db, storage) for _ in range(max(threads, 1))]
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.info("signal %d: finishing the current jobs, then stopping", signum)
+        stop.set()
+        for worker in workers:
+            worker.wake()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    runners = [
+        threading.Thread(target=w.run_forever, args=(stop,), name=f"shipkey-worker-{i}")
+        for i, w in enumerate(workers[1:], start=1)
+    ]
+    for runner in runners:
+        runner.start()
+    try:
+        workers[0].run_forever(stop)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.wake()
+        for runner in runners:
+            runner.join()
+
+
+@contextmanager
+def background_worker(
+    settings: Settings, db: Database, storage: Storage, *, enabled: bool = True
+) -> Iterator[Worker | None]:
+    """A worker in a daemon thread for the duration of the block (``shipkey serve``'s embedded
+    worker); on exit it finishes its current job and stops."""
+    if not enabled:
+        yield None
+        return
+    stop = threading.Event()
+    worker = Worker(settings, db, storage)
+    thread = threading.Thread(
+        target=worker.run_forever, args=(stop,), name="shipkey-worker", daemon=True
+    )
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        worker.wake()
+        thread.join(timeout=60)

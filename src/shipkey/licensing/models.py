@@ -1,0 +1,121 @@
+"""License keys and the machines they are activated on."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shipkey.catalog.models import LicenseType, Product
+from shipkey.db import Base, UTCDateTime, new_id, utcnow
+
+
+class LicenseStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
+
+
+ValidationCode = Literal[
+    "VALID", "INVALID_FORMAT", "NOT_FOUND", "SUSPENDED", "REVOKED", "EXPIRED", "NOT_ACTIVATED"
+]
+"""The answers of ``POST /api/licenses/validate``."""
+
+
+class License(Base):
+    """One license key: who may use which product on how many machines, until when.
+
+    ``activation_count`` is the seat counter. It only changes through conditional UPDATEs
+    (see :mod:`shipkey.licensing.service`) and always equals the number of active rows in
+    ``license_activations``.
+    """
+
+    __tablename__ = "licenses"
+    __table_args__ = (
+        CheckConstraint("activation_count >= 0", name="activation_count_positive"),
+        CheckConstraint(
+            "activation_count <= max_activations", name="activation_count_within_limit"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("lic"))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    purchase_id: Mapped[str | None] = mapped_column(
+        ForeignKey("purchases.id"), nullable=True, index=True
+    )
+    license_type: Mapped[LicenseType] = mapped_column(
+        Enum(LicenseType, native_enum=False, length=16)
+    )
+    status: Mapped[LicenseStatus] = mapped_column(
+        Enum(LicenseStatus, native_enum=False, length=16), default=LicenseStatus.ACTIVE
+    )
+    max_activations: Mapped[int] = mapped_column(Integer)
+    activation_count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
+
+    def is_past_expiry(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def effective_status(self, now: datetime) -> LicenseStatus:
+        """The status as of ``now``: an ACTIVE license past its expiry counts as EXPIRED."""
+        if self.status is LicenseStatus.ACTIVE and self.is_past_expiry(now):
+            return LicenseStatus.EXPIRED
+        return self.status
+
+    @property
+    def features(self) -> list[str]:
+        """The product's ``metadata.features`` (strings only; anything else is ignored)."""
+        return product_features(self.product.meta)
+
+
+def product_features(meta: dict[str, Any]) -> list[str]:
+    value = meta.get("features")
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, str)]
+
+
+class LicenseActivation(Base):
+    """One machine's seat on a license. A deactivated row stays as history.
+
+    At most one active row per (license, machine): a partial unique index, so a machine that
+    was deactivated can be activated again.
+    """
+
+    __tablename__ = "license_activations"
+    __table_args__ = (
+        Index(
+            "uq_license_activations_active_machine",
+            "license_id",
+            "machine_id",
+            unique=True,
+            sqlite_where=text("deactivated_at IS NULL"),
+            postgresql_where=text("deactivated_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("act"))
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), index=True)
+    machine_id: Mapped[str] = mapped_column(String(255))
+    machine_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None

@@ -1,0 +1,177 @@
+"""License endpoints: the public API the seller's software calls, and the seller's admin API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from shipkey.admin.auth import require_admin
+from shipkey.db import utcnow
+from shipkey.deps import ClientDep, DatabaseDep, DbSession, ReadSession, SettingsDep
+from shipkey.licensing import service
+from shipkey.licensing.models import License
+from shipkey.licensing.rate_limits import LicenseRateLimits
+from shipkey.licensing.schemas import (
+    ActivateRequest,
+    ActivateResponse,
+    DeactivateResponse,
+    LicenseFileRequest,
+    LicenseFileResponse,
+    LicenseInfo,
+    LicenseRead,
+    PublicKeyRead,
+    PublicKeysResponse,
+    ValidateRequest,
+    ValidateResponse,
+)
+from shipkey.licensing.signing_keys import SigningKeyStore
+
+
+def get_signing_keys(request: Request) -> SigningKeyStore:
+    store: SigningKeyStore = request.app.state.signing_keys
+    return store
+
+
+def get_rate_limits(request: Request) -> LicenseRateLimits:
+    limits: LicenseRateLimits = request.app.state.license_rate_limits
+    return limits
+
+
+SigningKeysDep = Annotated[SigningKeyStore, Depends(get_signing_keys)]
+RateLimitsDep = Annotated[LicenseRateLimits, Depends(get_rate_limits)]
+
+
+def limit_by_ip(limits: RateLimitsDep, client: ClientDep) -> None:
+    limits.hit_ip(client.ip)
+
+
+router = APIRouter(prefix="/api/licenses", tags=["licenses"], dependencies=[Depends(limit_by_ip)])
+admin_router = APIRouter(
+    prefix="/api/admin/licenses", tags=["admin: licenses"], dependencies=[Depends(require_admin)]
+)
+
+
+# --- public -------------------------------------------------------------------------------
+
+
+@router.post("/activate")
+def activate(
+    data: ActivateRequest,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    signing_keys: SigningKeysDep,
+    limits: RateLimitsDep,
+    client: ClientDep,
+) -> ActivateResponse:
+    """Activate a key on a machine and get its signed license file.
+
+    Again on the same machine: "Already activated", no seat used, a fresh license file.
+    """
+    limits.hit_key(data.license_key)
+    result = service.activate(
+        db,
+        signing_keys,
+        settings.license_key_secret,
+        data.license_key,
+        data.machine_id,
+        machine_name=data.machine_name,
+        ip=client.ip,
+    )
+    return ActivateResponse(
+        message="Already activated" if result.already else "License activated",
+        license=LicenseInfo.of(result.license, result.now),
+        license_file=result.license_file,
+    )
+
+
+@router.delete("/activate")
+def deactivate(
+    session: DbSession,
+    settings: SettingsDep,
+    limits: RateLimitsDep,
+    key: Annotated[str | None, Query(description="The license key.")] = None,
+    machine_id: Annotated[str | None, Query(alias="machineId", max_length=255)] = None,
+) -> DeactivateResponse:
+    """Free the seat a machine holds; the machine can be activated again later."""
+    if key:
+        limits.hit_key(key)
+    service.deactivate(session, settings.license_key_secret, key, machine_id)
+    return DeactivateResponse(message="License deactivated on this machine")
+
+
+@router.post("/validate")
+def validate(
+    data: ValidateRequest, db: DatabaseDep, settings: SettingsDep, limits: RateLimitsDep
+) -> ValidateResponse:
+    """Whether a key is valid now and, with ``machineId``, activated on that machine."""
+    limits.hit_key(data.license_key)
+    result = service.validate(db, settings.license_key_secret, data.license_key, data.machine_id)
+    info = LicenseInfo.of(result.license, result.now) if result.license is not None else None
+    return ValidateResponse(valid=result.valid, code=result.code, license=info)
+
+
+@router.post("/file")
+def license_file(
+    data: LicenseFileRequest,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    signing_keys: SigningKeysDep,
+    limits: RateLimitsDep,
+) -> LicenseFileResponse:
+    """A fresh license file for a machine that is already activated (no seat is used)."""
+    limits.hit_key(data.license_key)
+    result = service.renew_file(
+        db, signing_keys, settings.license_key_secret, data.license_key, data.machine_id
+    )
+    return LicenseFileResponse(
+        license_file=result.license_file, license=LicenseInfo.of(result.license, result.now)
+    )
+
+
+@router.get("/public-keys")
+def public_keys(signing_keys: SigningKeysDep) -> PublicKeysResponse:
+    """The Ed25519 keys license files are signed with (older keys stay until retired)."""
+    return PublicKeysResponse(
+        keys=[PublicKeyRead(**key.to_json_dict()) for key in service.public_keys(signing_keys)]
+    )
+
+
+# --- admin --------------------------------------------------------------------------------
+
+
+def _read(session: Session, lic: License) -> LicenseRead:
+    return LicenseRead.detail(lic, service.list_activations(session, lic.id), utcnow())
+
+
+@admin_router.get("/{key}")
+def get_license(key: str, session: ReadSession) -> LicenseRead:
+    """A license (by key, in any case, or by its ``lic_…`` id) with every machine it was on."""
+    return _read(session, service.lookup(session, key))
+
+
+@admin_router.post("/{key}/suspend")
+def suspend(key: str, session: DbSession) -> LicenseRead:
+    """ACTIVE → SUSPENDED: activation and validation refuse it until reinstated."""
+    return _read(session, service.suspend(session, service.lookup(session, key)))
+
+
+@admin_router.post("/{key}/reinstate")
+def reinstate(key: str, session: DbSession) -> LicenseRead:
+    """SUSPENDED → ACTIVE; 409 ``INVALID_LICENSE_STATE`` for a revoked (or expired) license."""
+    return _read(session, service.reinstate(session, service.lookup(session, key)))
+
+
+@admin_router.post("/{key}/revoke")
+def revoke(key: str, session: DbSession) -> LicenseRead:
+    """→ REVOKED, for good."""
+    return _read(session, service.revoke(session, service.lookup(session, key)))
+
+
+@admin_router.post("/{key}/reset-activations")
+def reset_activations(key: str, session: DbSession) -> LicenseRead:
+    """Deactivate every machine: all seats are free again."""
+    lic = service.lookup(session, key)
+    service.reset_activations(session, lic)
+    return _read(session, lic)

@@ -1,0 +1,174 @@
+"""License API shapes (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shipkey.catalog.models import LicenseType
+from shipkey.licensing.models import License, LicenseActivation, LicenseStatus, ValidationCode
+from shipkey.schemas import ApiModel, InputModel
+
+MACHINE_ID_MAX = 255
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+class ActivateRequest(InputModel):
+    license_key: str = Field(description="The key as the buyer typed it (trimmed, any case).")
+    machine_id: str = Field(min_length=1, max_length=MACHINE_ID_MAX)
+    machine_name: str | None = Field(default=None, max_length=255)
+
+
+class ValidateRequest(InputModel):
+    license_key: str
+    machine_id: str | None = Field(default=None, min_length=1, max_length=MACHINE_ID_MAX)
+
+
+class LicenseFileRequest(InputModel):
+    license_key: str
+    machine_id: str = Field(min_length=1, max_length=MACHINE_ID_MAX)
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+class LicenseInfo(ApiModel):
+    """A license as its buyer's software sees it."""
+
+    product_name: str
+    license_type: LicenseType
+    status: LicenseStatus
+    expires_at: datetime | None
+    features: list[str]
+    activations: int
+    max_activations: int
+
+    @classmethod
+    def of(cls, lic: License, now: datetime) -> LicenseInfo:
+        return cls(
+            product_name=lic.product.name,
+            license_type=lic.license_type,
+            status=lic.effective_status(now),
+            expires_at=lic.expires_at,
+            features=lic.features,
+            activations=lic.activation_count,
+            max_activations=lic.max_activations,
+        )
+
+
+class ActivateResponse(ApiModel):
+    success: bool = True
+    message: str
+    license: LicenseInfo
+    license_file: str
+
+
+class DeactivateResponse(ApiModel):
+    success: bool = True
+    message: str
+
+
+class ValidateResponse(ApiModel):
+    valid: bool
+    code: ValidationCode
+    license: LicenseInfo | None
+
+
+class LicenseFileResponse(ApiModel):
+    license_file: str
+    license: LicenseInfo
+
+
+class PublicKeyRead(ApiModel):
+    kid: str
+    alg: Literal["Ed25519"] = "Ed25519"
+    public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key.")
+
+
+class PublicKeysResponse(ApiModel):
+    keys: list[PublicKeyRead]
+
+
+class LicenseSummary(ApiModel):
+    """A license as a purchase lists it."""
+
+    key: str
+    status: LicenseStatus
+    activations: int
+    max_activations: int
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, lic: License, now: datetime) -> LicenseSummary:
+        return cls(
+            key=lic.key,
+            status=lic.effective_status(now),
+            activations=lic.activation_count,
+            max_activations=lic.max_activations,
+            expires_at=lic.expires_at,
+        )
+
+
+class ActivationRead(ApiModel):
+    id: str
+    machine_id: str
+    machine_name: str | None
+    ip: str | None
+    activated_at: datetime
+    deactivated_at: datetime | None
+    last_seen_at: datetime | None
+
+    @classmethod
+    def of(cls, activation: LicenseActivation) -> ActivationRead:
+        return cls(
+            id=activation.id,
+            machine_id=activation.machine_id,
+            machine_name=activation.machine_name,
+            ip=activation.ip,
+            activated_at=activation.activated_at,
+            deactivated_at=activation.deactivated_at,
+            last_seen_at=activation.last_seen_at,
+        )
+
+
+class LicenseRead(LicenseSummary):
+    """A license as the seller sees it, with every machine it was activated on."""
+
+    id: str
+    license_type: LicenseType
+    product: str = Field(description="The product's slug.")
+    product_name: str
+    purchase_id: str | None
+    customer_id: str
+    features: list[str]
+    created_at: datetime
+    suspended_at: datetime | None
+    revoked_at: datetime | None
+    expired_at: datetime | None
+    machines: list[ActivationRead] = Field(
+        description="Every activation, newest first; deactivated ones have deactivatedAt."
+    )
+
+    @classmethod
+    def detail(
+        cls, lic: License, activations: list[LicenseActivation], now: datetime
+    ) -> LicenseRead:
+        return cls(
+            **LicenseSummary.of(lic, now).model_dump(),
+            id=lic.id,
+            license_type=lic.license_type,
+            product=lic.product.slug,
+            product_name=lic.product.name,
+            purchase_id=lic.purchase_id,
+            customer_id=lic.customer_id,
+            features=lic.features,
+            created_at=lic.created_at,
+            suspended_at=lic.suspended_at,
+            revoked_at=lic.revoked_at,
+            expired_at=lic.expired_at,
+            machines=[ActivationRead.of(a) for a in activations],
+        )

@@ -1,0 +1,271 @@
+"""The job queue: run, retry with backoff, give up, leases, dedupe, waking."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shipkey.config import Settings
+from shipkey.db import Database
+from shipkey.jobs import service as jobs
+from shipkey.jobs.models import Job, JobStatus
+from shipkey.jobs.registry import JobContext, PermanentError, Registry
+from shipkey.jobs.worker import DEFAULT_LEASE, Worker
+from shipkey.mail.models import MailKind, MailMessage
+from shipkey.storage import Storage
+from tests.jobs.helpers import Clock, wait_for
+from tests.mail.helpers import ADMIN_EMAIL
+
+
+class Crash(BaseException):
+    """Stands in for a worker dying mid-job: nothing after it runs."""
+
+
+def _enqueue(db: Database, kind: str, payload: dict[str, Any] | None = None, **kw: Any) -> str:
+    with db.session() as session:
+        return jobs.enqueue(session, kind, payload or {}, **kw).id
+
+
+def _job(db: Database, job_id: str) -> Job:
+    with db.read_session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def _alerts(db: Database) -> list[MailMessage]:
+    with db.read_session() as session:
+        query = select(MailMessage).where(MailMessage.kind == MailKind.SELLER_ALERT)
+        return list(session.scalars(query))
+
+
+def test_a_job_runs_once_with_its_payload(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    seen: list[dict[str, Any]] = []
+    registry.register("test.echo", lambda _ctx, job: seen.append(job.payload))
+    job_id = _enqueue(db, "test.echo", {"n": 1})
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+
+    assert worker.run_once() == 1
+    assert worker.run_once() == 0
+    assert seen == [{"n": 1}]
+    done = _job(db, job_id)
+    assert done.status is JobStatus.DONE
+    assert done.attempts == 1
+    assert done.finished_at == clock.now
+    assert done.locked_until is None
+
+
+def test_dedupe_key_makes_enqueue_idempotent(db: Database) -> None:
+    first = _enqueue(db, "test.echo", dedupe_key="order-1")
+    again = _enqueue(db, "test.echo", dedupe_key="order-1")
+    other = _enqueue(db, "test.echo", dedupe_key="order-2")
+    assert first == again != other
+    with db.read_session() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 2
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    backoff = jobs.Backoff()
+    assert backoff.delay(1, rand=0) == timedelta(seconds=5)
+    assert backoff.delay(1, rand=1) == timedelta(seconds=4)
+    assert backoff.delay(3, rand=0) == timedelta(seconds=20)
+    assert backoff.delay(40, rand=0) == timedelta(minutes=30)
+    assert all(backoff.delay(n) <= timedelta(minutes=30) for n in range(1, 60))
+
+
+def test_a_failing_job_is_retried_after_its_backoff(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    failures = [RuntimeError("first"), RuntimeError("second")]
+
+    def flaky(_ctx: JobContext, _job: Job) -> None:
+        if failures:
+            raise failures.pop(0)
+
+    registry.register("test.flaky", flaky)
+    job_id = _enqueue(db, "test.flaky")
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+
+    assert worker.run_once() == 1
+    waiting = _job(db, job_id)
+    assert waiting.status is JobStatus.QUEUED
+    assert waiting.last_error == "RuntimeError: first"
+    assert clock.now + timedelta(seconds=4) <= waiting.run_at <= clock.now + timedelta(seconds=5)
+    assert worker.run_once() == 0
+
+    clock.now = waiting.run_at
+    assert worker.run_once() == 1
+    clock.now = _job(db, job_id).run_at
+    assert worker.run_once() == 1
+    done = _job(db, job_id)
+    assert done.status is JobStatus.DONE
+    assert done.attempts == 3
+
+
+def test_a_permanent_error_fails_at_once_and_alerts_the_seller(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    gave_up: list[str] = []
+
+    def hopeless(_ctx: JobContext, _job: Job) -> None:
+        raise PermanentError("the product was deleted")
+
+    def on_give_up(_session: Session, _ctx: JobContext, job: Job) -> None:
+        gave_up.append(job.id)
+
+    registry.register("test.hopeless", hopeless, on_give_up=on_give_up)
+    job_id = _enqueue(db, "test.hopeless")
+    configured = settings.model_copy(update={"admin_email": ADMIN_EMAIL})
+
+    Worker(configured, db, storage, registry=registry, clock=clock).run_once()
+
+    failed = _job(db, job_id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.attempts == 1
+    assert failed.last_error == "PermanentError: the product was deleted"
+    assert gave_up == [job_id]
+    [alert] = _alerts(db)
+    assert alert.to_address == ADMIN_EMAIL
+    assert alert.subject == "Background job failed: test.hopeless"
+    assert "the product was deleted" in alert.text_body
+
+
+def test_a_failing_give_up_hook_still_fails_the_job(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    def hopeless(_ctx: JobContext, _job: Job) -> None:
+        raise PermanentError("no")
+
+    def broken_hook(_session: Session, _ctx: JobContext, _job: Job) -> None:
+        raise RuntimeError("hook bug")
+
+    registry.register("test.hopeless", hopeless, on_give_up=broken_hook)
+    job_id = _enqueue(db, "test.hopeless")
+    Worker(settings, db, storage, registry=registry, clock=clock).run_once()
+    assert _job(db, job_id).status is JobStatus.FAILED
+
+
+def test_an_unknown_kind_is_retried_not_lost(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    job_id = _enqueue(db, "test.from-a-newer-version")
+    Worker(settings, db, storage, registry=registry, clock=clock).run_once()
+    waiting = _job(db, job_id)
+    assert waiting.status is JobStatus.QUEUED
+    assert waiting.last_error is not None
+    assert "no handler" in waiting.last_error
+
+
+def test_explicit_give_up_and_run_at(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    registry.register("test.echo", lambda _ctx, _job: None)
+    later = clock.now + timedelta(hours=2)
+    job_id = _enqueue(db, "test.echo", run_at=later, give_up_after=timedelta(hours=1))
+    assert _job(db, job_id).give_up_at == later + timedelta(hours=1)
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+    assert worker.run_once() == 0
+    clock.now = later
+    assert worker.run_once() == 1
+
+
+def test_an_expired_lease_is_claimed_again_and_the_late_finish_ignored(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    later = Clock()
+    later.now = clock.now + DEFAULT_LEASE + timedelta(seconds=1)
+    runs: list[str] = []
+    first = Worker(settings, db, storage, registry=registry, clock=clock, name="first")
+    second = Worker(settings, db, storage, registry=registry, clock=later, name="second")
+
+    def slow(ctx: JobContext, _job: Job) -> None:
+        runs.append("first" if ctx.clock is clock else "second")
+        if len(runs) == 1:  # the first worker is "stuck" past its lease: the second takes over
+            assert second.run_once() == 1
+
+    registry.register("test.slow", slow)
+    job_id = _enqueue(db, "test.slow")
+    assert first.run_once() == 1
+
+    assert runs == ["first", "second"]
+    done = _job(db, job_id)
+    assert done.status is JobStatus.DONE
+    assert done.attempts == 2
+    assert done.locked_by == "second"
+    assert done.last_error is not None
+    assert "interrupted" in done.last_error
+
+
+def test_a_crashed_job_past_its_give_up_time_fails_without_running(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    runs: list[int] = []
+
+    def crashes(_ctx: JobContext, job: Job) -> None:
+        runs.append(job.attempts)
+        raise Crash
+
+    registry.register("test.crashes", crashes)
+    job_id = _enqueue(db, "test.crashes")
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+    with pytest.raises(Crash):
+        worker.run_once()
+    assert _job(db, job_id).status is JobStatus.RUNNING
+
+    clock.advance(hours=settings.give_up_hours + 1)
+    assert worker.run_once() == 0
+    failed = _job(db, job_id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.last_error is not None
+    assert "interrupted" in failed.last_error
+    assert runs == [1]
+
+
+def test_run_forever_wakes_when_a_job_is_enqueued_and_stops(
+    settings: Settings, db: Database, storage: Storage, registry: Registry
+) -> None:
+    done = threading.Event()
+    registry.register("test.ping", lambda _ctx, _job: done.set())
+    worker = Worker(settings, db, storage, registry=registry, poll_interval=300)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    thread.start()
+    try:
+        _enqueue(db, "test.ping")
+        assert done.wait(15)  # long before the next poll
+    finally:
+        stop.set()
+        worker.wake()
+        thread.join(15)
+    assert not thread.is_alive()
+
+
+def test_the_app_runs_an_embedded_worker(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from shipkey.app import create_app
+    from shipkey.mail import service as mail
+    from shipkey.mail.models import MailStatus
+
+    app = create_app(settings, db=db, storage=storage, run_worker=True)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        with db.session() as session:
+            message_id = mail.queue_login(session, settings, "a@example.com", "de", "http://x/l").id
+
+        def sent() -> bool:
+            with db.read_session() as session:
+                row = session.get(MailMessage, message_id)
+                return row is not None and row.status is MailStatus.SENT
+
+        assert wait_for(sent)
+    assert not any(t.name == "shipkey-worker" for t in threading.enumerate())

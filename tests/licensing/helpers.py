@@ -1,0 +1,92 @@
+"""Licensed products and keys for the licensing tests, made through the real API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+import httpx2
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, select, update
+
+from shipkey.db import Database
+from shipkey.licensing.models import License
+from tests.factories import create_product, create_purchase
+
+Client = TestClient | httpx.Client
+Response = httpx.Response | httpx2.Response
+"""The test client speaks httpx2; real-server tests use httpx."""
+
+
+def licensed_product(admin: TestClient, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Pixel App",
+        "slug": "pixel-app",
+        "type": "LICENSE",
+        "maxActivations": 3,
+        "metadata": {"features": ["export", "sync"]},
+    }
+    body.update(fields)
+    return create_product(admin, **body)
+
+
+def buy(admin: TestClient, product: str = "pixel-app", **fields: Any) -> tuple[str, str]:
+    """A completed purchase of ``product``: its id and its license key."""
+    purchase = create_purchase(admin, product, **fields)
+    assert len(purchase["licenses"]) == 1, purchase
+    return purchase["id"], purchase["licenses"][0]["key"]
+
+
+def licensed_key(admin: TestClient, **product_fields: Any) -> str:
+    licensed_product(admin, **product_fields)
+    return buy(admin)[1]
+
+
+def activate(client: Client, key: str, machine: str, **extra: Any) -> Response:
+    return client.post(
+        "/api/licenses/activate", json={"licenseKey": key, "machineId": machine, **extra}
+    )
+
+
+def deactivate(client: Client, key: str, machine: str) -> Response:
+    return client.delete("/api/licenses/activate", params={"key": key, "machineId": machine})
+
+
+def validate(client: Client, key: str, machine: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"licenseKey": key}
+    if machine is not None:
+        body["machineId"] = machine
+    response = client.post("/api/licenses/validate", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def set_expiry(db: Database, key: str, moment: datetime | None) -> None:
+    with db.session() as session:
+        session.execute(update(License).where(License.key == key).values(expires_at=moment))
+
+
+def load(db: Database, key: str) -> License:
+    with db.read_session() as session:
+        return session.scalars(select(License).where(License.key == key)).one()
+
+
+@contextmanager
+def count_queries(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement sent on ``engine`` inside the block."""
+    statements: list[str] = []
+
+    def record(
+        _conn: object, _cursor: object, statement: str, *_args: object, **_kwargs: object
+    ) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
