@@ -68,7 +68,7 @@ class LinkRead(ApiModel):
 class PurchaseRead(ApiModel):
     id: str
     status: PurchaseStatus
-    email: str
+    email: str | None
     name: str | None
     locale: str | None
     product: str = Field(description="The product's slug.")
