@@ -48,7 +48,9 @@ class FakeStripe:
         self.sessions: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.by_idempotency_key: dict[str, str] = {}
-        self.fail_next: int | None = None
+        self.failures: list[int] = []
+        """Statuses to answer the next requests with, one each (Stripe having a bad day)."""
+        self.idempotency_keys: list[str | None] = []
         self._lock = threading.Lock()
         fake = self
 
@@ -115,8 +117,9 @@ class FakeStripe:
         path = request.path.split("?", 1)[0]
         with self._lock:
             self.requests.append((method, path, params))
-            if self.fail_next is not None:
-                status, self.fail_next = self.fail_next, None
+            self.idempotency_keys.append(request.headers.get("Idempotency-Key"))
+            if self.failures:
+                status = self.failures.pop(0)
                 self._send(request, status, _error("api_error", "Something went wrong."))
                 return
             if method == "POST" and path == "/v1/checkout/sessions":
