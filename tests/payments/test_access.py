@@ -87,9 +87,12 @@ def test_refund_and_dispute_stop_access(
     assert client.get(f"/api/access/{token}").json()["code"] == "SUSPENDED"
     page = client.get(f"/access/{token}", follow_redirects=False)
     assert page.status_code == 403
-    admin.post(f"/api/admin/purchases/{bought.id}/refund")
+    refunded = admin.post(f"/api/admin/purchases/{bought.id}/refund").json()
     checked = client.get(f"/api/access/{token}").json()
     assert (checked["valid"], checked["code"]) == (False, "REVOKED")
+    [grant] = refunded["access"]
+    assert grant["kind"] == "COURSE"
+    assert grant["revokedAt"] is not None
 
 
 def test_a_cancelled_subscription_expires_access(

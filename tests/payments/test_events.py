@@ -83,7 +83,43 @@ def test_an_unknown_product_fails_the_event_without_a_purchase(
     row = event_row(db, payload["id"])
     assert row.error is not None
     assert "no-such-thing" in row.error
-    assert mails(db) == []
+    [alert] = mails(db)  # money was taken and nothing delivered: the seller must know
+    assert alert.kind == "seller_alert"
+    assert alert.to_address == "seller@example.com"
+    assert "no-such-thing" in alert.text_body
+    assert payload["id"] in alert.text_body
+
+
+def test_a_reference_to_someone_elses_purchase_is_not_believed(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    """A buyer can put any client_reference_id into a Payment Link URL: paying for a cheap
+    product must not complete another, pricier purchase."""
+    software(admin, price=49900)
+    create_product(admin, name="Sticker", slug="sticker", price=100)
+    started = client.post("/api/checkout", json={"product": "pixel-forge"}).json()
+    cheap = checkout_session(
+        product="sticker", client_reference_id=started["purchaseId"], amount_total=100
+    )
+    deliver(client, event("checkout.session.completed", cheap))
+    assert purchase(db, started["purchaseId"]).status.value == "PENDING"
+    sticker = next(p for p in purchases(db) if p.id != started["purchaseId"])
+    assert sticker.product.slug == "sticker"
+    assert sticker.status.value == "COMPLETED"
+    # Without a product to fall back on, the session is simply not shipkey's.
+    stray = checkout_session(client_reference_id=started["purchaseId"], amount_total=100)
+    assert deliver(client, event("checkout.session.completed", stray))["status"] == "IGNORED"
+    assert purchase(db, started["purchaseId"]).status.value == "PENDING"
+
+
+def test_a_session_for_a_purchase_not_written_yet_waits_for_it(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    """The webhook can overtake the checkout request that writes the purchase."""
+    software(admin)
+    obj = checkout_session(purchase_id="pur_notwrittenyet0000000", product="pixel-forge")
+    assert deliver(client, event("checkout.session.completed", obj))["status"] == "WAITING"
+    assert purchases(db) == []
 
 
 def test_unpaid_waits_then_async_success_delivers(

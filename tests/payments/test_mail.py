@@ -21,7 +21,7 @@ from tests.payments.stripe_objects import charge, checkout_session, deliver, eve
 def _text(email: EmailMessage) -> str:
     part = email.get_body(("plain",))
     assert part is not None
-    content: str = part.get_content()  # type: ignore[attr-defined]
+    content: str = part.get_content()
     return content
 
 

@@ -41,7 +41,8 @@ class Delivery:
 def fulfil(
     session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
 ) -> Delivery | None:
-    """Deliver a COMPLETED purchase once; None when it was already fulfilled (or is not due).
+    """Deliver a COMPLETED purchase once; None when it was already fulfilled (or is not due:
+    not completed, or its buyer is not known yet).
 
     A product with a file gets a download link, one with a license type a license key, a
     COURSE, MEMBERSHIP or SUBSCRIPTION an access grant; a product with several delivers each.
@@ -54,6 +55,7 @@ def fulfil(
             Purchase.id == purchase.id,
             Purchase.status == PurchaseStatus.COMPLETED,
             Purchase.fulfilled_at.is_(None),
+            Purchase.customer_id.is_not(None),
         )
         .values(fulfilled_at=now, delivered_at=now)
         .execution_options(synchronize_session=False)

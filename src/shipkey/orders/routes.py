@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from shipkey.admin.auth import require_admin
 from shipkey.deps import DbSession, ReadSession, SettingsDep
 from shipkey.downloads import service as downloads
+from shipkey.fulfilment import access
 from shipkey.fulfilment import service as fulfilment
 from shipkey.licensing import service as licensing
 from shipkey.mail.schemas import DeliveryRead
@@ -25,6 +26,7 @@ def _read(session: Session, purchase: Purchase) -> PurchaseRead:
         purchase,
         downloads.list_links(session, purchase.id),
         licensing.list_for_purchase(session, purchase.id),
+        access.list_for_purchase(session, purchase.id),
     )
 
 

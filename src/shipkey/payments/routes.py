@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse
 
 from shipkey.admin.auth import require_admin
-from shipkey.deps import DatabaseDep, DbSession, ReadSession, SettingsDep
+from shipkey.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, get_settings
 from shipkey.pages import templates
 from shipkey.payments import checkout, service, webhooks
 from shipkey.payments.gateway import StripeGateway
@@ -29,25 +29,24 @@ admin_router = APIRouter(
 )
 
 
-async def raw_body(request: Request) -> bytes:
-    """The body exactly as sent: the signature is over these bytes."""
-    return await request.body()
-
-
-RawBody = Annotated[bytes, Depends(raw_body)]
+async def verified_event(
+    request: Request, stripe_signature: Annotated[str | None, Header()] = None
+) -> webhooks.StripeEvent:
+    """The event, checked against the raw body (the signature is over these exact bytes) before
+    the request takes a database connection or a writer's place."""
+    secret = get_settings(request).stripe_webhook_secret
+    body = await request.body()
+    return webhooks.verify(body, stripe_signature, secret.get_secret_value() if secret else None)
 
 
 @router.post("/api/webhooks/stripe")
 def stripe_webhook(
-    body: RawBody,
+    event: Annotated[webhooks.StripeEvent, Depends(verified_event)],
     session: DbSession,
     settings: SettingsDep,
-    stripe_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookReceived:
     """Stripe's events. 400 ``INVALID_SIGNATURE`` / ``INVALID_PAYLOAD`` before anything is
     stored; each event id takes effect once."""
-    secret = settings.stripe_webhook_secret
-    event = webhooks.verify(body, stripe_signature, secret.get_secret_value() if secret else None)
     received = service.receive(session, settings, event)
     return WebhookReceived(duplicate=received.duplicate, status=received.status)
 

@@ -31,6 +31,7 @@ from shipkey.config import Settings
 from shipkey.db import insert_ignore, new_id, utcnow
 from shipkey.jobs import service as jobs
 from shipkey.jobs.service import describe
+from shipkey.mail import service as mail
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
@@ -149,6 +150,17 @@ def _process(session: Session, settings: Settings, row: WebhookEvent, now: datet
         savepoint.rollback()
         log.warning("stripe event %s (%s) cannot take effect: %s", event.id, event.type, exc)
         row.status, row.error, row.processed_at = EventStatus.FAILED, str(exc), now
+        mail.queue_seller_alert(
+            session,
+            settings,
+            {
+                "failure": "job",
+                "job_kind": event.type,
+                "job_id": event.id,
+                "attempts": 1,
+                "error": str(exc),
+            },
+        )
     except Exception as exc:
         savepoint.rollback()
         log.exception("stripe event %s (%s) failed; it will be retried", event.id, event.type)
@@ -317,21 +329,51 @@ HANDLERS: dict[str, Handler] = {
 
 def checkout_purchase(session: Session, obj: dict[str, Any]) -> Purchase | None:
     """The purchase a Checkout Session pays for, created for a Payment Link sale; None when
-    the session is not shipkey's (no reference, no product)."""
+    the session is not shipkey's (no reference, no product).
+
+    ``metadata.purchaseId`` is set by shipkey (or the seller) and always names a purchase:
+    when it is not there yet, the event waits. ``client_reference_id`` is used when it names a
+    purchase this session may pay for, and is otherwise left to its owner.
+    """
     metadata = _metadata(obj)
-    reference = _str(metadata.get("purchaseId")) or _str(obj.get("client_reference_id"))
     session_id = _str(obj.get("id"))
-    purchase = _by_reference(session, reference) or _by_session(session, session_id)
+    purchase = _by_session(session, session_id)
     if purchase is not None:
+        return purchase
+    own_reference = _str(metadata.get("purchaseId"))
+    if own_reference is not None:
+        purchase = _by_reference(session, own_reference)
+        if purchase is None:
+            raise NotYet(f"No purchase {own_reference!r} yet.")
+        if not _pays_for(purchase, obj):
+            raise Unprocessable(f"The session does not pay for purchase {own_reference!r}.")
+        return purchase
+    purchase = _by_reference(session, _str(obj.get("client_reference_id")))
+    if purchase is not None and _pays_for(purchase, obj):
         return purchase
     slug = _str(metadata.get("product"))
     if slug is None:
-        if reference is not None:
-            raise NotYet(f"No purchase {reference!r} yet.")
         return None
     if session_id is None:
         raise Unprocessable("The Checkout Session has no id.")
     return _create_for_link(session, obj, slug, session_id)
+
+
+def _pays_for(purchase: Purchase, obj: dict[str, Any]) -> bool:
+    """Whether this session may settle the referenced purchase.
+
+    A buyer can put any ``client_reference_id`` into a Payment Link's URL, so a reference is
+    only believed for a purchase that belongs to no other session, and when the session paid at
+    least the purchase's price in its currency: paying for a cheap product never completes an
+    expensive purchase.
+    """
+    session_id = _str(obj.get("id"))
+    if purchase.stripe_checkout_session_id is not None:
+        return purchase.stripe_checkout_session_id == session_id
+    amount, currency = _int(obj.get("amount_total")), _str(obj.get("currency"))
+    if amount is None or currency is None:
+        return False
+    return amount >= purchase.amount and currency.upper() == purchase.currency.upper()
 
 
 def _create_for_link(session: Session, obj: dict[str, Any], slug: str, session_id: str) -> Purchase:
