@@ -82,6 +82,10 @@ def test_a_stale_timestamp_is_refused(admin: TestClient, client: TestClient, db:
         b'{"id": "", "type": "x", "data": {"object": {}}}',
         b'{"type": "x", "data": {"object": {}}}',
         b"[" * 100_000,
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"amount": NaN}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"amount": -Infinity}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"name": "\\ud800"}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"metadata": {"a": "\\u0000"}}}}',
     ],
 )
 def test_a_malformed_body_is_refused_even_when_signed(

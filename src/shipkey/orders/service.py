@@ -139,16 +139,16 @@ def set_buyer(
 ) -> None:
     """What the payment tells about the buyer: its e-mail address wins; the locale chosen at
     checkout is kept, else the payment's is taken when it is one shipkey speaks."""
+    language = locale.replace("-", "_").split("_")[0].lower() if locale else None
+    spoken = language if language in LOCALES else None
     if email:
-        customer = customer_for(session, email, name, locale)
+        customer = customer_for(session, email, name, spoken)
         purchase.customer_id = customer.id
         purchase.email = customer.email
     if name and not purchase.name:
         purchase.name = name[:200]
-    if locale and not purchase.locale:
-        language = locale.replace("-", "_").split("_")[0].lower()
-        if language in LOCALES:
-            purchase.locale = language
+    if spoken and not purchase.locale:
+        purchase.locale = spoken
     session.flush()
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,6 +45,7 @@ EVENT_JOB = "stripe.event"
 RETRY_WINDOW = timedelta(days=3)
 """How long an event that refers to a missing purchase is retried (Stripe retries as long)."""
 PAID = ("paid", "no_payment_required")
+MAX_AMOUNT = 2**31 - 1
 WON = ("won", "warning_closed")
 
 
@@ -243,8 +245,8 @@ def _charge_refunded(
 ) -> Outcome:
     obj = event.object
     purchase = _for_payment(session, obj)
-    amount = _int(obj.get("amount")) or 0
-    refunded = _int(obj.get("amount_refunded")) or 0
+    amount = _amount(obj.get("amount")) or 0
+    refunded = _amount(obj.get("amount_refunded")) or 0
     full = obj.get("refunded") is True or (amount > 0 and refunded >= amount)
     orders.record_refund(session, settings, purchase, refunded, full=full, now=now)
     return Outcome(EventStatus.PROCESSED, purchase.id)
@@ -370,10 +372,10 @@ def _pays_for(purchase: Purchase, obj: dict[str, Any]) -> bool:
     session_id = _str(obj.get("id"))
     if purchase.stripe_checkout_session_id is not None:
         return purchase.stripe_checkout_session_id == session_id
-    amount, currency = _int(obj.get("amount_total")), _str(obj.get("currency"))
+    amount, currency = _amount(obj.get("amount_total")), _currency(obj.get("currency"))
     if amount is None or currency is None:
         return False
-    return amount >= purchase.amount and currency.upper() == purchase.currency.upper()
+    return amount >= purchase.amount and currency == purchase.currency.upper()
 
 
 def _create_for_link(session: Session, obj: dict[str, Any], slug: str, session_id: str) -> Purchase:
@@ -391,9 +393,9 @@ def _create_for_link(session: Session, obj: dict[str, Any], slug: str, session_i
                 session,
                 product,
                 email=email,
-                name=_str(_dict(obj.get("customer_details")).get("name")),
-                amount=_int(obj.get("amount_total")),
-                currency=_str(obj.get("currency")),
+                name=_name(_dict(obj.get("customer_details")).get("name")),
+                amount=_amount(obj.get("amount_total")),
+                currency=_currency(obj.get("currency")),
                 source="stripe",
             )
             purchase.stripe_checkout_session_id = session_id
@@ -423,17 +425,17 @@ def record_session(session: Session, purchase: Purchase, obj: dict[str, Any]) ->
         session,
         purchase,
         _buyer_email(obj),
-        name=_str(details.get("name")),
+        name=_name(details.get("name")),
         locale=_str(obj.get("locale")),
     )
 
 
 def _record_amount(purchase: Purchase, obj: dict[str, Any]) -> None:
-    amount, currency = _int(obj.get("amount_total")), _str(obj.get("currency"))
+    amount, currency = _amount(obj.get("amount_total")), _currency(obj.get("currency"))
     if amount is not None and purchase.status is PurchaseStatus.PENDING:
         purchase.amount = amount
-        if currency and len(currency) == 3:
-            purchase.currency = currency.upper()
+        if currency:
+            purchase.currency = currency
 
 
 def _for_payment(session: Session, obj: dict[str, Any]) -> Purchase:
@@ -528,8 +530,34 @@ def _time(value: object) -> datetime | None:
 
 
 def _buyer_email(obj: dict[str, Any]) -> str | None:
-    email = _str(_dict(obj.get("customer_details")).get("email")) or _str(obj.get("customer_email"))
-    return email if email and "@" in email else None
+    """The buyer's address from the session, if it is a valid one."""
+    for value in (_dict(obj.get("customer_details")).get("email"), obj.get("customer_email")):
+        email = _str(value)
+        if email is None:
+            continue
+        try:
+            return validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError:
+            continue
+    return None
+
+
+def _amount(value: object) -> int | None:
+    """An amount in cents that fits the database (Stripe's are far below the limit)."""
+    amount = _int(value)
+    return amount if amount is not None and 0 <= amount <= MAX_AMOUNT else None
+
+
+def _currency(value: object) -> str | None:
+    currency = _str(value)
+    if currency is None or len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        return None
+    return currency.upper()
+
+
+def _name(value: object) -> str | None:
+    name = _str(value)
+    return name[:200] if name else None
 
 
 def _invoice_subscription(obj: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:

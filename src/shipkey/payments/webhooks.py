@@ -56,10 +56,10 @@ def parse(text: str) -> StripeEvent:
     """A Stripe event from its JSON; 400 ``INVALID_PAYLOAD`` when it is not one."""
     invalid = BadRequest("The body is not a Stripe event.", "INVALID_PAYLOAD")
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError) as exc:
         raise invalid from exc
-    if not isinstance(payload, dict):
+    if not isinstance(payload, dict) or _unstorable(payload):
         raise invalid
     event_id, event_type, data = payload.get("id"), payload.get("type"), payload.get("data")
     if not isinstance(event_id, str) or not event_id or len(event_id) > MAX_ID_LENGTH:
@@ -75,3 +75,29 @@ def parse(text: str) -> StripeEvent:
         object=data["object"],
         payload=payload,
     )
+
+
+def _not_json(constant: str) -> None:
+    """``NaN`` and ``Infinity`` are not JSON (Python accepts them; PostgreSQL does not)."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _unstorable(value: object) -> bool:
+    """Whether any string (key or value) holds U+0000 or a lone surrogate (JSON allows both as
+    escapes; no database can store them as text)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
