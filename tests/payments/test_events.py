@@ -90,6 +90,26 @@ def test_an_unknown_product_fails_the_event_without_a_purchase(
     assert payload["id"] in alert.text_body
 
 
+def test_the_seller_fixes_the_cause_and_retries_a_failed_event(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    payload = event("checkout.session.completed", checkout_session(product="pixel-forge"))
+    assert deliver(client, payload)["status"] == "FAILED"
+    row_id = event_row(db, payload["id"]).id
+    software(admin)  # the product the Payment Link names now exists
+    retried = admin.post(f"/api/admin/webhook-events/{row_id}/retry")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "PROCESSED"
+    assert retried.json()["attempts"] == 2
+    assert only_purchase(db).status.value == "COMPLETED"
+    assert len(mails(db, "delivery")) == 1
+    again = admin.post(f"/api/admin/webhook-events/{row_id}/retry")
+    assert again.status_code == 409
+    assert again.json()["code"] == "EVENT_ALREADY_APPLIED"
+    assert admin.post("/api/admin/webhook-events/whe_nope/retry").status_code == 404
+    assert client.post(f"/api/admin/webhook-events/{row_id}/retry").status_code == 401
+
+
 def test_a_reference_to_someone_elses_purchase_is_not_believed(
     admin: TestClient, client: TestClient, db: Database
 ) -> None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from shipkey.config import Settings
-from shipkey.db import Database
-from shipkey.jobs.worker import Worker
+from shipkey.db import Database, utcnow
+from shipkey.jobs.worker import DEFAULT_LEASE, Worker
 from shipkey.mail.models import MailStatus
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock
 from tests.mail.helpers import with_smtp
 from tests.mail.smtp import SmtpTestServer
+from tests.mail.test_crash import _worker_process as worker_process
 from tests.payments.helpers import mails, software
 from tests.payments.stripe_objects import charge, checkout_session, deliver, event, new_id
 
@@ -90,3 +94,32 @@ def test_the_delivery_email_carries_links_keys_and_the_purchase_page(
     assert "http://testserver/api/download/" in text
     assert f"http://testserver/purchases/{purchase_id}" in text
     assert "seller@example.com" in text  # the support address
+
+
+def test_a_worker_killed_mid_send_delivers_every_email_after_a_restart(
+    admin: TestClient,
+    client: TestClient,
+    db: Database,
+    settings: Settings,
+    storage: Storage,
+    smtp: SmtpTestServer,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    software(admin)
+    for i in range(3):
+        obj = checkout_session(product="pixel-forge", email=f"buyer{i}@example.com")
+        deliver(client, event("checkout.session.completed", obj))
+    smtp.recorder.stall_on.add(2)  # the second delivery hangs in DATA
+
+    with worker_process(settings, smtp.url(), tmp_path) as process:
+        assert smtp.recorder.stalled.wait(60), (tmp_path / "worker.log").read_text()
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert len(smtp.recorder.messages()) == 1
+
+    clock.now = utcnow() + DEFAULT_LEASE + timedelta(seconds=1)  # the dead worker's lease ran out
+    Worker(with_smtp(settings, smtp.url()), db, storage, clock=clock).run_once()
+    delivered = {str(m["To"]) for m in smtp.recorder.messages()}
+    assert delivered == {f"buyer{i}@example.com" for i in range(3)}
+    assert {m.status for m in mails(db)} == {MailStatus.SENT}

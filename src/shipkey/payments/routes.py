@@ -84,3 +84,11 @@ def list_webhook_events(
     """Stripe events received, newest first."""
     wanted = EventStatus(status.upper()) if status else None
     return [WebhookEventRead.of(row) for row in service.list_events(session, wanted, limit)]
+
+
+@admin_router.post("/{event_id}/retry")
+def retry_webhook_event(
+    event_id: str, session: DbSession, settings: SettingsDep
+) -> WebhookEventRead:
+    """Apply a failed or waiting event again now; 409 when it has already taken effect."""
+    return WebhookEventRead.of(service.retry(session, settings, event_id))

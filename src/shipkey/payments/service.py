@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from shipkey.catalog.models import Product
 from shipkey.config import Settings
 from shipkey.db import insert_ignore, new_id, utcnow
+from shipkey.errors import Conflict, NotFound
 from shipkey.jobs import service as jobs
 from shipkey.jobs.service import describe
 from shipkey.mail import service as mail
@@ -102,14 +103,44 @@ def receive(
         raise RuntimeError("the stored event vanished")
     status = _process(session, settings, row, now)
     if status in (EventStatus.WAITING, EventStatus.RECEIVED):
-        jobs.enqueue(
-            session,
-            EVENT_JOB,
-            {"event": row.id},
-            dedupe_key=f"{EVENT_JOB}:{row.id}",
-            give_up_after=RETRY_WINDOW,
-        )
+        _retry_later(session, row)
     return Received(event.id, duplicate=False, status=status)
+
+
+def _retry_later(session: Session, row: WebhookEvent) -> None:
+    """A job that applies the event with backoff for :data:`RETRY_WINDOW` (one per attempt
+    round: the key carries the attempt that started it)."""
+    jobs.enqueue(
+        session,
+        EVENT_JOB,
+        {"event": row.id},
+        dedupe_key=f"{EVENT_JOB}:{row.id}:{row.attempts}",
+        give_up_after=RETRY_WINDOW,
+    )
+
+
+def get_event(session: Session, row_id: str, *, lock: bool = False) -> WebhookEvent:
+    row = None
+    if len(row_id) <= 32:
+        row = session.get(WebhookEvent, row_id, with_for_update=lock, populate_existing=lock)
+    if row is None:
+        raise NotFound(f"No webhook event {row_id!r}.", "EVENT_NOT_FOUND")
+    return row
+
+
+def retry(
+    session: Session, settings: Settings, row_id: str, now: datetime | None = None
+) -> WebhookEvent:
+    """Apply a FAILED or WAITING event again now (the seller fixed what was missing, such as a
+    product slug); when it still cannot take effect, it waits and is retried as on arrival.
+    409 ``EVENT_ALREADY_APPLIED`` for one that took effect or was ignored."""
+    row = get_event(session, row_id, lock=True)
+    if row.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+        raise Conflict("This event has already been applied.", "EVENT_ALREADY_APPLIED")
+    status = _process(session, settings, row, now or utcnow())
+    if status in (EventStatus.WAITING, EventStatus.RECEIVED):
+        _retry_later(session, row)
+    return row
 
 
 def process_stored(
