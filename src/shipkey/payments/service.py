@@ -190,7 +190,7 @@ def _process(session: Session, settings: Settings, row: WebhookEvent, now: datet
                 "failure": "job",
                 "job_kind": event.type,
                 "job_id": event.id,
-                "attempts": 1,
+                "attempts": row.attempts,
                 "error": str(exc),
             },
         )
