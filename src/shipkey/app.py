@@ -15,6 +15,7 @@ from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.downloads import routes as download_routes
 from shipkey.errors import error_response, install_error_handlers
+from shipkey.fulfilment import routes as access_routes
 from shipkey.jobs.worker import background_worker
 from shipkey.licensing import routes as license_routes
 from shipkey.licensing import service as license_service
@@ -23,6 +24,7 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
+from shipkey.payments import routes as payment_routes
 from shipkey.storage import LocalStorage, Storage, open_storage
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
@@ -91,6 +93,9 @@ def create_app(
     app.include_router(license_routes.router)
     app.include_router(license_routes.admin_router)
     app.include_router(mail_routes.router)
+    app.include_router(payment_routes.router)
+    app.include_router(payment_routes.admin_router)
+    app.include_router(access_routes.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -129,9 +129,7 @@ def demo() -> None:
             migrations.upgrade(db.engine)
         storage = open_storage(settings.resolved_storage_url)
         with db.session() as session:
-            result = demo_store.seed(
-                session, storage, settings.base_url, license_secret=settings.license_key_secret
-            )
+            result = demo_store.seed(session, storage, settings)
             table = Table("product", "slug", "type", "price", "file")
             for product in result.products:
                 new = " (new)" if product.slug in result.created else ""
@@ -286,9 +284,7 @@ def purchases_create(
             status=PurchaseStatus.PENDING if pending else PurchaseStatus.COMPLETED,
         )
         with db.session() as session:
-            purchase, delivery = orders.create_purchase(
-                session, data, settings.base_url, license_secret=settings.license_key_secret
-            )
+            purchase, delivery = orders.create_purchase(session, settings, data)
             out().print(f"Purchase {purchase.id}: {purchase.status.value}")
             for link in delivery.links if delivery else []:
                 out().print(f"  download link: {link.url}")

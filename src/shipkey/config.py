@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     default_locale: Literal["en", "de"] = "en"
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = Field(
+        default=None,
+        description="Another origin for Stripe's API (stripe-mock, a test double); unset: Stripe.",
+    )
     storage_url: str | None = None
     s3_endpoint_url: str | None = None
     download_mode: Literal["stream", "redirect", "x-accel"] = "stream"

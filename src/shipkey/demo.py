@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate
+from shipkey.config import Settings
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase
 from shipkey.orders.schemas import PurchaseCreate
@@ -129,7 +130,7 @@ def _attach(
     catalog.attach_file(session, product, stored, name, mime)
 
 
-def seed(session: Session, storage: Storage, base_url: str, *, license_secret: str) -> DemoResult:
+def seed(session: Session, storage: Storage, settings: Settings) -> DemoResult:
     """Create the demo products (once) and a fresh demo sale of the e-book."""
     created: list[str] = []
     book = _ensure(
@@ -184,10 +185,7 @@ def seed(session: Session, storage: Storage, base_url: str, *, license_secret: s
         created,
     )
     purchase, delivery = orders.create_purchase(
-        session,
-        PurchaseCreate(product=book.slug, email=DEMO_BUYER, name="Demo Buyer"),
-        base_url,
-        license_secret=license_secret,
+        session, settings, PurchaseCreate(product=book.slug, email=DEMO_BUYER, name="Demo Buyer")
     )
     url = delivery.links[0].url if delivery and delivery.links else None
     return DemoResult([book, software, course], created, purchase, url)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,28 @@ def get_storage(request: Request) -> Storage:
     return storage
 
 
-def write_session(request: Request) -> Iterator[Session]:
+WRITERS_SQLITE = 1
+WRITERS_POSTGRESQL = 24
+
+
+async def write_slot(request: Request) -> AsyncIterator[None]:
+    """A place among the requests that write, taken in the event loop before any thread or
+    connection is: SQLite has one writer at a time anyway, and requests queued here hold no
+    threadpool thread, so a burst of writers cannot starve the thread that would commit and
+    release the lock (or PostgreSQL's connection pool)."""
+    state = request.app.state
+    slots: anyio.Semaphore | None = getattr(state, "write_slots", None)
+    if slots is None:
+        db = get_database(request)
+        slots = anyio.Semaphore(WRITERS_SQLITE if db.is_sqlite else WRITERS_POSTGRESQL)
+        state.write_slots = slots
+    async with slots:
+        yield
+
+
+def write_session(
+    request: Request, _slot: Annotated[None, Depends(write_slot, scope="function")]
+) -> Iterator[Session]:
     """One transaction per request, committed after the handler returns, before the answer."""
     with get_database(request).session() as session:
         yield session

@@ -4,16 +4,21 @@ from shipkey.admin.models import AdminToken
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.db import Base
 from shipkey.downloads.models import Download
+from shipkey.fulfilment.models import AccessGrant, AccessKind
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
 from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
+from shipkey.payments.models import EventStatus, WebhookEvent
 
 __all__ = [
+    "AccessGrant",
+    "AccessKind",
     "AdminToken",
     "Base",
     "Customer",
     "Download",
+    "EventStatus",
     "Job",
     "JobStatus",
     "License",
@@ -26,4 +31,5 @@ __all__ = [
     "ProductType",
     "Purchase",
     "PurchaseStatus",
+    "WebhookEvent",
 ]

@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
+from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.downloads.models import Download
 from shipkey.fulfilment import service as fulfilment
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
-from tests.conftest import SECRET
 from tests.factories import create_purchase, product_with_file
 
 
@@ -25,27 +25,31 @@ def _links(db: Database, purchase_id: str) -> int:
     return int(count or 0)
 
 
-def test_fulfil_twice_delivers_once(admin: TestClient, db: Database) -> None:
+def test_fulfil_twice_delivers_once(admin: TestClient, db: Database, settings: Settings) -> None:
     product, _ = product_with_file(admin)
     purchase_id = create_purchase(admin, product["slug"])["id"]
     with db.session() as session:
         purchase = session.get(Purchase, purchase_id)
         assert purchase is not None
-        assert fulfilment.fulfil(session, purchase, "http://x", license_secret=SECRET) is None
+        assert fulfilment.fulfil(session, settings, purchase) is None
     assert _links(db, purchase_id) == 1
 
 
-def test_pending_purchase_is_not_fulfilled(admin: TestClient, db: Database) -> None:
+def test_pending_purchase_is_not_fulfilled(
+    admin: TestClient, db: Database, settings: Settings
+) -> None:
     product, _ = product_with_file(admin)
     purchase_id = create_purchase(admin, product["slug"], status="PENDING")["id"]
     with db.session() as session:
         purchase = session.get(Purchase, purchase_id)
         assert purchase is not None
-        assert fulfilment.fulfil(session, purchase, "http://x", license_secret=SECRET) is None
+        assert fulfilment.fulfil(session, settings, purchase) is None
     assert _links(db, purchase_id) == 0
 
 
-def test_concurrent_fulfilment_delivers_once(admin: TestClient, db: Database) -> None:
+def test_concurrent_fulfilment_delivers_once(
+    admin: TestClient, db: Database, settings: Settings
+) -> None:
     product, _ = product_with_file(admin)
     purchase_id = create_purchase(admin, product["slug"], status="PENDING")["id"]
     with db.session() as session:
@@ -62,9 +66,7 @@ def test_concurrent_fulfilment_delivers_once(admin: TestClient, db: Database) ->
         with db.session() as session:
             purchase = session.get(Purchase, purchase_id)
             assert purchase is not None
-            return (
-                fulfilment.fulfil(session, purchase, "http://x", license_secret=SECRET) is not None
-            )
+            return fulfilment.fulfil(session, settings, purchase) is not None
 
     with ThreadPoolExecutor(max_workers=callers) as pool:
         delivered = list(pool.map(call, range(callers)))
@@ -72,7 +74,9 @@ def test_concurrent_fulfilment_delivers_once(admin: TestClient, db: Database) ->
     assert _links(db, purchase_id) == 1
 
 
-def test_concurrent_completion_delivers_once(admin: TestClient, db: Database) -> None:
+def test_concurrent_completion_delivers_once(
+    admin: TestClient, db: Database, settings: Settings
+) -> None:
     product, _ = product_with_file(admin)
     purchase_id = create_purchase(admin, product["slug"], status="PENDING")["id"]
     callers = 16
@@ -83,7 +87,7 @@ def test_concurrent_completion_delivers_once(admin: TestClient, db: Database) ->
         with db.session() as session:
             purchase = session.get(Purchase, purchase_id)
             assert purchase is not None
-            return orders.complete(session, purchase, "http://x", license_secret=SECRET) is not None
+            return orders.complete(session, settings, purchase) is not None
 
     with ThreadPoolExecutor(max_workers=callers) as pool:
         delivered = list(pool.map(call, range(callers)))
@@ -94,7 +98,9 @@ def test_concurrent_completion_delivers_once(admin: TestClient, db: Database) ->
     assert record["deliveredAt"] is not None
 
 
-def test_failed_fulfilment_leaves_nothing(admin: TestClient, db: Database) -> None:
+def test_failed_fulfilment_leaves_nothing(
+    admin: TestClient, db: Database, settings: Settings
+) -> None:
     """All or nothing: an error inside the unit of work undoes the claim and the links."""
     product, _ = product_with_file(admin)
     purchase_id = create_purchase(admin, product["slug"], status="PENDING")["id"]
@@ -102,7 +108,7 @@ def test_failed_fulfilment_leaves_nothing(admin: TestClient, db: Database) -> No
         with db.session() as session:
             purchase = session.get(Purchase, purchase_id)
             assert purchase is not None
-            assert orders.complete(session, purchase, "http://x", license_secret=SECRET) is not None
+            assert orders.complete(session, settings, purchase) is not None
             raise RuntimeError("crash after fulfilment, before commit")
     except RuntimeError:
         pass

@@ -135,6 +135,8 @@ def issue_for_purchase(
     session: Session, purchase: Purchase, secret: str, now: datetime | None = None
 ) -> License:
     """The license a purchase of a licensed product delivers."""
+    if purchase.customer_id is None:
+        raise ValueError(f"purchase {purchase.id} has no buyer yet")
     return issue_license(
         session,
         purchase.product,
@@ -189,6 +191,73 @@ def revoke_for_purchase(session: Session, purchase_id: str, now: datetime | None
         update(License)
         .where(License.purchase_id == purchase_id, License.status != LicenseStatus.REVOKED)
         .values(status=LicenseStatus.REVOKED, revoked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+def suspend_for_purchase(session: Session, purchase_id: str, now: datetime | None = None) -> int:
+    """Suspend the purchase's ACTIVE licenses (a dispute was opened); returns how many."""
+    result = session.execute(
+        update(License)
+        .where(License.purchase_id == purchase_id, License.status == LicenseStatus.ACTIVE)
+        .values(status=LicenseStatus.SUSPENDED, suspended_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+def reinstate_for_purchase(session: Session, purchase_id: str) -> int:
+    """Make the purchase's SUSPENDED licenses ACTIVE again (a dispute was won)."""
+    result = session.execute(
+        update(License)
+        .where(License.purchase_id == purchase_id, License.status == LicenseStatus.SUSPENDED)
+        .values(status=LicenseStatus.ACTIVE, suspended_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+def extend_for_purchase(session: Session, purchase_id: str, until: datetime) -> int:
+    """SUBSCRIPTION licenses of the purchase run to ``until`` (the end of the paid period).
+
+    One that had expired is ACTIVE again; suspended and revoked ones keep their status.
+    """
+    result = session.execute(
+        update(License)
+        .where(
+            License.purchase_id == purchase_id,
+            License.license_type == LicenseType.SUBSCRIPTION,
+            License.status.in_([LicenseStatus.ACTIVE, LicenseStatus.EXPIRED]),
+        )
+        .values(status=LicenseStatus.ACTIVE, expires_at=until, expired_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+def end_for_purchase(session: Session, purchase_id: str, when: datetime) -> int:
+    """SUBSCRIPTION licenses of the purchase end at ``when`` (the subscription was cancelled)."""
+    ending = [
+        License.purchase_id == purchase_id,
+        License.license_type == LicenseType.SUBSCRIPTION,
+        or_(License.expires_at.is_(None), License.expires_at > when),
+    ]
+    result = session.execute(
+        update(License)
+        .where(*ending)
+        .values(expires_at=when)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(License)
+        .where(
+            License.purchase_id == purchase_id,
+            License.status == LicenseStatus.ACTIVE,
+            License.expires_at.is_not(None),
+            License.expires_at <= utcnow(),
+        )
+        .values(status=LicenseStatus.EXPIRED, expired_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return rowcount(result)

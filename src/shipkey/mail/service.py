@@ -185,6 +185,12 @@ def delivery_context(
     }
 
 
+def _recipient(purchase: Purchase) -> str:
+    if not purchase.email:
+        raise ValueError(f"purchase {purchase.id} has no e-mail address yet")
+    return purchase.email
+
+
 def queue_delivery(
     session: Session,
     settings: Settings,
@@ -196,7 +202,9 @@ def queue_delivery(
     """Put the delivery e-mail for ``purchase`` in the outbox (call it inside fulfilment)."""
     context = delivery_context(settings, purchase, links, licenses, access)
     locale = locale_for(settings, purchase)
-    return queue_mail(session, MailKind.DELIVERY, purchase.email, locale, context, purchase.id)
+    return queue_mail(
+        session, MailKind.DELIVERY, _recipient(purchase), locale, context, purchase.id
+    )
 
 
 def queue_payment_failed(session: Session, settings: Settings, purchase: Purchase) -> MailMessage:
@@ -204,7 +212,7 @@ def queue_payment_failed(session: Session, settings: Settings, purchase: Purchas
     context = _purchase_context(settings, purchase)
     locale = locale_for(settings, purchase)
     return queue_mail(
-        session, MailKind.PAYMENT_FAILED, purchase.email, locale, context, purchase.id
+        session, MailKind.PAYMENT_FAILED, _recipient(purchase), locale, context, purchase.id
     )
 
 
@@ -217,7 +225,7 @@ def queue_revoked(
     """Tell the buyer that a refund (or a lost dispute) ended their downloads and licenses."""
     context = {**_purchase_context(settings, purchase), "reason": reason}
     locale = locale_for(settings, purchase)
-    return queue_mail(session, MailKind.REVOKED, purchase.email, locale, context, purchase.id)
+    return queue_mail(session, MailKind.REVOKED, _recipient(purchase), locale, context, purchase.id)
 
 
 def queue_login(

@@ -44,8 +44,8 @@ class Purchase(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pur"))
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
-    email: Mapped[str] = mapped_column(String(320), index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True, nullable=True)
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     status: Mapped[PurchaseStatus] = mapped_column(
@@ -62,6 +62,24 @@ class Purchase(Base):
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    amount_refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    # Stripe's ids for this sale (a Checkout Session, its payment or subscription).
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(
+        String(255), unique=True, nullable=True
+    )
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(
+        String(255), index=True, nullable=True
+    )
+    stripe_subscription_id: Mapped[str | None] = mapped_column(
+        String(255), index=True, nullable=True
+    )
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Subscriptions: paid up to here (the latest invoice's period end); ended when cancelled.
+    paid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
     customer: Mapped[Customer] = relationship(lazy="raise")

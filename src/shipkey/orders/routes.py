@@ -8,7 +8,10 @@ from sqlalchemy.orm import Session
 from shipkey.admin.auth import require_admin
 from shipkey.deps import DbSession, ReadSession, SettingsDep
 from shipkey.downloads import service as downloads
+from shipkey.fulfilment import access
+from shipkey.fulfilment import service as fulfilment
 from shipkey.licensing import service as licensing
+from shipkey.mail.schemas import DeliveryRead
 from shipkey.orders import service
 from shipkey.orders.models import Purchase
 from shipkey.orders.schemas import LinkRead, PurchaseCreate, PurchaseCreated, PurchaseRead
@@ -23,6 +26,7 @@ def _read(session: Session, purchase: Purchase) -> PurchaseRead:
         purchase,
         downloads.list_links(session, purchase.id),
         licensing.list_for_purchase(session, purchase.id),
+        access.list_for_purchase(session, purchase.id),
     )
 
 
@@ -30,9 +34,7 @@ def _read(session: Session, purchase: Purchase) -> PurchaseRead:
 def create_purchase(
     data: PurchaseCreate, session: DbSession, settings: SettingsDep
 ) -> PurchaseCreated:
-    purchase, delivery = service.create_purchase(
-        session, data, settings.base_url, license_secret=settings.license_key_secret
-    )
+    purchase, delivery = service.create_purchase(session, settings, data)
     read = _read(session, purchase)
     links = [
         LinkRead(token=link.token, download_url=link.url, expires_at=link.expires_at)
@@ -47,9 +49,17 @@ def get_purchase(purchase_id: str, session: ReadSession) -> PurchaseRead:
 
 
 @router.post("/{purchase_id}/refund")
-def refund_purchase(purchase_id: str, session: DbSession) -> PurchaseRead:
-    purchase = service.refund(session, service.get_purchase(session, purchase_id))
+def refund_purchase(purchase_id: str, session: DbSession, settings: SettingsDep) -> PurchaseRead:
+    purchase = service.refund(session, settings, service.get_purchase(session, purchase_id))
     return _read(session, purchase)
+
+
+@router.post("/{purchase_id}/resend", status_code=202)
+def resend_delivery(purchase_id: str, session: DbSession, settings: SettingsDep) -> DeliveryRead:
+    """Send the delivery e-mail again (with a fresh download link when downloads are left);
+    409 unless the purchase is COMPLETED and delivered."""
+    purchase = service.get_purchase(session, purchase_id)
+    return DeliveryRead.of(fulfilment.resend(session, settings, purchase))
 
 
 @router.post("/{purchase_id}/download-links", status_code=201)

@@ -9,6 +9,7 @@ from pydantic import EmailStr, Field, field_validator
 
 from shipkey.db import utcnow
 from shipkey.downloads.models import Download
+from shipkey.fulfilment.models import AccessGrant, AccessKind
 from shipkey.licensing.models import License
 from shipkey.licensing.schemas import LicenseSummary
 from shipkey.orders.models import Purchase, PurchaseStatus
@@ -59,6 +60,22 @@ class DownloadRead(ApiModel):
         )
 
 
+class AccessRead(ApiModel):
+    kind: AccessKind
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, grant: AccessGrant) -> AccessRead:
+        return cls(
+            kind=grant.kind,
+            created_at=grant.created_at,
+            expires_at=grant.expires_at,
+            revoked_at=grant.revoked_at,
+        )
+
+
 class LinkRead(ApiModel):
     token: str
     download_url: str
@@ -68,7 +85,7 @@ class LinkRead(ApiModel):
 class PurchaseRead(ApiModel):
     id: str
     status: PurchaseStatus
-    email: str
+    email: str | None
     name: str | None
     locale: str | None
     product: str = Field(description="The product's slug.")
@@ -81,15 +98,21 @@ class PurchaseRead(ApiModel):
     completed_at: datetime | None
     delivered_at: datetime | None
     refunded_at: datetime | None
+    amount_refunded: int
     download_count: int
     max_downloads: int
     downloads_left: int
     licenses: list[LicenseSummary]
     downloads: list[DownloadRead]
+    access: list[AccessRead] = Field(default_factory=list)
 
     @classmethod
     def of(
-        cls, purchase: Purchase, downloads: list[Download], licenses: list[License]
+        cls,
+        purchase: Purchase,
+        downloads: list[Download],
+        licenses: list[License],
+        grants: list[AccessGrant] | None = None,
     ) -> PurchaseRead:
         now = utcnow()
         return cls(
@@ -108,11 +131,13 @@ class PurchaseRead(ApiModel):
             completed_at=purchase.completed_at,
             delivered_at=purchase.delivered_at,
             refunded_at=purchase.refunded_at,
+            amount_refunded=purchase.amount_refunded,
             download_count=purchase.download_count,
             max_downloads=purchase.max_downloads,
             downloads_left=purchase.downloads_left,
             licenses=[LicenseSummary.of(lic, now) for lic in licenses],
             downloads=[DownloadRead.of(d) for d in downloads],
+            access=[AccessRead.of(grant) for grant in grants or []],
         )
 
 

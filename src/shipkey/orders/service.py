@@ -1,34 +1,55 @@
 """Purchase rules: recording sales and the purchase state machine.
 
-    PENDING ──complete──▶ COMPLETED ──refund──▶ REFUNDED
-       └──fail──▶ FAILED        ▲   └─dispute─▶ DISPUTED
-                                └──dispute won──┘
+    PENDING ──complete──▶ COMPLETED ──refund / dispute lost──▶ REFUNDED
+       │ └──fail──▶ FAILED    │  ▲
+       │                dispute  dispute won
+       │                      ▼  │
+       ├──────dispute──────▶ DISPUTED
+       └──refund (paid back before it was delivered)──▶ REFUNDED
+
 Every transition is a conditional UPDATE on the current status, so two concurrent events cannot
-both apply one.
+both apply one, and an event that loses a race sees the winner's state. Taking goods back (links,
+licenses, access, and the buyer's notice) happens in one place, :func:`take_back`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shipkey.catalog import service as catalog
+from shipkey.catalog.models import Product
+from shipkey.config import Settings
 from shipkey.db import insert_ignore, new_id, rowcount, utcnow
 from shipkey.downloads import service as downloads
 from shipkey.errors import Conflict, NotFound
+from shipkey.fulfilment import access
 from shipkey.fulfilment import service as fulfilment
 from shipkey.licensing import service as licensing
+from shipkey.mail import service as mail
+from shipkey.mail.models import MailMessage
+from shipkey.mail.render import LOCALES
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.orders.schemas import PurchaseCreate
 
+Reason = Literal["refund", "dispute"]
+
 
 def get_purchase(session: Session, purchase_id: str) -> Purchase:
-    purchase = session.get(Purchase, purchase_id) if len(purchase_id) <= 32 else None
+    purchase = find_purchase(session, purchase_id)
     if purchase is None:
         raise NotFound(f"No purchase {purchase_id!r}.", "PURCHASE_NOT_FOUND")
     return purchase
+
+
+def find_purchase(session: Session, purchase_id: str) -> Purchase | None:
+    if not purchase_id or len(purchase_id) > 32:
+        return None
+    return session.get(Purchase, purchase_id, populate_existing=True)
 
 
 def customer_for(
@@ -53,74 +74,257 @@ def customer_for(
     return customer
 
 
-def create_purchase(
-    session: Session, data: PurchaseCreate, base_url: str, *, license_secret: str
-) -> tuple[Purchase, fulfilment.Delivery | None]:
-    """Record a sale. A COMPLETED one is fulfilled at once, exactly as a paid checkout is."""
-    product = catalog.get_product(session, data.product)
-    customer = customer_for(session, str(data.email), data.name, data.locale)
+def new_purchase(
+    session: Session,
+    product: Product,
+    *,
+    email: str | None,
+    name: str | None = None,
+    locale: str | None = None,
+    amount: int | None = None,
+    currency: str | None = None,
+    source: str = "admin",
+    max_downloads: int | None = None,
+    purchase_id: str | None = None,
+) -> Purchase:
+    """A PENDING purchase (the buyer may be unknown until the payment tells)."""
+    customer = customer_for(session, email, name, locale) if email else None
     purchase = Purchase(
+        id=purchase_id or new_id("pur"),
         product=product,
-        customer_id=customer.id,
-        email=customer.email,
-        name=data.name,
-        locale=data.locale,
+        customer_id=customer.id if customer else None,
+        email=customer.email if customer else None,
+        name=name,
+        locale=locale,
         status=PurchaseStatus.PENDING,
-        amount=data.amount if data.amount is not None else product.price,
-        currency=data.currency or product.currency,
-        source="admin",
-        max_downloads=data.max_downloads or product.max_downloads,
+        amount=amount if amount is not None else product.price,
+        currency=(currency or product.currency).upper(),
+        source=source,
+        max_downloads=max_downloads or product.max_downloads,
         download_count=0,
+        amount_refunded=0,
     )
     session.add(purchase)
     session.flush()
+    return purchase
+
+
+def create_purchase(
+    session: Session, settings: Settings, data: PurchaseCreate
+) -> tuple[Purchase, fulfilment.Delivery | None]:
+    """Record a sale. A COMPLETED one is fulfilled at once, exactly as a paid checkout is."""
+    product = catalog.get_product(session, data.product)
+    purchase = new_purchase(
+        session,
+        product,
+        email=str(data.email),
+        name=data.name,
+        locale=data.locale,
+        amount=data.amount,
+        currency=data.currency,
+        max_downloads=data.max_downloads,
+    )
     delivery = None
     if data.status is PurchaseStatus.COMPLETED:
-        delivery = complete(session, purchase, base_url, license_secret=license_secret)
+        delivery = complete(session, settings, purchase)
     return purchase, delivery
 
 
-def complete(
+def set_buyer(
     session: Session,
     purchase: Purchase,
-    base_url: str,
-    now: datetime | None = None,
-    *,
-    license_secret: str,
-) -> fulfilment.Delivery | None:
-    """PENDING → COMPLETED, then fulfil. Completing twice fulfils once."""
-    now = now or utcnow()
-    session.execute(
-        update(Purchase)
-        .where(Purchase.id == purchase.id, Purchase.status == PurchaseStatus.PENDING)
-        .values(status=PurchaseStatus.COMPLETED, completed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(purchase)
-    return fulfilment.fulfil(session, purchase, base_url, now, license_secret=license_secret)
+    email: str | None,
+    name: str | None = None,
+    locale: str | None = None,
+) -> None:
+    """What the payment tells about the buyer: its e-mail address wins; the locale chosen at
+    checkout is kept, else the payment's is taken when it is one shipkey speaks."""
+    language = locale.replace("-", "_").split("_")[0].lower() if locale else None
+    spoken = language if language in LOCALES else None
+    if email:
+        customer = customer_for(session, email, name, spoken)
+        purchase.customer_id = customer.id
+        purchase.email = customer.email
+    if name and not purchase.name:
+        purchase.name = name[:200]
+    if spoken and not purchase.locale:
+        purchase.locale = spoken
+    session.flush()
 
 
-def refund(session: Session, purchase: Purchase, now: datetime | None = None) -> Purchase:
-    """COMPLETED or DISPUTED → REFUNDED: unused links end, licenses are revoked.
-
-    Refunding a refunded purchase changes nothing and succeeds.
-    """
-    now = now or utcnow()
+def _move(
+    session: Session,
+    purchase: Purchase,
+    sources: Iterable[PurchaseStatus],
+    target: PurchaseStatus,
+    **values: object,
+) -> bool:
+    """``sources`` → ``target`` as one conditional UPDATE; True when this call moved it."""
     changed = session.execute(
         update(Purchase)
-        .where(
-            Purchase.id == purchase.id,
-            Purchase.status.in_([PurchaseStatus.COMPLETED, PurchaseStatus.DISPUTED]),
-        )
-        .values(status=PurchaseStatus.REFUNDED, refunded_at=now)
+        .where(Purchase.id == purchase.id, Purchase.status.in_(list(sources)))
+        .values(status=target, **values)
         .execution_options(synchronize_session=False)
     )
     session.refresh(purchase)
-    if rowcount(changed) == 1:
-        downloads.end_unused_links(session, purchase.id, now)
-        licensing.revoke_for_purchase(session, purchase.id, now)
+    return rowcount(changed) == 1
+
+
+def complete(
+    session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
+) -> fulfilment.Delivery | None:
+    """PENDING → COMPLETED, then fulfil. Completing twice fulfils once; a purchase that was
+    refunded or disputed in the meantime is not delivered."""
+    now = now or utcnow()
+    _move(session, purchase, [PurchaseStatus.PENDING], PurchaseStatus.COMPLETED, completed_at=now)
+    return fulfilment.fulfil(session, settings, purchase, now)
+
+
+def fail(
+    session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
+) -> bool:
+    """PENDING → FAILED (a delayed payment did not go through); the buyer is told."""
+    now = now or utcnow()
+    if not _move(session, purchase, [PurchaseStatus.PENDING], PurchaseStatus.FAILED, failed_at=now):
+        return False
+    if purchase.email:
+        mail.queue_payment_failed(session, settings, purchase)
+    return True
+
+
+def take_back(
+    session: Session,
+    settings: Settings | None,
+    purchase: Purchase,
+    now: datetime,
+    reason: Reason = "refund",
+) -> MailMessage | None:
+    """End what a purchase delivered: unused links, licenses, access; tell the buyer."""
+    downloads.end_unused_links(session, purchase.id, now)
+    licensing.revoke_for_purchase(session, purchase.id, now)
+    access.revoke_for_purchase(session, purchase.id, now)
+    if settings is None or purchase.fulfilled_at is None or not purchase.email:
+        return None
+    return mail.queue_revoked(session, settings, purchase, reason)
+
+
+def refund(
+    session: Session,
+    settings: Settings | None,
+    purchase: Purchase,
+    now: datetime | None = None,
+    *,
+    reason: Reason = "refund",
+    before_delivery: bool = False,
+) -> Purchase:
+    """COMPLETED or DISPUTED → REFUNDED: links, licenses and access end; the buyer is told.
+
+    With ``before_delivery`` (Stripe paid the money back) a PENDING purchase is refunded too,
+    so it is never delivered. Refunding a refunded purchase changes nothing and succeeds.
+    """
+    now = now or utcnow()
+    sources = [PurchaseStatus.COMPLETED, PurchaseStatus.DISPUTED]
+    if before_delivery:
+        sources.append(PurchaseStatus.PENDING)
+    if _move(session, purchase, sources, PurchaseStatus.REFUNDED, refunded_at=now):
+        take_back(session, settings, purchase, now, reason)
     elif purchase.status is not PurchaseStatus.REFUNDED:
         raise Conflict(
             f"A {purchase.status.value} purchase cannot be refunded.", "INVALID_PURCHASE_STATE"
         )
     return purchase
+
+
+def record_refund(
+    session: Session,
+    settings: Settings,
+    purchase: Purchase,
+    amount_refunded: int,
+    *,
+    full: bool,
+    now: datetime | None = None,
+) -> Purchase:
+    """A refund from the payment provider: the amount is recorded (it only grows); a full
+    refund revokes as the admin refund does, a partial one changes nothing else."""
+    session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase.id, Purchase.amount_refunded < amount_refunded)
+        .values(amount_refunded=amount_refunded)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(purchase)
+    if full and purchase.status is not PurchaseStatus.FAILED:
+        refund(session, settings, purchase, now, before_delivery=True)
+    return purchase
+
+
+def dispute(session: Session, purchase: Purchase, now: datetime | None = None) -> bool:
+    """COMPLETED (or not yet completed) → DISPUTED: licenses suspended; links and access stop
+    while the purchase is DISPUTED."""
+    now = now or utcnow()
+    sources = [PurchaseStatus.COMPLETED, PurchaseStatus.PENDING]
+    if not _move(session, purchase, sources, PurchaseStatus.DISPUTED, disputed_at=now):
+        return False
+    licensing.suspend_for_purchase(session, purchase.id, now)
+    return True
+
+
+def dispute_won(
+    session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
+) -> bool:
+    """DISPUTED → COMPLETED: licenses reinstated; delivered now if it never was."""
+    now = now or utcnow()
+    values: dict[str, object] = {}
+    if purchase.completed_at is None:
+        values["completed_at"] = now
+    if not _move(session, purchase, [PurchaseStatus.DISPUTED], PurchaseStatus.COMPLETED, **values):
+        return False
+    if purchase.completed_at is None:
+        purchase.completed_at = now
+    licensing.reinstate_for_purchase(session, purchase.id)
+    fulfilment.fulfil(session, settings, purchase, now)
+    return True
+
+
+def dispute_lost(
+    session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
+) -> Purchase:
+    """The money went back to the buyer's bank: revoked, as a refund."""
+    return refund(session, settings, purchase, now, reason="dispute", before_delivery=True)
+
+
+def extend_subscription(session: Session, purchase: Purchase, until: datetime) -> bool:
+    """A paid subscription period: licenses and access run to ``until``.
+
+    The paid period only grows (an older invoice arriving late changes nothing) and is kept on
+    the purchase, so one delivered later starts with it. Nothing changes once it has ended.
+    """
+    changed = session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase.id, Purchase.ended_at.is_(None))
+        .where((Purchase.paid_until.is_(None)) | (Purchase.paid_until < until))
+        .values(paid_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(purchase)
+    if rowcount(changed) != 1:
+        return False
+    licensing.extend_for_purchase(session, purchase.id, until)
+    access.extend_for_purchase(session, purchase.id, until)
+    return True
+
+
+def end_subscription(session: Session, purchase: Purchase, when: datetime) -> bool:
+    """The subscription ended at ``when``: its licenses and access end then."""
+    changed = session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase.id, Purchase.ended_at.is_(None))
+        .values(ended_at=when)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(purchase)
+    if rowcount(changed) != 1:
+        return False
+    licensing.end_for_purchase(session, purchase.id, when)
+    access.end_for_purchase(session, purchase.id, when)
+    return True

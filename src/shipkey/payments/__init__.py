@@ -1,0 +1,1 @@
+"""Stripe: checkout, webhook signatures, the event log (each event takes effect once)."""

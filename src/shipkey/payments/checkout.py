@@ -1,0 +1,194 @@
+"""``POST /api/checkout`` and the success page: a Stripe Checkout Session for a new PENDING
+purchase, and showing that purchase as soon as it is paid.
+
+Stripe is called outside any database transaction (no lock is held across the network): the
+purchase id is drawn first and sent as ``client_reference_id`` and ``metadata.purchaseId``; the
+purchase row is written once Stripe has answered. An event that overtakes that write finds no
+purchase yet and is applied later (see :mod:`shipkey.payments.service`).
+
+The success page calls the same fulfilment as the webhook, so the buyer sees the purchase even
+when the webhook is late; whichever comes first delivers, the other finds it done.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shipkey.catalog import service as catalog
+from shipkey.catalog.models import Product, ProductType
+from shipkey.config import Settings
+from shipkey.db import Database, new_id, utcnow
+from shipkey.errors import Conflict, NotFound
+from shipkey.fulfilment import access
+from shipkey.licensing import service as licensing
+from shipkey.licensing.models import LicenseStatus
+from shipkey.mail.service import purchase_url, support_address
+from shipkey.orders import service as orders
+from shipkey.orders.models import Purchase, PurchaseStatus
+from shipkey.payments import service
+from shipkey.payments.gateway import StripeGateway
+from shipkey.payments.schemas import CheckoutCreate, CheckoutCreated
+
+log = logging.getLogger(__name__)
+
+SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+INTERVALS = ("day", "week", "month", "year")
+
+
+def _recurring(product: Product) -> dict[str, Any]:
+    interval = product.meta.get("interval")
+    return {"interval": interval if interval in INTERVALS else "month"}
+
+
+def session_params(
+    settings: Settings,
+    product: Product,
+    purchase_id: str,
+    email: str | None,
+    locale: str | None,
+) -> dict[str, Any]:
+    """The Checkout Session for one purchase of ``product``: payment mode, or subscription mode
+    for SUBSCRIPTION products. ``metadata.stripePriceId`` uses a price made in Stripe."""
+    subscription = product.type is ProductType.SUBSCRIPTION
+    price_id = product.meta.get("stripePriceId")
+    if isinstance(price_id, str) and price_id:
+        line: dict[str, Any] = {"price": price_id, "quantity": 1}
+    else:
+        price_data: dict[str, Any] = {
+            "currency": product.currency.lower(),
+            "unit_amount": product.price,
+            "product_data": {"name": product.name},
+        }
+        if product.description:
+            price_data["product_data"]["description"] = product.description[:500]
+        if subscription:
+            price_data["recurring"] = _recurring(product)
+        line = {"price_data": price_data, "quantity": 1}
+    metadata = {"purchaseId": purchase_id, "product": product.slug}
+    params: dict[str, Any] = {
+        "mode": "subscription" if subscription else "payment",
+        "line_items": [line],
+        "client_reference_id": purchase_id,
+        "metadata": metadata,
+        "success_url": f"{settings.base_url}/checkout/success?session_id={SESSION_PLACEHOLDER}",
+        "cancel_url": f"{settings.base_url}/checkout/cancel?purchase={purchase_id}",
+        "locale": locale or "auto",
+    }
+    if subscription:
+        params["subscription_data"] = {"metadata": metadata}
+    else:
+        params["payment_intent_data"] = {"metadata": metadata}
+    if email:
+        params["customer_email"] = email
+    return params
+
+
+def start(
+    db: Database, settings: Settings, gateway: StripeGateway, data: CheckoutCreate
+) -> CheckoutCreated:
+    """A new PENDING purchase and the Stripe Checkout Session that pays for it."""
+    with db.read_session() as session:
+        product = catalog.get_product(session, data.product)
+        if not product.active:
+            raise Conflict("This product is not for sale.", "PRODUCT_INACTIVE")
+    purchase_id = new_id("pur")
+    email = str(data.email) if data.email else None
+    params = session_params(settings, product, purchase_id, email, data.locale)
+    created = gateway.create_checkout_session(params, idempotency_key=f"checkout-{purchase_id}")
+    if not created.url:
+        raise Conflict("Stripe returned no checkout URL.", "PAYMENT_PROVIDER_ERROR")
+    with db.session() as session:
+        for_sale = session.get(Product, product.id)
+        if for_sale is None:
+            raise NotFound("The product was deleted.", "PRODUCT_NOT_FOUND")
+        purchase = orders.new_purchase(
+            session,
+            for_sale,
+            email=email,
+            locale=data.locale,
+            source="stripe",
+            purchase_id=purchase_id,
+        )
+        purchase.stripe_checkout_session_id = created.id
+    return CheckoutCreated(url=created.url, purchase_id=purchase_id, session_id=created.id)
+
+
+# --- the success page -------------------------------------------------------------------------
+
+
+@dataclass
+class PurchaseView:
+    """What the buyer sees after paying."""
+
+    state: str  # "paid", "processing", "failed", "refunded", "unknown"
+    purchase_id: str | None = None
+    product_name: str | None = None
+    email: str | None = None
+    purchase_url: str | None = None
+    support: str | None = None
+    has_file: bool = False
+    licenses: list[tuple[str, datetime | None]] = field(default_factory=list)
+    access: list[tuple[str, str]] = field(default_factory=list)
+
+
+def confirm(
+    db: Database, settings: Settings, gateway: StripeGateway, session_id: str
+) -> PurchaseView:
+    """Look the session up at Stripe and apply it as its webhook would (fulfil when paid)."""
+    if not session_id.startswith("cs_") or len(session_id) > 255:
+        raise NotFound("No such checkout session.", "CHECKOUT_NOT_FOUND")
+    found = gateway.retrieve_checkout_session(session_id)
+    paid = found.data.get("status") == "complete" and found.data.get("payment_status") in (
+        service.PAID
+    )
+    try:
+        with db.session() as session:
+            outcome = service.apply_checkout_session(
+                session, settings, found.data, paid=paid, now=utcnow()
+            )
+    except service.NotYet:
+        return PurchaseView(state="processing", support=support_address(settings))
+    except service.Unprocessable as exc:
+        log.warning("checkout session %s: %s", session_id, exc)
+        return PurchaseView(state="unknown", support=support_address(settings))
+    if outcome.purchase_id is None:
+        raise NotFound("This checkout session is not a shipkey sale.", "CHECKOUT_NOT_FOUND")
+    with db.read_session() as session:
+        return view(session, settings, orders.get_purchase(session, outcome.purchase_id))
+
+
+def view(session: Session, settings: Settings, purchase: Purchase) -> PurchaseView:
+    states = {
+        PurchaseStatus.COMPLETED: "paid",
+        PurchaseStatus.PENDING: "processing",
+        PurchaseStatus.FAILED: "failed",
+        PurchaseStatus.REFUNDED: "refunded",
+        PurchaseStatus.DISPUTED: "processing",
+    }
+    result = PurchaseView(
+        state=states[purchase.status],
+        purchase_id=purchase.id,
+        product_name=purchase.product.name,
+        email=purchase.email,
+        purchase_url=purchase_url(settings, purchase.id),
+        support=support_address(settings),
+        has_file=purchase.product.has_file,
+    )
+    if purchase.status is PurchaseStatus.COMPLETED and purchase.fulfilled_at is not None:
+        result.licenses = [
+            (lic.key, lic.expires_at)
+            for lic in licensing.list_for_purchase(session, purchase.id)
+            if lic.status is not LicenseStatus.REVOKED
+        ]
+        result.access = [
+            (item.title, item.url)
+            for grant in access.list_for_purchase(session, purchase.id)
+            if grant.revoked_at is None
+            for item in [access.describe(settings.secret, settings.base_url, grant)]
+        ]
+    return result

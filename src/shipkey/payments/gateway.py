@@ -1,0 +1,82 @@
+"""Talking to Stripe's API through the ``stripe`` package: Checkout Sessions.
+
+``SHIPKEY_STRIPE_API_BASE`` points the client elsewhere (stripe-mock, the test suite's fake);
+unset, it talks to Stripe with ``SHIPKEY_STRIPE_SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import stripe
+
+from shipkey.config import Settings
+from shipkey.errors import ShipkeyError
+
+NETWORK_RETRIES = 2
+
+
+class PaymentsNotConfigured(ShipkeyError):
+    status_code = 503
+    default_code = "PAYMENTS_NOT_CONFIGURED"
+
+
+class PaymentProviderError(ShipkeyError):
+    status_code = 502
+    default_code = "PAYMENT_PROVIDER_ERROR"
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str | None
+    data: dict[str, Any]
+
+
+class StripeGateway:
+    def __init__(self, settings: Settings) -> None:
+        if settings.stripe_secret_key is None or not settings.stripe_secret_key.get_secret_value():
+            raise PaymentsNotConfigured(
+                "Payments are not set up: SHIPKEY_STRIPE_SECRET_KEY is missing."
+            )
+        addresses: dict[str, str | None] = {}
+        if settings.stripe_api_base:
+            addresses["api"] = settings.stripe_api_base.rstrip("/")
+        self._client = stripe.StripeClient(
+            settings.stripe_secret_key.get_secret_value(),
+            base_addresses=cast(Any, addresses),
+            max_network_retries=NETWORK_RETRIES,
+        )
+
+    def create_checkout_session(
+        self, params: dict[str, Any], idempotency_key: str
+    ) -> CheckoutSession:
+        try:
+            created = self._client.v1.checkout.sessions.create(
+                cast(Any, params), {"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        return _session(created)
+
+    def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
+        try:
+            found = self._client.v1.checkout.sessions.retrieve(session_id)
+        except stripe.InvalidRequestError as exc:
+            raise ShipkeyError(
+                "No such checkout session.", "CHECKOUT_NOT_FOUND", status_code=404
+            ) from exc
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        return _session(found)
+
+
+def _session(obj: stripe.checkout.Session) -> CheckoutSession:
+    data: dict[str, Any] = obj.to_dict()
+    return CheckoutSession(id=obj.id, url=data.get("url"), data=data)
+
+
+def _provider_error(exc: stripe.StripeError) -> PaymentProviderError:
+    message = exc.user_message or "Stripe did not accept the request."
+    return PaymentProviderError(f"Stripe: {message}")

@@ -1,0 +1,94 @@
+"""Stripe webhooks, checkout, its success and cancel pages, and the seller's event log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import HTMLResponse
+
+from shipkey.admin.auth import require_admin
+from shipkey.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, get_settings
+from shipkey.pages import templates
+from shipkey.payments import checkout, service, webhooks
+from shipkey.payments.gateway import StripeGateway
+from shipkey.payments.models import EventStatus
+from shipkey.payments.schemas import (
+    CheckoutCreate,
+    CheckoutCreated,
+    EventStatusFilter,
+    WebhookEventRead,
+    WebhookReceived,
+)
+
+router = APIRouter(tags=["payments"])
+admin_router = APIRouter(
+    prefix="/api/admin/webhook-events",
+    tags=["admin: webhook events"],
+    dependencies=[Depends(require_admin)],
+)
+
+
+async def verified_event(
+    request: Request, stripe_signature: Annotated[str | None, Header()] = None
+) -> webhooks.StripeEvent:
+    """The event, checked against the raw body (the signature is over these exact bytes) before
+    the request takes a database connection or a writer's place."""
+    secret = get_settings(request).stripe_webhook_secret
+    body = await request.body()
+    return webhooks.verify(body, stripe_signature, secret.get_secret_value() if secret else None)
+
+
+@router.post("/api/webhooks/stripe")
+def stripe_webhook(
+    event: Annotated[webhooks.StripeEvent, Depends(verified_event)],
+    session: DbSession,
+    settings: SettingsDep,
+) -> WebhookReceived:
+    """Stripe's events. 400 ``INVALID_SIGNATURE`` / ``INVALID_PAYLOAD`` before anything is
+    stored; each event id takes effect once."""
+    received = service.receive(session, settings, event)
+    return WebhookReceived(duplicate=received.duplicate, status=received.status)
+
+
+@router.post("/api/checkout")
+def start_checkout(data: CheckoutCreate, db: DatabaseDep, settings: SettingsDep) -> CheckoutCreated:
+    """A new PENDING purchase and the Stripe Checkout Session that pays for it."""
+    return checkout.start(db, settings, StripeGateway(settings), data)
+
+
+@router.get("/checkout/success", response_class=HTMLResponse, include_in_schema=False)
+def checkout_success(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    session_id: Annotated[str, Query(min_length=1, max_length=255)],
+) -> HTMLResponse:
+    view = checkout.confirm(db, settings, StripeGateway(settings), session_id)
+    return templates.TemplateResponse(
+        request, "checkout_success.html", {"view": view}, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get("/checkout/cancel", response_class=HTMLResponse, include_in_schema=False)
+def checkout_cancel(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "checkout_cancel.html", {})
+
+
+@admin_router.get("")
+def list_webhook_events(
+    session: ReadSession,
+    status: Annotated[EventStatusFilter | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[WebhookEventRead]:
+    """Stripe events received, newest first."""
+    wanted = EventStatus(status.upper()) if status else None
+    return [WebhookEventRead.of(row) for row in service.list_events(session, wanted, limit)]
+
+
+@admin_router.post("/{event_id}/retry")
+def retry_webhook_event(
+    event_id: str, session: DbSession, settings: SettingsDep
+) -> WebhookEventRead:
+    """Apply a failed or waiting event again now; 409 when it has already taken effect."""
+    return WebhookEventRead.of(service.retry(session, settings, event_id))

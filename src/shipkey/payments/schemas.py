@@ -1,0 +1,62 @@
+"""Checkout and webhook API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import EmailStr, Field
+
+from shipkey.payments.models import EventStatus, WebhookEvent
+from shipkey.schemas import ApiModel, InputModel
+
+
+class CheckoutCreate(InputModel):
+    product: str = Field(min_length=1, max_length=64, description="Product id or slug.")
+    email: EmailStr | None = Field(default=None, description="Prefills Stripe's form.")
+    locale: Literal["en", "de"] | None = Field(
+        default=None, description="The buyer's language for Checkout and e-mail."
+    )
+
+
+class CheckoutCreated(ApiModel):
+    url: str = Field(description="Stripe Checkout: send the buyer there.")
+    purchase_id: str
+    session_id: str
+
+
+class WebhookReceived(ApiModel):
+    received: bool = True
+    duplicate: bool
+    status: EventStatus | None = Field(description="What the event did; null for a duplicate.")
+
+
+class WebhookEventRead(ApiModel):
+    id: str
+    provider: str
+    event_id: str
+    type: str
+    status: EventStatus
+    purchase_id: str | None
+    attempts: int
+    error: str | None
+    received_at: datetime
+    processed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: WebhookEvent) -> WebhookEventRead:
+        return cls(
+            id=row.id,
+            provider=row.provider,
+            event_id=row.event_id,
+            type=row.type,
+            status=row.status,
+            purchase_id=row.purchase_id,
+            attempts=row.attempts,
+            error=row.error,
+            received_at=row.received_at,
+            processed_at=row.processed_at,
+        )
+
+
+EventStatusFilter = Literal["received", "processed", "waiting", "ignored", "failed"]

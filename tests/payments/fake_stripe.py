@@ -1,0 +1,195 @@
+"""A fake of the part of Stripe's HTTP API shipkey uses, answering with Stripe's object shapes.
+
+It runs on loopback in a thread; the ``stripe`` package talks to it through
+``SHIPKEY_STRIPE_API_BASE``, so requests are encoded, sent and decoded exactly as against
+Stripe. Implemented: ``POST /v1/checkout/sessions`` (with idempotency keys) and
+``GET /v1/checkout/sessions/{id}``. Tests change a session's state with :meth:`FakeStripe.pay`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+from tests.payments.stripe_objects import API_KEY, fixture, new_id
+
+_KEY = re.compile(r"[^\[\]]+")
+
+
+def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's form encoding (``line_items[0][price_data][currency]=eur``) back to objects;
+    numeric keys become lists."""
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        parts = _KEY.findall(key)
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+
+    def listify(value: Any) -> Any:
+        if isinstance(value, dict):
+            items = {k: listify(v) for k, v in value.items()}
+            if items and all(k.isdigit() for k in items):
+                return [items[k] for k in sorted(items, key=int)]
+            return items
+        return value
+
+    result: dict[str, Any] = listify(root)
+    return result
+
+
+class FakeStripe:
+    def __init__(self) -> None:
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+        self.by_idempotency_key: dict[str, str] = {}
+        self.failures: list[int] = []
+        """Statuses to answer the next requests with, one each (Stripe having a bad day)."""
+        self.idempotency_keys: list[str | None] = []
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                fake._handle(self, "POST")
+
+            def do_GET(self) -> None:  # noqa: N802
+                fake._handle(self, "GET")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    # --- what tests do --------------------------------------------------------------------
+
+    def pay(
+        self,
+        session_id: str,
+        *,
+        email: str = "buyer@example.com",
+        payment_status: str = "paid",
+        locale: str | None = None,
+    ) -> dict[str, Any]:
+        """The buyer finished Checkout: the session is complete (paid, or unpaid for SEPA)."""
+        with self._lock:
+            session = self.sessions[session_id]
+            session.update(status="complete", payment_status=payment_status)
+            session["customer_details"]["email"] = email
+            if locale:
+                session["locale"] = locale
+            if session["mode"] == "subscription":
+                session["subscription"] = new_id("sub")
+            else:
+                session["payment_intent"] = new_id("pi")
+            return dict(session)
+
+    def created(self) -> list[dict[str, Any]]:
+        return [params for method, path, params in self.requests if method == "POST"]
+
+    # --- the API --------------------------------------------------------------------------
+
+    def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+            self._send(request, 401, _error("authentication_error", "Invalid API Key provided."))
+            return
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length).decode() if length else ""
+        params = unflatten(parse_qsl(raw, keep_blank_values=True))
+        path = request.path.split("?", 1)[0]
+        with self._lock:
+            self.requests.append((method, path, params))
+            self.idempotency_keys.append(request.headers.get("Idempotency-Key"))
+            if self.failures:
+                status = self.failures.pop(0)
+                self._send(request, status, _error("api_error", "Something went wrong."))
+                return
+            if method == "POST" and path == "/v1/checkout/sessions":
+                key = request.headers.get("Idempotency-Key")
+                existing = self.by_idempotency_key.get(key) if key else None
+                session = self.sessions[existing] if existing else self._create(params)
+                if key:
+                    self.by_idempotency_key[key] = session["id"]
+                self._send(request, 200, session)
+                return
+            match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)", path)
+            if method == "GET" and match:
+                found = self.sessions.get(match.group(1))
+                if found is None:
+                    self._send(
+                        request,
+                        404,
+                        _error(
+                            "invalid_request_error",
+                            f"No such checkout.session: '{match.group(1)}'",
+                            code="resource_missing",
+                        ),
+                    )
+                    return
+                self._send(request, 200, found)
+                return
+        self._send(request, 404, _error("invalid_request_error", f"Unrecognized URL {path}"))
+
+    def _create(self, params: dict[str, Any]) -> dict[str, Any]:
+        session = fixture("checkout_session")
+        session_id = new_id("cs")
+        amount = sum(
+            int(line.get("price_data", {}).get("unit_amount", 0)) for line in params["line_items"]
+        )
+        currency = params["line_items"][0].get("price_data", {}).get("currency", "eur")
+        session.update(
+            id=session_id,
+            url=f"https://checkout.stripe.com/c/pay/{session_id}",
+            mode=params.get("mode", "payment"),
+            metadata=params.get("metadata", {}),
+            client_reference_id=params.get("client_reference_id"),
+            customer_email=params.get("customer_email"),
+            success_url=params["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id),
+            cancel_url=params.get("cancel_url"),
+            locale=params.get("locale"),
+            status="open",
+            payment_status="unpaid",
+            payment_intent=None,
+            subscription=None,
+            amount_total=amount,
+            amount_subtotal=amount,
+            currency=currency,
+        )
+        session["customer_details"]["email"] = params.get("customer_email")
+        self.sessions[session_id] = session
+        return session
+
+    @staticmethod
+    def _send(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(data)))
+        request.send_header("Request-Id", new_id("req"))
+        request.end_headers()
+        request.wfile.write(data)
+
+
+def _error(kind: str, message: str, code: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": kind, "message": message}
+    if code:
+        error["code"] = code
+    return {"error": error}

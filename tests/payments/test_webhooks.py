@@ -1,0 +1,181 @@
+"""``POST /api/webhooks/stripe``: what is refused before anything is recorded, and duplicates."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from shipkey.app import create_app
+from shipkey.config import Settings
+from shipkey.db import Database
+from shipkey.jobs.models import Job
+from shipkey.payments.models import EventStatus, WebhookEvent
+from shipkey.storage import Storage
+from tests.payments.helpers import count, event_row, mails, only_purchase, software
+from tests.payments.stripe_objects import (
+    WEBHOOK_PATH,
+    body_of,
+    checkout_session,
+    deliver,
+    event,
+    post_event,
+    sign,
+)
+
+
+def _post(client: TestClient, body: bytes, signature: str | None) -> tuple[int, str]:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["Stripe-Signature"] = signature
+    response = client.post(WEBHOOK_PATH, content=body, headers=headers)
+    return response.status_code, response.json()["code"]
+
+
+def _paid_event(admin: TestClient) -> bytes:
+    software(admin)
+    return body_of(event("checkout.session.completed", checkout_session(product="pixel-forge")))
+
+
+def test_a_bad_signature_is_refused_and_nothing_recorded(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    body = _paid_event(admin)
+    assert _post(client, body, sign(body, secret="whsec_someone_else")) == (
+        400,
+        "INVALID_SIGNATURE",
+    )
+    assert _post(client, body, None) == (400, "INVALID_SIGNATURE")
+    assert _post(client, body, "t=abc,v1=zzz") == (400, "INVALID_SIGNATURE")
+    assert _post(client, body, "garbage") == (400, "INVALID_SIGNATURE")
+    tampered = body.replace(b"buyer@example.com", b"thief@example.com")
+    assert _post(client, tampered, sign(body)) == (400, "INVALID_SIGNATURE")
+    assert count(db, WebhookEvent) == 0
+    assert count(db, Job) == 0
+
+
+def test_a_stale_timestamp_is_refused(admin: TestClient, client: TestClient, db: Database) -> None:
+    body = _paid_event(admin)
+    stale = int(time.time()) - 301
+    assert _post(client, body, sign(body, timestamp=stale)) == (400, "INVALID_SIGNATURE")
+    assert count(db, WebhookEvent) == 0
+    recent = int(time.time()) - 200  # inside the 300 s tolerance
+    status, _ = 200, None
+    response = client.post(
+        WEBHOOK_PATH, content=body, headers={"Stripe-Signature": sign(body, timestamp=recent)}
+    )
+    assert response.status_code == status
+    assert count(db, WebhookEvent) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[1, 2, 3]",
+        b'{"id": "evt_1", "type": "checkout.session.completed"}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": "text"}}',
+        b'{"id": 5, "type": "x", "data": {"object": {}}}',
+        b'{"id": "", "type": "x", "data": {"object": {}}}',
+        b'{"type": "x", "data": {"object": {}}}',
+        b"[" * 100_000,
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"amount": NaN}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"amount": -Infinity}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"name": "\\ud800"}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"metadata": {"a": "\\u0000"}}}}',
+    ],
+)
+def test_a_malformed_body_is_refused_even_when_signed(
+    client: TestClient, db: Database, body: bytes
+) -> None:
+    assert _post(client, body, sign(body)) == (400, "INVALID_PAYLOAD")
+    assert count(db, WebhookEvent) == 0
+
+
+def test_a_body_that_is_not_utf8_is_refused(client: TestClient, db: Database) -> None:
+    assert _post(client, b"\xff\xfe{}", "t=1,v1=00") == (400, "INVALID_PAYLOAD")
+    assert count(db, WebhookEvent) == 0
+
+
+def test_without_a_webhook_secret_events_are_refused(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    app: FastAPI = create_app(
+        settings.model_copy(update={"stripe_webhook_secret": None}), db=db, storage=storage
+    )
+    with TestClient(app) as client:
+        body = b'{"id": "evt_1", "type": "x", "data": {"object": {}}}'
+        assert _post(client, body, sign(body)) == (503, "WEBHOOK_NOT_CONFIGURED")
+    assert count(db, WebhookEvent) == 0
+
+
+def test_an_unknown_event_type_is_accepted_without_effect(client: TestClient, db: Database) -> None:
+    payload = event("customer.created", {"id": "cus_1", "object": "customer"})
+    assert deliver(client, payload) == {
+        "received": True,
+        "duplicate": False,
+        "status": "IGNORED",
+    }
+    row = event_row(db, payload["id"])
+    assert row.status is EventStatus.IGNORED
+    assert row.type == "customer.created"
+    assert row.payload == payload
+
+
+def test_a_session_that_is_not_a_shipkey_sale_is_ignored(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    software(admin)
+    payload = event("checkout.session.completed", checkout_session())  # no metadata
+    assert deliver(client, payload)["status"] == "IGNORED"
+    assert count(db, WebhookEvent) == 1
+
+
+def test_a_duplicate_takes_no_effect(admin: TestClient, client: TestClient, db: Database) -> None:
+    software(admin)
+    payload = event("checkout.session.completed", checkout_session(product="pixel-forge"))
+    first = deliver(client, payload)
+    assert first == {"received": True, "duplicate": False, "status": "PROCESSED"}
+    for _ in range(3):
+        assert deliver(client, payload) == {"received": True, "duplicate": True, "status": None}
+    purchase = only_purchase(db)
+    assert purchase.fulfilled_at is not None
+    assert len(mails(db, "delivery")) == 1
+    row = event_row(db, payload["id"])
+    assert row.attempts == 1
+    assert row.purchase_id == purchase.id
+
+
+def test_a_new_event_id_for_the_same_session_delivers_once(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    """Stripe may send completed and async_payment_succeeded for one session; one delivery."""
+    software(admin)
+    obj = checkout_session(product="pixel-forge")
+    deliver(client, event("checkout.session.completed", obj))
+    deliver(client, event("checkout.session.async_payment_succeeded", obj))
+    assert only_purchase(db).status.value == "COMPLETED"
+    assert len(mails(db, "delivery")) == 1
+
+
+def test_the_event_log_is_listed_for_the_seller(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    software(admin)
+    payload = event("checkout.session.completed", checkout_session(product="pixel-forge"))
+    deliver(client, payload)
+    deliver(client, event("customer.created", {"id": "cus_1"}))
+    listed = admin.get("/api/admin/webhook-events").json()
+    assert [row["type"] for row in listed] == ["customer.created", "checkout.session.completed"]
+    processed = admin.get("/api/admin/webhook-events", params={"status": "processed"}).json()
+    assert [row["eventId"] for row in processed] == [payload["id"]]
+    assert processed[0]["purchaseId"] == only_purchase(db).id
+    assert client.get("/api/admin/webhook-events").status_code == 401
+
+
+def test_post_event_helper_signs_like_stripe(client: TestClient) -> None:
+    response = post_event(client, event("ping", {"id": "x"}))
+    assert response.status_code == 200
