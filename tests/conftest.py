@@ -29,7 +29,9 @@ from shipkey import migrate
 from shipkey.app import create_app
 from shipkey.config import Settings
 from shipkey.db import Base, Database
-from shipkey.storage import Storage, open_storage
+from shipkey.storage import Storage, storage_for
+
+pytest_plugins = ["tests.s3_server"]
 
 ADMIN_TOKEN = "sk_admin_test-token-for-the-suite"
 SECRET = "test-secret-key-that-is-long-enough-for-hmac"
@@ -117,7 +119,7 @@ def session(db: Database) -> Iterator[Session]:
 
 @pytest.fixture
 def storage(settings: Settings) -> Storage:
-    return open_storage(settings.resolved_storage_url)
+    return storage_for(settings)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
-from shipkey.storage import LocalStorage, Storage, open_storage
+from shipkey.storage import LocalStorage, Storage, storage_for
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
 UPLOAD_PATHS = r"^/api/admin/products/[^/]+/file$"
@@ -55,7 +55,7 @@ def create_app(
     """A shipkey app for these settings. Pass ``db``/``storage`` to share them (tests, CLI);
     ``run_worker`` runs the background worker in a thread while the app is up."""
     database = db or Database(settings.resolved_database_url)
-    files = storage or open_storage(settings.resolved_storage_url)
+    files = storage or storage_for(settings)
     check_settings(settings, files)
 
     @asynccontextmanager

@@ -96,7 +96,7 @@ def worker(
     import logging
 
     from shipkey.jobs.worker import run_until_signalled
-    from shipkey.storage import open_storage
+    from shipkey.storage import storage_for
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -107,9 +107,7 @@ def worker(
         if settings.is_sqlite:
             migrations.upgrade(db.engine)
         out().print(f"shipkey worker: {threads} thread(s); stop with Ctrl-C or SIGTERM")
-        run_until_signalled(
-            settings, db, open_storage(settings.resolved_storage_url), threads=threads
-        )
+        run_until_signalled(settings, db, storage_for(settings), threads=threads)
     except KeyboardInterrupt:
         err().print("Stopped at once.")
     finally:
@@ -120,14 +118,14 @@ def worker(
 def demo() -> None:
     """Create the demo store (an e-book, software with a license, a course) and a demo sale."""
     from shipkey import demo as demo_store
-    from shipkey.storage import open_storage
+    from shipkey.storage import storage_for
 
     settings = _settings()
     db = _database(settings)
     try:
         if settings.is_sqlite:
             migrations.upgrade(db.engine)
-        storage = open_storage(settings.resolved_storage_url)
+        storage = storage_for(settings)
         with db.session() as session:
             result = demo_store.seed(
                 session, storage, settings.base_url, license_secret=settings.license_key_secret
