@@ -198,9 +198,21 @@ def _limit_reached(purchase: Purchase) -> Forbidden:
     )
 
 
-def effective_range(file: FileRef, request: RangeRequest) -> ByteRange | None:
-    """The byte range to serve (None: the whole file); 416 when it cannot be satisfied."""
-    if request.range is None or not if_range_allows(request.if_range, file.etag, file.uploaded_at):
+def effective_range(
+    file: FileRef, request: RangeRequest, backend_etag: str | None = None
+) -> ByteRange | None:
+    """The byte range to serve (None: the whole file); 416 when it cannot be satisfied.
+
+    ``If-Range`` may name our ETag or, in ``redirect`` mode where the buyer got the bytes from
+    S3, the backend's ETag of the same object.
+    """
+    if request.range is None:
+        return None
+    if not if_range_allows(request.if_range, file.etag, file.uploaded_at) and not (
+        backend_etag is not None
+        and request.if_range is not None
+        and request.if_range.strip() == backend_etag
+    ):
         return None
     try:
         return parse_range(request.range, file.size)
@@ -271,10 +283,11 @@ def open_link(
     if link.expires_at <= now:
         raise Gone("This download link has expired.", "LINK_EXPIRED")
     file = FileRef.of(purchase.product)
-    byte_range = effective_range(file, request)
-    resume = byte_range is not None and byte_range.start > 0
-    if not storage.exists(file.key):
+    stored = storage.head(file.key)
+    if stored is None:
         raise NotFound("The file is missing from storage; the seller was told.", "FILE_MISSING")
+    byte_range = effective_range(file, request, stored.etag)
+    resume = byte_range is not None and byte_range.start > 0
 
     if link.downloaded_at is None:
         if head:
@@ -339,9 +352,10 @@ def open_signed(
 ) -> ServePlan:
     check_signature(secret, file_key, expires, sig, now or utcnow())
     file = FileRef.of(product_for_file(session, file_key))
-    if not storage.exists(file.key):
+    stored = storage.head(file.key)
+    if stored is None:
         raise NotFound("The file is missing from storage.", "FILE_MISSING")
-    return ServePlan(file, effective_range(file, request), counted=False)
+    return ServePlan(file, effective_range(file, request, stored.etag), counted=False)
 
 
 def make_signed_url(
