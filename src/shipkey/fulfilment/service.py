@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from shipkey.db import rowcount, utcnow
+from shipkey.downloads import jobs as stamping
 from shipkey.downloads import service as downloads
 from shipkey.licensing import service as licensing
 from shipkey.licensing.models import License
@@ -61,6 +62,7 @@ def fulfil(
     delivery = Delivery(purchase)
     if purchase.product.has_file:
         delivery.links.append(downloads.issue_link(session, purchase, base_url, now))
+        stamping.enqueue_stamp(session, purchase)  # a personal copy for stamped e-books
     if purchase.product.has_license:
         delivery.licenses.append(
             licensing.issue_for_purchase(session, purchase, license_secret, now)
