@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from shipkey import __version__
 from shipkey.catalog import routes as catalog_routes
+from shipkey.catalog import upload_routes
 from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.downloads import routes as download_routes
@@ -26,7 +27,7 @@ from shipkey.orders import routes as order_routes
 from shipkey.storage import LocalStorage, Storage, storage_for
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
-UPLOAD_PATHS = r"^/api/admin/products/[^/]+/file$"
+UPLOAD_PATHS = r"^/api/admin/(products/[^/]+/file|uploads/[^/]+)$"
 
 
 class ConfigurationError(RuntimeError):
@@ -85,6 +86,7 @@ def create_app(
         return error_response("The client closed the connection.", "CLIENT_DISCONNECTED", 400)
 
     app.include_router(catalog_routes.router)
+    app.include_router(upload_routes.router)
     app.include_router(order_routes.router)
     app.include_router(download_routes.router)
     app.include_router(download_routes.admin_router)
