@@ -10,12 +10,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import boto3
 import httpx
 import pytest
 
 from shipkey.storage.s3 import S3Storage, make_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -77,14 +80,20 @@ def s3_endpoint() -> Iterator[str]:
                 os.environ[name] = value
 
 
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint: str) -> S3Client:
+    """One client for the whole run: making a boto3 client takes a noticeable moment."""
+    return make_client(s3_endpoint)
+
+
 @pytest.fixture
-def s3_bucket(s3_endpoint: str) -> S3Bucket:
+def s3_bucket(s3_endpoint: str, s3_client: S3Client) -> S3Bucket:
     """A new, empty bucket for one test."""
     name = f"shipkey-{secrets.token_hex(6)}"
-    boto3.session.Session().client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    s3_client.create_bucket(Bucket=name)
     return S3Bucket(s3_endpoint, name)
 
 
 @pytest.fixture
-def s3_storage(s3_bucket: S3Bucket) -> S3Storage:
-    return S3Storage(s3_bucket.bucket, "files", client=make_client(s3_bucket.endpoint_url))
+def s3_storage(s3_bucket: S3Bucket, s3_client: S3Client) -> S3Storage:
+    return S3Storage(s3_bucket.bucket, "files", client=s3_client)

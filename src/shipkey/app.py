@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,7 +25,9 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
-from shipkey.storage import LocalStorage, Storage, storage_for
+from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
+
+log = logging.getLogger(__name__)
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
 UPLOAD_PATHS = r"^/api/admin/(products/[^/]+/file|uploads/[^/]+)$"
@@ -80,6 +83,15 @@ def create_app(
     app.state.license_rate_limits = LicenseRateLimits(enabled=settings.rate_limits_enabled)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, exempt=UPLOAD_PATHS)
+
+    @app.exception_handler(StorageError)
+    async def _storage_error(_request: Request, exc: StorageError) -> JSONResponse:
+        if isinstance(exc, ObjectNotFound):
+            return error_response("The file is missing from storage.", "FILE_MISSING", 404)
+        log.error("storage failed: %s", exc)
+        return error_response(
+            "The file storage is not available; try again later.", "STORAGE_UNAVAILABLE", 503
+        )
 
     @app.exception_handler(ClientDisconnect)
     async def _client_gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:

@@ -18,6 +18,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from shipkey.config import Settings
+from shipkey.storage import Storage, storage_for
+from shipkey.storage.s3 import S3Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.downloads.nginx import run_nginx
 from tests.s3_server import S3Bucket
@@ -51,6 +53,15 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     if mode == "x-accel":
         return {"download_mode": "x-accel"}
     return {}
+
+
+@pytest.fixture
+def storage(settings: Settings, request: pytest.FixtureRequest) -> Storage:
+    """The backend the settings name; S3 through the run's shared client."""
+    if settings.download_mode == "x-accel" or _mode(request) == "stream-disk":
+        return storage_for(settings)
+    bucket: S3Bucket = request.getfixturevalue("s3_bucket")
+    return S3Storage(bucket.bucket, "files", client=request.getfixturevalue("s3_client"))
 
 
 @pytest.fixture

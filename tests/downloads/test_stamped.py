@@ -157,3 +157,21 @@ def test_other_files_of_a_stamped_product_are_served_as_they_are(admin: TestClie
     response = admin.get(f"/api/download/{purchase['downloadLinks'][0]['token']}")
     assert response.status_code == 200
     assert response.content == b"zip bytes"
+
+
+def test_a_missing_original_is_404_and_not_counted(admin: TestClient, storage: Storage) -> None:
+    _stamped_pdf_product(admin)
+    purchase = _buy(admin)
+    key = admin.get("/api/admin/products/test-book").json()
+    db: Database = admin.app.state.db  # type: ignore[attr-defined]
+    from shipkey.catalog.models import Product
+
+    with db.read_session() as session:
+        file_key = session.query(Product).one().file_key
+    assert file_key is not None
+    assert key["fileName"] == "book.pdf"
+    storage.delete(file_key)
+    response = admin.get(f"/api/download/{purchase['downloadLinks'][0]['token']}")
+    assert response.status_code == 404
+    assert response.json()["code"] == "FILE_MISSING"
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 0

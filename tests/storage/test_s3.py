@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from shipkey.config import Settings
+from shipkey.db import Database
 from shipkey.downloads.http import content_disposition
 from shipkey.storage import ObjectNotFound, StorageError, open_storage, storage_for
 from shipkey.storage import s3 as s3_module
@@ -198,3 +199,23 @@ def test_open_storage_for_s3(s3_bucket: S3Bucket, tmp_path: Path) -> None:
     assert not storage.exists("x")
     with pytest.raises(StorageError):
         open_storage("s3:///no-bucket")
+
+
+def test_an_unreachable_bucket_is_a_clear_503(
+    s3_bucket: S3Bucket, settings: Settings, db: Database
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from shipkey.app import create_app
+    from tests.conftest import ADMIN_TOKEN
+    from tests.factories import create_product
+
+    broken = settings.model_copy(
+        update={"storage_url": "s3://no-such-bucket/x", "s3_endpoint_url": s3_bucket.endpoint_url}
+    )
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(create_app(broken, db=db), headers=auth) as admin:
+        create_product(admin)
+        response = admin.put("/api/admin/products/test-book/file?filename=a.pdf", content=b"x")
+    assert response.status_code == 503
+    assert response.json()["code"] == "STORAGE_UNAVAILABLE"

@@ -41,7 +41,7 @@ from shipkey.errors import (
     ShipkeyError,
 )
 from shipkey.orders.models import Purchase, PurchaseStatus
-from shipkey.storage import Storage
+from shipkey.storage import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +273,8 @@ def _stamped_file(session: Session, storage: Storage, purchase: Purchase, file: 
     """The buyer's personal copy in place of the product's file; never the original."""
     copy = copies.ready_copy(session, storage, purchase)
     if copy is None:
+        if not storage.exists(file.key):
+            raise NotFound("The file is missing from storage; the seller was told.", "FILE_MISSING")
         raise ShipkeyError(
             "Your personal copy is being made. Try again in a moment.",
             "COPY_NOT_READY",
@@ -310,6 +312,8 @@ def prepare_copy(db: Database, storage: Storage, token: str) -> None:
         purchase_id = link.purchase_id
     try:
         copies.ensure_stamped(db, storage, purchase_id)
+    except ObjectNotFound:
+        return  # the original is gone: open_link answers FILE_MISSING
     except StampError as exc:
         log.error("cannot stamp the file of purchase %s: %s", purchase_id, exc)
         raise ShipkeyError(

@@ -57,6 +57,9 @@ def make_client(endpoint_url: str | None = None) -> S3Client:
         signature_version="s3v4",
         s3={"addressing_style": "path" if endpoint_url else "auto"},
         retries={"mode": "standard", "max_attempts": 5},
+        # Completing a multipart upload of many gigabytes can take minutes at S3.
+        connect_timeout=10,
+        read_timeout=600,
         # Only the checksums S3 requires: several S3-compatible services refuse the others.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
