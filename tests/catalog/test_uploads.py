@@ -182,3 +182,59 @@ def test_cli_verify(admin: TestClient, storage: Storage) -> None:
     result = runner.invoke(app, ["files", "verify", "other"])
     assert result.exit_code == 1
     assert "MISSING" in result.output
+
+
+def test_parallel_chunks_at_one_offset_are_written_once(
+    admin: TestClient, live_server: str
+) -> None:
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    create_product(admin)
+    upload = _open(admin)
+    chunk = DATA[:1_000_000]
+
+    def send(_: int) -> tuple[int, str]:
+        with httpx.Client(timeout=60) as http:
+            response = http.put(
+                f"{live_server}/api/admin/uploads/{upload['id']}",
+                content=chunk,
+                headers={
+                    "Authorization": f"Bearer {ADMIN_TOKEN}",
+                    "Content-Range": f"bytes 0-{len(chunk) - 1}/{len(DATA)}",
+                },
+            )
+            return response.status_code, response.json().get("code", "")
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(send, range(12)))
+    assert Counter(status for status, _ in results) == {200: 1, 409: 11}
+    assert {code for status, code in results if status == 409} <= {
+        "UPLOAD_BUSY",
+        "UPLOAD_OFFSET_MISMATCH",
+    }
+    assert admin.get(f"/api/admin/uploads/{upload['id']}").json()["received"] == len(chunk)
+    done = _put(admin, upload["id"], len(chunk), len(DATA) - 1)
+    assert done.json()["file"]["sha256"] == hashlib.sha256(DATA).hexdigest()
+
+
+def test_abandoned_uploads_are_swept(admin: TestClient, settings: Settings) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from shipkey.catalog.models import UploadSession
+    from shipkey.db import Database, utcnow
+
+    create_product(admin)
+    old = _open(admin, sha256=None)
+    part = settings.resolved_data_dir / "uploads" / f"{old['id']}.part"
+    assert part.exists()
+    db: Database = admin.app.state.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        session.execute(update(UploadSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert admin.get(f"/api/admin/uploads/{old['id']}").status_code == 404
+    _open(admin)
+    assert not part.exists()

@@ -61,6 +61,7 @@ def get_upload(session: Session, upload_id: str) -> UploadSession:
 def open_upload(session: Session, data_dir: Path, ref: str, data: UploadCreate) -> UploadSession:
     """A new upload session, or the unfinished one for the same product, size and SHA-256."""
     product = catalog.get_product(session, ref)
+    sweep_expired(session, data_dir)
     file_name = catalog.clean_file_name(data.file_name)
     mime_type = catalog.clean_mime_type(data.content_type, file_name)
     sha256 = data.sha256.lower() if data.sha256 else None
@@ -92,6 +93,21 @@ def open_upload(session: Session, data_dir: Path, ref: str, data: UploadCreate) 
     session.flush()
     _part(data_dir, upload.id).touch()
     return upload
+
+
+def sweep_expired(session: Session, data_dir: Path, limit: int = 100) -> int:
+    """Forget abandoned uploads and free their disk space; returns how many."""
+    expired = session.scalars(
+        select(UploadSession)
+        .where(UploadSession.expires_at <= utcnow())
+        .order_by(UploadSession.expires_at)
+        .limit(limit)
+    ).all()
+    for upload in expired:
+        session.delete(upload)
+        _part(data_dir, upload.id).unlink(missing_ok=True)
+    session.flush()
+    return len(expired)
 
 
 def parse_content_range(header: str | None, size: int) -> tuple[int, int]:
