@@ -8,6 +8,7 @@ from shipkey.admin.auth import require_admin
 from shipkey.catalog import uploads
 from shipkey.catalog.upload_schemas import UploadCreate, UploadRead
 from shipkey.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
+from shipkey.metrics import Metrics
 
 router = APIRouter(
     prefix="/api/admin", tags=["admin: uploads"], dependencies=[Depends(require_admin)]
@@ -55,6 +56,9 @@ async def put_chunk(
         request.headers.get("content-range"),
         request.stream(),
     )
+    if result.file is not None:
+        metrics: Metrics = request.app.state.metrics
+        metrics.uploaded_bytes.inc(result.file.file_size)
     return UploadRead.of(result.upload, result.file)
 
 
