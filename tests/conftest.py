@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -29,7 +30,9 @@ from shipkey import migrate
 from shipkey.app import create_app
 from shipkey.config import Settings
 from shipkey.db import Base, Database
-from shipkey.storage import Storage, open_storage
+from shipkey.storage import Storage, storage_for
+
+pytest_plugins = ["tests.s3_server"]
 
 ADMIN_TOKEN = "sk_admin_test-token-for-the-suite"
 SECRET = "test-secret-key-that-is-long-enough-for-hmac"
@@ -90,7 +93,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings_overrides() -> dict[str, Any]:
+    """Settings a test package changes (the download tests: storage and download mode)."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
     return Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
@@ -99,6 +108,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         admin_token=ADMIN_TOKEN,
         base_url="http://testserver",
         rate_limits="off",
+        **settings_overrides,
     )
 
 
@@ -117,7 +127,7 @@ def session(db: Database) -> Iterator[Session]:
 
 @pytest.fixture
 def storage(settings: Settings) -> Storage:
-    return open_storage(settings.resolved_storage_url)
+    return storage_for(settings)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from shipkey import __version__
 from shipkey.catalog import routes as catalog_routes
+from shipkey.catalog import upload_routes
 from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.downloads import routes as download_routes
@@ -25,10 +27,12 @@ from shipkey.metrics import Metrics
 from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
 from shipkey.payments import routes as payment_routes
-from shipkey.storage import LocalStorage, Storage, open_storage
+from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
+
+log = logging.getLogger(__name__)
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
-UPLOAD_PATHS = r"^/api/admin/products/[^/]+/file$"
+UPLOAD_PATHS = r"^/api/admin/(products/[^/]+/file|uploads/[^/]+)$"
 
 
 class ConfigurationError(RuntimeError):
@@ -57,7 +61,7 @@ def create_app(
     """A shipkey app for these settings. Pass ``db``/``storage`` to share them (tests, CLI);
     ``run_worker`` runs the background worker in a thread while the app is up."""
     database = db or Database(settings.resolved_database_url)
-    files = storage or open_storage(settings.resolved_storage_url)
+    files = storage or storage_for(settings)
     check_settings(settings, files)
 
     @asynccontextmanager
@@ -82,11 +86,21 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, exempt=UPLOAD_PATHS)
 
+    @app.exception_handler(StorageError)
+    async def _storage_error(_request: Request, exc: StorageError) -> JSONResponse:
+        if isinstance(exc, ObjectNotFound):
+            return error_response("The file is missing from storage.", "FILE_MISSING", 404)
+        log.error("storage failed: %s", exc)
+        return error_response(
+            "The file storage is not available; try again later.", "STORAGE_UNAVAILABLE", 503
+        )
+
     @app.exception_handler(ClientDisconnect)
     async def _client_gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:
         return error_response("The client closed the connection.", "CLIENT_DISCONNECTED", 400)
 
     app.include_router(catalog_routes.router)
+    app.include_router(upload_routes.router)
     app.include_router(order_routes.router)
     app.include_router(download_routes.router)
     app.include_router(download_routes.admin_router)

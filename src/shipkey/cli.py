@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -14,6 +15,9 @@ from shipkey.db import Database
 from shipkey.licensing.cli import keys_app, license_app
 from shipkey.terminal import err, out
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
 app = typer.Typer(
     help="shipkey: deliver digital products the moment they are paid for.",
     no_args_is_help=True,
@@ -22,9 +26,13 @@ app = typer.Typer(
 token_app = typer.Typer(help="Admin API tokens.", no_args_is_help=True)
 products_app = typer.Typer(help="Products.", no_args_is_help=True)
 purchases_app = typer.Typer(help="Purchases (manual sales).", no_args_is_help=True)
+files_app = typer.Typer(
+    help="Product files: resumable uploads, integrity checks.", no_args_is_help=True
+)
 app.add_typer(token_app, name="admin-token")
 app.add_typer(products_app, name="products")
 app.add_typer(purchases_app, name="purchases")
+app.add_typer(files_app, name="files")
 app.add_typer(keys_app, name="keys")
 app.add_typer(license_app, name="license")
 
@@ -96,7 +104,7 @@ def worker(
     import logging
 
     from shipkey.jobs.worker import run_until_signalled
-    from shipkey.storage import open_storage
+    from shipkey.storage import storage_for
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -107,9 +115,7 @@ def worker(
         if settings.is_sqlite:
             migrations.upgrade(db.engine)
         out().print(f"shipkey worker: {threads} thread(s); stop with Ctrl-C or SIGTERM")
-        run_until_signalled(
-            settings, db, open_storage(settings.resolved_storage_url), threads=threads
-        )
+        run_until_signalled(settings, db, storage_for(settings), threads=threads)
     except KeyboardInterrupt:
         err().print("Stopped at once.")
     finally:
@@ -120,14 +126,14 @@ def worker(
 def demo() -> None:
     """Create the demo store (an e-book, software with a license, a course) and a demo sale."""
     from shipkey import demo as demo_store
-    from shipkey.storage import open_storage
+    from shipkey.storage import storage_for
 
     settings = _settings()
     db = _database(settings)
     try:
         if settings.is_sqlite:
             migrations.upgrade(db.engine)
-        storage = open_storage(settings.resolved_storage_url)
+        storage = storage_for(settings)
         with db.session() as session:
             result = demo_store.seed(session, storage, settings)
             table = Table("product", "slug", "type", "price", "file")
@@ -293,6 +299,108 @@ def purchases_create(
         raise typer.Exit(1) from exc
     finally:
         db.dispose()
+
+
+@files_app.command("upload")
+def files_upload(
+    product: Annotated[str, typer.Argument(help="Product id or slug.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    url: Annotated[
+        str | None, typer.Option(help="shipkey's URL (default: SHIPKEY_BASE_URL).")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="SHIPKEY_ADMIN_TOKEN", help="Admin API token.", show_default=False),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="File name buyers see.")] = None,
+) -> None:
+    """Upload a product file of any size, with a progress bar; run again to resume."""
+    import httpx
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from shipkey.catalog.upload_client import UploadError, upload
+
+    settings = _settings()
+    if not token:
+        err().print("[red]Give an admin token with --token or SHIPKEY_ADMIN_TOKEN.[/red]")
+        raise typer.Exit(2)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with (
+        httpx.Client(
+            base_url=url or settings.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(60, read=600),
+        ) as http,
+        Progress(*columns, console=err(), transient=False) as bar,
+    ):
+        tasks: dict[str, TaskID] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase.capitalize(), total=total)
+            bar.update(tasks[phase], completed=done)
+
+        try:
+            answer = upload(http, product, file, progress=progress, file_name=name)
+        except (UploadError, httpx.HTTPError) as exc:
+            err().print(f"[red]Upload failed: {exc}[/red]")
+            err().print("Run the same command again to resume.")
+            raise typer.Exit(1) from exc
+    stored = answer["file"]
+    out().print(f"Uploaded {stored['fileName']} ({stored['fileSize']} bytes) to {product}")
+    out().print(f"SHA-256 {stored['sha256']}")
+
+
+@files_app.command("verify")
+def files_verify(
+    products: Annotated[
+        list[str] | None, typer.Argument(help="Products to check (default: all).")
+    ] = None,
+) -> None:
+    """Read every stored product file again and compare its SHA-256 with the recorded one."""
+    from shipkey.catalog.verify import verify_files
+    from shipkey.errors import ShipkeyError
+    from shipkey.storage import storage_for
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.read_session() as session:
+            try:
+                results = verify_files(session, storage_for(settings), products or ())
+            except ShipkeyError as exc:
+                err().print(f"[red]{exc.message}[/red]")
+                raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    table = Table("product", "status", "size", "sha256")
+    for item in results:
+        if item.actual is None:
+            status = "[red]MISSING[/red]"
+        elif item.ok:
+            status = "[green]OK[/green]"
+        else:
+            status = "[red]CHANGED[/red]"
+        table.add_row(item.product, status, str(item.size or "-"), item.actual or item.expected)
+    out().print(table)
+    bad = [item for item in results if not item.ok]
+    if bad:
+        err().print(f"[red]{len(bad)} of {len(results)} file(s) failed the check.[/red]")
+        raise typer.Exit(1)
+    out().print(f"{len(results)} file(s) verified.")
 
 
 def main() -> None:

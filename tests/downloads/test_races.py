@@ -17,6 +17,8 @@ from shipkey.downloads.models import Download
 from shipkey.orders.models import Purchase
 from tests.factories import create_purchase, product_with_file
 
+pytestmark = pytest.mark.usefixtures("download_mode")
+
 PARALLEL = 100
 
 
@@ -42,7 +44,7 @@ def test_parallel_first_requests_take_exactly_the_downloads_left(
     tokens = _links(db, settings, purchase["id"], PARALLEL)
 
     def fetch(token: str) -> tuple[int, str]:
-        with httpx.Client(timeout=60) as http:
+        with httpx.Client(timeout=60, follow_redirects=True) as http:
             response = http.get(f"{live_server}/api/download/{token}")
             code = response.json()["code"] if response.status_code != 200 else ""
             if response.status_code == 200:
@@ -74,7 +76,7 @@ def test_parallel_requests_on_one_link_count_once(
     token = purchase["downloadLinks"][0]["token"]
 
     def fetch(_: int) -> int:
-        with httpx.Client(timeout=60) as http:
+        with httpx.Client(timeout=60, follow_redirects=True) as http:
             return http.get(f"{live_server}/api/download/{token}").status_code
 
     with ThreadPoolExecutor(max_workers=30) as pool:

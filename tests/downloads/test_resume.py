@@ -14,13 +14,18 @@ from fastapi.testclient import TestClient
 
 from tests.factories import create_purchase, product_with_file
 
+pytestmark = pytest.mark.usefixtures("download_mode")
+
 SIZE = 3 * 1024 * 1024 + 333
 
 
 def _cut(url: str, stop_after: int) -> tuple[bytes, str]:
     """Start a download and drop the connection after ``stop_after`` bytes."""
     received = bytearray()
-    with httpx.Client(timeout=30) as http, http.stream("GET", url) as response:
+    with (
+        httpx.Client(timeout=30, follow_redirects=True) as http,
+        http.stream("GET", url) as response,
+    ):
         assert response.status_code == 200
         etag = response.headers["etag"]
         for chunk in response.iter_bytes(chunk_size=4096):
@@ -37,7 +42,7 @@ def test_cut_download_resumes_byte_identical(admin: TestClient, live_server: str
     purchase = create_purchase(admin, product["slug"])
     url = f"{live_server}/api/download/{purchase['downloadLinks'][0]['token']}"
     head, etag = _cut(url, cut)
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=30, follow_redirects=True) as http:
         rest = http.get(url, headers={"Range": f"bytes={cut}-", "If-Range": etag})
     assert rest.status_code == 206
     assert hashlib.sha256(head + rest.content).digest() == hashlib.sha256(data).digest()
@@ -54,7 +59,8 @@ def test_curl_continue_at(admin: TestClient, live_server: str, tmp_path: Path) -
     head, _ = _cut(url, 777_777)
     target = tmp_path / "book.pdf"
     target.write_bytes(head)
-    subprocess.run([curl, "-sS", "-f", "-C", "-", "-o", str(target), url], check=True, timeout=60)
+    command = [curl, "-sS", "-f", "-L", "-C", "-", "-o", str(target), url]
+    subprocess.run(command, check=True, timeout=60)
     assert target.read_bytes() == data
     # a second full curl on the used link is refused
     again = subprocess.run(

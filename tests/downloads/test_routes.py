@@ -14,6 +14,8 @@ from shipkey.db import Database, utcnow
 from shipkey.downloads.models import Download
 from tests.factories import create_purchase, new_link, product_with_file
 
+pytestmark = pytest.mark.usefixtures("download_mode")
+
 
 def _db(client: TestClient) -> Database:
     db: Database = client.app.state.db  # type: ignore[attr-defined]
@@ -45,7 +47,8 @@ def test_first_request_gets_the_file_with_the_contract_headers(admin: TestClient
     assert record["downloadCount"] == 1
     assert record["downloads"][0]["downloadedAt"] is not None
     assert record["downloads"][0]["userAgent"] == "TestAgent/1.0"
-    assert record["downloads"][0]["ipAddress"] == "testclient"
+    # in-process, or the loopback address of nginx in front of shipkey (x-accel)
+    assert record["downloads"][0]["ipAddress"] in {"testclient", "127.0.0.1"}
 
 
 def test_a_used_link_gives_410_but_resumes(admin: TestClient) -> None:
@@ -144,8 +147,13 @@ def test_unicode_name_reaches_the_buyer(admin: TestClient) -> None:
         "A" * 43,
     ],
 )
-def test_unknown_and_malformed_tokens_are_404(admin: TestClient, token: str) -> None:
+def test_unknown_and_malformed_tokens_are_404(
+    admin: TestClient, token: str, download_mode: str
+) -> None:
     response = admin.get(f"/api/download/{token}")
+    if download_mode == "x-accel" and "%00" in token:
+        assert response.status_code == 400  # nginx refuses a NUL in the path itself
+        return
     assert response.status_code == 404
     assert response.json()["code"] in {"LINK_NOT_FOUND", "NOT_FOUND"}
 

@@ -464,11 +464,6 @@ def test_open_storage_relative_file_url(
     assert storage.root == (tmp_path / "rel" / "files").resolve()
 
 
-def test_open_storage_s3_is_not_available_yet() -> None:
-    with pytest.raises(StorageError, match="S3 storage is not available yet"):
-        open_storage("s3://bucket/prefix")
-
-
 @pytest.mark.parametrize(
     "url", ["", "/var/files", "http://example.com/files", "file://otherhost/files", "file://"]
 )

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Enum, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shipkey.db import Base, JSONDict, UTCDateTime, new_id, utcnow
@@ -67,3 +67,24 @@ class Product(Base):
     @property
     def has_license(self) -> bool:
         return self.license_type is not None
+
+
+class UploadSession(Base):
+    """A resumable upload of a product file: the bytes so far wait in the data folder.
+
+    ``received`` is how many bytes are safely stored; a chunk must start there. A chunk being
+    written holds ``locked_until``, so two clients cannot write the same session at once.
+    """
+
+    __tablename__ = "upload_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("upl"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shipkey.db import Base, UTCDateTime, new_id, utcnow
@@ -31,3 +31,20 @@ class Download(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
     purchase: Mapped[Purchase] = relationship(lazy="joined", innerjoin=True)
+
+
+class StampedCopy(Base):
+    """A buyer's personal copy of a stamped product's file (PDF or EPUB), kept in storage.
+
+    One per purchase; ``source_sha256`` is the product file it was made from, so a new upload
+    makes it stale and it is built again.
+    """
+
+    __tablename__ = "stamped_copies"
+
+    purchase_id: Mapped[str] = mapped_column(ForeignKey("purchases.id"), primary_key=True)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(512))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,10 @@
-"""Turning a serve plan into an HTTP answer: the bytes (stream), or nginx sends them (x-accel).
+"""Turning a serve plan into an HTTP answer, by ``SHIPKEY_DOWNLOAD_MODE``:
+
+- ``stream``: the app sends the bytes (with Range);
+- ``redirect``: a 302 to a short-lived presigned S3 URL whose answer carries the same
+  ``Content-Disposition``, ``Content-Type`` and ``Cache-Control`` (S3 honours Range itself);
+- ``x-accel``: an empty answer with ``X-Accel-Redirect``; nginx sends the file (and any Range)
+  from its internal location and keeps the headers set here.
 
 ``stream`` sends the whole file with ASGI ``pathsend`` when the server offers it and the file is
 on local disk (zero-copy in Granian), and otherwise reads it in 1 MiB chunks, so memory stays flat
@@ -89,6 +95,10 @@ async def _aclose(iterator: Any) -> None:
         await close()
 
 
+PRESIGNED_SECONDS = 120
+"""How long a presigned URL of ``redirect`` mode can be used to start a download."""
+
+
 def file_response(
     plan: ServePlan, storage: Storage, settings: Settings, *, head: bool = False
 ) -> Response:
@@ -96,6 +106,16 @@ def file_response(
     if settings.download_mode == "x-accel":
         # nginx serves the file (and any Range) from its internal location; it keeps these headers.
         headers["x-accel-redirect"] = settings.x_accel_prefix + plan.file.key
+        del headers["accept-ranges"]  # nginx adds its own
         headers["x-accel-buffering"] = "no"
         return Response(status_code=200, headers=headers)
+    if settings.download_mode == "redirect" and not head:
+        url = storage.presigned_get(
+            plan.file.key,
+            filename_header=headers["content-disposition"],
+            content_type=plan.file.mime_type,
+            expires_in=PRESIGNED_SECONDS,
+        )
+        if url is not None:
+            return Response(status_code=302, headers={"location": url, "cache-control": "no-store"})
     return StoredFileResponse(storage, plan, headers, head=head)

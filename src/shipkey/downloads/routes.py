@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import service as catalog
-from shipkey.deps import ClientDep, DbSession, ReadSession, SettingsDep, StorageDep
+from shipkey.deps import ClientDep, DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
 from shipkey.downloads import service
 from shipkey.downloads.responses import file_response
 from shipkey.downloads.schemas import SignedUrlCreate, SignedUrlRead
@@ -31,12 +31,14 @@ def download(
     token: str,
     request: Request,
     session: DbSession,
+    db: DatabaseDep,
     storage: StorageDep,
     settings: SettingsDep,
     client: ClientDep,
 ) -> Response:
     """The purchase's file. The first request counts; a Range after byte 0 resumes for free."""
     head = request.method == "HEAD"
+    service.prepare_copy(db, storage, token)
     plan = service.open_link(session, storage, token, _range_request(request), client, head=head)
     if not head:
         metrics: Metrics = request.app.state.metrics

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
-from shipkey.db import rowcount, utcnow
+from shipkey.db import Database, rowcount, utcnow
+from shipkey.downloads import copies
 from shipkey.downloads.http import (
     ByteRange,
     RangeNotSatisfiable,
@@ -29,9 +31,19 @@ from shipkey.downloads.http import (
     parse_range,
 )
 from shipkey.downloads.models import Download
-from shipkey.errors import Conflict, Forbidden, Gone, NotFound, RangeNotSatisfiableError
+from shipkey.downloads.stamping import StampError
+from shipkey.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    RangeNotSatisfiableError,
+    ShipkeyError,
+)
 from shipkey.orders.models import Purchase, PurchaseStatus
-from shipkey.storage import Storage
+from shipkey.storage import ObjectNotFound, Storage
+
+log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 32  # 256 random bits
 _TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -198,9 +210,21 @@ def _limit_reached(purchase: Purchase) -> Forbidden:
     )
 
 
-def effective_range(file: FileRef, request: RangeRequest) -> ByteRange | None:
-    """The byte range to serve (None: the whole file); 416 when it cannot be satisfied."""
-    if request.range is None or not if_range_allows(request.if_range, file.etag, file.uploaded_at):
+def effective_range(
+    file: FileRef, request: RangeRequest, backend_etag: str | None = None
+) -> ByteRange | None:
+    """The byte range to serve (None: the whole file); 416 when it cannot be satisfied.
+
+    ``If-Range`` may name our ETag or, in ``redirect`` mode where the buyer got the bytes from
+    S3, the backend's ETag of the same object.
+    """
+    if request.range is None:
+        return None
+    if not if_range_allows(request.if_range, file.etag, file.uploaded_at) and not (
+        backend_etag is not None
+        and request.if_range is not None
+        and request.if_range.strip() == backend_etag
+    ):
         return None
     try:
         return parse_range(request.range, file.size)
@@ -245,6 +269,60 @@ def _claim(session: Session, link: Download, client: Client, now: datetime) -> b
     return True
 
 
+def _stamped_file(session: Session, storage: Storage, purchase: Purchase, file: FileRef) -> FileRef:
+    """The buyer's personal copy in place of the product's file; never the original."""
+    copy = copies.ready_copy(session, storage, purchase)
+    if copy is None:
+        if not storage.exists(file.key):
+            raise NotFound("The file is missing from storage; the seller was told.", "FILE_MISSING")
+        raise ShipkeyError(
+            "Your personal copy is being made. Try again in a moment.",
+            "COPY_NOT_READY",
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    return FileRef(
+        key=copy.key,
+        name=file.name,
+        mime_type=file.mime_type,
+        size=copy.size,
+        sha256=copy.sha256,
+        uploaded_at=copy.created_at,
+    )
+
+
+def prepare_copy(db: Database, storage: Storage, token: str) -> None:
+    """Build the buyer's stamped copy before serving a link, if the worker has not yet.
+
+    Runs before the request's own transaction, in short sessions of its own, so no lock is
+    held while the file is made. Anything wrong with the link is left for :func:`open_link`.
+    """
+    if not _TOKEN_PATTERN.match(token):
+        return
+    with db.read_session() as session:
+        link = session.scalars(
+            select(Download).where(Download.token_hash == hash_token(token))
+        ).first()
+        if (
+            link is None
+            or link.purchase.status is not PurchaseStatus.COMPLETED
+            or copies.stamp_kind(link.purchase.product) is None
+        ):
+            return
+        purchase_id = link.purchase_id
+    try:
+        copies.ensure_stamped(db, storage, purchase_id)
+    except ObjectNotFound:
+        return  # the original is gone: open_link answers FILE_MISSING
+    except StampError as exc:
+        log.error("cannot stamp the file of purchase %s: %s", purchase_id, exc)
+        raise ShipkeyError(
+            "This file cannot be personalised for you; please contact the seller.",
+            "STAMPING_FAILED",
+            status_code=503,
+        ) from exc
+
+
 def open_link(
     session: Session,
     storage: Storage,
@@ -271,10 +349,13 @@ def open_link(
     if link.expires_at <= now:
         raise Gone("This download link has expired.", "LINK_EXPIRED")
     file = FileRef.of(purchase.product)
-    byte_range = effective_range(file, request)
-    resume = byte_range is not None and byte_range.start > 0
-    if not storage.exists(file.key):
+    if copies.stamp_kind(purchase.product) is not None:
+        file = _stamped_file(session, storage, purchase, file)
+    stored = storage.head(file.key)
+    if stored is None:
         raise NotFound("The file is missing from storage; the seller was told.", "FILE_MISSING")
+    byte_range = effective_range(file, request, stored.etag)
+    resume = byte_range is not None and byte_range.start > 0
 
     if link.downloaded_at is None:
         if head:
@@ -339,9 +420,10 @@ def open_signed(
 ) -> ServePlan:
     check_signature(secret, file_key, expires, sig, now or utcnow())
     file = FileRef.of(product_for_file(session, file_key))
-    if not storage.exists(file.key):
+    stored = storage.head(file.key)
+    if stored is None:
         raise NotFound("The file is missing from storage.", "FILE_MISSING")
-    return ServePlan(file, effective_range(file, request), counted=False)
+    return ServePlan(file, effective_range(file, request, stored.etag), counted=False)
 
 
 def make_signed_url(

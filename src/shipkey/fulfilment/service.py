@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
 from shipkey.db import rowcount, utcnow
+from shipkey.downloads import jobs as stamping
 from shipkey.downloads import service as downloads
 from shipkey.errors import Conflict
 from shipkey.fulfilment import access
@@ -67,6 +68,7 @@ def fulfil(
     product = purchase.product
     if product.has_file:
         delivery.links.append(downloads.issue_link(session, purchase, settings.base_url, now))
+        stamping.enqueue_stamp(session, purchase)  # a personal copy for stamped e-books
     if product.has_license:
         lic = licensing.issue_for_purchase(session, purchase, settings.license_key_secret, now)
         if purchase.paid_until is not None and lic.expires_at is not None:

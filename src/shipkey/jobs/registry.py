@@ -27,7 +27,11 @@ from shipkey.db import Database, utcnow
 from shipkey.jobs.models import Job
 from shipkey.storage import Storage
 
-HANDLER_MODULES: tuple[str, ...] = ("shipkey.mail.handlers", "shipkey.payments.handlers")
+HANDLER_MODULES: tuple[str, ...] = (
+    "shipkey.mail.handlers",
+    "shipkey.payments.handlers",
+    "shipkey.downloads.jobs",
+)
 
 
 class PermanentError(Exception):

@@ -1,16 +1,18 @@
-"""Where product files live: the local disk now, S3-compatible object stores later.
+"""Where product files live: the local disk, or an S3-compatible object store.
 
-``open_storage(settings.resolved_storage_url)`` gives the backend named by
-``SHIPKEY_STORAGE_URL``; everything else talks to the :class:`Storage` interface.
+``storage_for(settings)`` gives the backend named by ``SHIPKEY_STORAGE_URL`` (and
+``SHIPKEY_S3_ENDPOINT_URL``); everything else talks to the :class:`Storage` interface.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from shipkey.storage.base import (
     InvalidKey,
+    ObjectHead,
     ObjectNotFound,
     Storage,
     StorageError,
@@ -19,25 +21,36 @@ from shipkey.storage.base import (
 )
 from shipkey.storage.local import LocalStorage
 
+if TYPE_CHECKING:
+    from shipkey.config import Settings
+
 __all__ = [
     "InvalidKey",
     "LocalStorage",
+    "ObjectHead",
     "ObjectNotFound",
     "Storage",
     "StorageError",
     "StoredObject",
     "open_storage",
+    "storage_for",
     "validate_key",
 ]
 
 
-def open_storage(url: str) -> Storage:
+def storage_for(settings: Settings) -> Storage:
+    """The backend the settings name (``SHIPKEY_STORAGE_URL``, ``SHIPKEY_S3_ENDPOINT_URL``)."""
+    return open_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url)
+
+
+def open_storage(url: str, *, s3_endpoint_url: str | None = None) -> Storage:
     """Return the backend for a storage URL.
 
     - ``file:///absolute/path`` (or ``file://localhost/…``): :class:`LocalStorage` there.
       ``file:relative/path`` and ``file://./relative/path`` are taken relative to the working
       directory. The directory is created when missing.
-    - ``s3://bucket/prefix``: not available yet, raises :class:`StorageError`.
+    - ``s3://bucket/prefix``: :class:`~shipkey.storage.s3.S3Storage` in that bucket, under
+      that prefix, through ``s3_endpoint_url`` when given (R2, MinIO, …).
 
     Anything else raises :class:`StorageError`.
     """
@@ -46,7 +59,9 @@ def open_storage(url: str) -> Storage:
     if scheme == "file":
         return LocalStorage(_file_url_path(url, parts.netloc, parts.path))
     if scheme == "s3":
-        raise StorageError("S3 storage is not available yet")
+        from shipkey.storage.s3 import S3Storage, make_client
+
+        return S3Storage(parts.netloc, unquote(parts.path), client=make_client(s3_endpoint_url))
     raise StorageError(
         f"unsupported storage URL {url!r}: use file:///absolute/path (or s3://bucket/prefix)"
     )

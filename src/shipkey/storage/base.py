@@ -70,6 +70,15 @@ class StoredObject:
     """Lower-case hex SHA-256 of the content."""
 
 
+@dataclass(frozen=True)
+class ObjectHead:
+    """What a quick look at a stored object tells: its size and the backend's own entity tag."""
+
+    size: int
+    etag: str | None = None
+    """The backend's quoted ETag (S3), or ``None`` when the backend has none (local disk)."""
+
+
 class Storage(abc.ABC):
     """Where product files live.
 
@@ -129,3 +138,19 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def hash(self, key: str) -> StoredObject:
         """Read the stored object again (streamed) and return its size and SHA-256."""
+
+    @abc.abstractmethod
+    def head(self, key: str) -> ObjectHead | None:
+        """Return the object's size and backend ETag, or ``None`` when nothing is stored."""
+
+    @abc.abstractmethod
+    def fetch_file(self, key: str, target: Path) -> None:
+        """Copy the stored object to the local file ``target`` (streamed, constant memory)."""
+
+    def presigned_get(
+        self, key: str, *, filename_header: str, content_type: str, expires_in: int
+    ) -> str | None:
+        """A short-lived URL the buyer can fetch the object from directly, or ``None`` when the
+        backend cannot make one (local disk). ``filename_header`` is the whole
+        ``Content-Disposition`` value the answer must carry."""
+        return None

@@ -16,6 +16,7 @@ import anyio.to_thread
 from shipkey.storage.base import (
     DEFAULT_CHUNK_SIZE,
     InvalidKey,
+    ObjectHead,
     ObjectNotFound,
     Storage,
     StorageError,
@@ -253,3 +254,14 @@ class LocalStorage(Storage):
                 hasher.update(block)
                 size += len(block)
         return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
+
+    def head(self, key: str) -> ObjectHead | None:
+        try:
+            return ObjectHead(size=self._stat_file(key)[1].st_size)
+        except ObjectNotFound:
+            return None
+
+    def fetch_file(self, key: str, target: Path) -> None:
+        with self._open(key) as handle, Path(target).open("wb") as out:
+            while block := handle.read(DEFAULT_CHUNK_SIZE):
+                out.write(block)

@@ -1,0 +1,68 @@
+"""Admin API: resumable uploads of product files (``shipkey files upload`` uses them)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from shipkey.admin.auth import require_admin
+from shipkey.catalog import uploads
+from shipkey.catalog.upload_schemas import UploadCreate, UploadRead
+from shipkey.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
+from shipkey.metrics import Metrics
+
+router = APIRouter(
+    prefix="/api/admin", tags=["admin: uploads"], dependencies=[Depends(require_admin)]
+)
+
+
+@router.post("/products/{ref}/uploads", status_code=201)
+def open_upload(
+    ref: str, data: UploadCreate, session: DbSession, settings: SettingsDep
+) -> UploadRead:
+    """Start an upload, or get the unfinished one for the same file (same size and SHA-256)."""
+    return UploadRead.of(uploads.open_upload(session, settings.resolved_data_dir, ref, data))
+
+
+@router.get("/uploads/{upload_id}")
+def get_upload(upload_id: str, session: ReadSession) -> UploadRead:
+    """Where an upload stands: ``received`` is where the next chunk starts."""
+    return UploadRead.of(uploads.get_upload(session, upload_id))
+
+
+@router.put(
+    "/uploads/{upload_id}",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def put_chunk(
+    upload_id: str,
+    request: Request,
+    db: DatabaseDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> UploadRead:
+    """One chunk, with ``Content-Range: bytes FIRST-LAST/SIZE`` starting at ``received``."""
+    result = await uploads.write_chunk(
+        db,
+        storage,
+        settings.resolved_data_dir,
+        upload_id,
+        request.headers.get("content-range"),
+        request.stream(),
+    )
+    if result.file is not None:
+        metrics: Metrics = request.app.state.metrics
+        metrics.uploaded_bytes.inc(result.file.file_size)
+    return UploadRead.of(result.upload, result.file)
+
+
+@router.delete("/uploads/{upload_id}", status_code=204)
+def cancel_upload(upload_id: str, session: DbSession, settings: SettingsDep) -> Response:
+    uploads.cancel_upload(session, settings.resolved_data_dir, upload_id)
+    return Response(status_code=204)

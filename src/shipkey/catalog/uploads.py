@@ -1,0 +1,266 @@
+"""Resumable uploads of big product files.
+
+A client opens an upload session (file name, size, and ideally its SHA-256), then sends the file
+in chunks, each a ``PUT`` with ``Content-Range: bytes a-b/size`` starting where the server is.
+The bytes wait in ``<data dir>/uploads/<id>.part``; what arrived before a dropped connection is
+kept, and ``GET`` tells where to go on. When the last byte is in, the file is streamed into
+storage (S3 multipart or local), hashed on the way, checked against the announced SHA-256, and
+attached to the product; the session ends.
+
+Opening a session again with the same product, size and SHA-256 returns the unfinished one, so a
+client resumes without keeping any state of its own. A chunk being written holds a short lease
+(a conditional UPDATE), so two clients can never write one session at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from shipkey.catalog import service as catalog
+from shipkey.catalog.models import UploadSession
+from shipkey.catalog.schemas import ProductFile
+from shipkey.catalog.upload_schemas import UploadCreate
+from shipkey.db import Database, rowcount, utcnow
+from shipkey.errors import BadRequest, Conflict, NotFound, ShipkeyError
+from shipkey.storage import Storage
+
+SESSION_HOURS = 24 * 7
+LEASE = timedelta(minutes=30)
+_CONTENT_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
+
+
+def staging_dir(data_dir: Path) -> Path:
+    path = data_dir / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _part(data_dir: Path, upload_id: str) -> Path:
+    return staging_dir(data_dir) / f"{upload_id}.part"
+
+
+def get_upload(session: Session, upload_id: str) -> UploadSession:
+    upload = session.get(UploadSession, upload_id) if len(upload_id) <= 32 else None
+    if upload is None or upload.expires_at <= utcnow():
+        raise NotFound(f"No upload {upload_id!r}.", "UPLOAD_NOT_FOUND")
+    return upload
+
+
+def open_upload(session: Session, data_dir: Path, ref: str, data: UploadCreate) -> UploadSession:
+    """A new upload session, or the unfinished one for the same product, size and SHA-256."""
+    product = catalog.get_product(session, ref)
+    sweep_expired(session, data_dir)
+    file_name = catalog.clean_file_name(data.file_name)
+    mime_type = catalog.clean_mime_type(data.content_type, file_name)
+    sha256 = data.sha256.lower() if data.sha256 else None
+    now = utcnow()
+    if sha256 is not None:
+        existing = session.scalars(
+            select(UploadSession)
+            .where(
+                UploadSession.product_id == product.id,
+                UploadSession.sha256 == sha256,
+                UploadSession.size == data.size,
+                UploadSession.expires_at > now,
+            )
+            .order_by(UploadSession.received.desc())
+        ).first()
+        if existing is not None and _part(data_dir, existing.id).exists():
+            return existing
+    upload = UploadSession(
+        product_id=product.id,
+        file_name=file_name,
+        mime_type=mime_type,
+        size=data.size,
+        received=0,
+        sha256=sha256,
+        created_at=now,
+        expires_at=now + timedelta(hours=SESSION_HOURS),
+    )
+    session.add(upload)
+    session.flush()
+    _part(data_dir, upload.id).touch()
+    return upload
+
+
+def sweep_expired(session: Session, data_dir: Path, limit: int = 100) -> int:
+    """Forget abandoned uploads and free their disk space; returns how many."""
+    expired = session.scalars(
+        select(UploadSession)
+        .where(UploadSession.expires_at <= utcnow())
+        .order_by(UploadSession.expires_at)
+        .limit(limit)
+    ).all()
+    for upload in expired:
+        session.delete(upload)
+        _part(data_dir, upload.id).unlink(missing_ok=True)
+    session.flush()
+    return len(expired)
+
+
+def parse_content_range(header: str | None, size: int) -> tuple[int, int]:
+    """``bytes a-b/size`` → (a, b); 400 when absent or not describing this upload."""
+    match = _CONTENT_RANGE.match(header or "")
+    if match is None:
+        raise BadRequest(
+            "Send each chunk with Content-Range: bytes FIRST-LAST/SIZE.", "INVALID_CONTENT_RANGE"
+        )
+    first, last, total = (int(group) for group in match.groups())
+    if total != size or last < first or last >= size:
+        raise BadRequest(
+            f"Content-Range {header!r} does not fit this {size}-byte upload.",
+            "INVALID_CONTENT_RANGE",
+        )
+    return first, last
+
+
+@dataclass
+class ChunkResult:
+    upload: UploadSession
+    file: ProductFile | None
+
+
+def _claim(db: Database, upload_id: str, first: int) -> UploadSession:
+    now = utcnow()
+    with db.session() as session:
+        upload = get_upload(session, upload_id)
+        claimed = session.execute(
+            update(UploadSession)
+            .where(
+                UploadSession.id == upload_id,
+                UploadSession.received == first,
+                or_(UploadSession.locked_until.is_(None), UploadSession.locked_until < now),
+            )
+            .values(locked_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(claimed) != 1:
+            session.refresh(upload)
+            if upload.received != first:
+                raise Conflict(
+                    f"The upload has {upload.received} bytes; send the chunk that starts there.",
+                    "UPLOAD_OFFSET_MISMATCH",
+                    received=upload.received,
+                )
+            raise Conflict("Another chunk of this upload is being sent.", "UPLOAD_BUSY")
+        session.refresh(upload)
+        return upload
+
+
+def _release(db: Database, upload_id: str, received: int) -> UploadSession:
+    with db.session() as session:
+        session.execute(
+            update(UploadSession)
+            .where(UploadSession.id == upload_id)
+            .values(received=received, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return get_upload(session, upload_id)
+
+
+async def _append(part: Path, first: int, limit: int, chunks: AsyncIterable[bytes]) -> int:
+    """Write the chunk at ``first``; returns how many bytes are safely on disk."""
+    handle = await anyio.to_thread.run_sync(part.open, "r+b")
+    written = 0
+    try:
+        await anyio.to_thread.run_sync(handle.truncate, first)
+        await anyio.to_thread.run_sync(handle.seek, first)
+        async for chunk in chunks:
+            if written + len(chunk) > limit:
+                raise BadRequest("The chunk is longer than its Content-Range.", "CHUNK_TOO_LONG")
+            await anyio.to_thread.run_sync(handle.write, chunk)
+            written += len(chunk)
+    except ShipkeyError:
+        written = 0  # a malformed chunk is dropped whole
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(handle.flush)
+            await anyio.to_thread.run_sync(os.fsync, handle.fileno())
+            await anyio.to_thread.run_sync(handle.close)
+    return written
+
+
+async def write_chunk(
+    db: Database,
+    storage: Storage,
+    data_dir: Path,
+    upload_id: str,
+    content_range: str | None,
+    chunks: AsyncIterable[bytes],
+) -> ChunkResult:
+    """Store one chunk; when it completes the file, move it to storage and attach it."""
+
+    def _size() -> int:
+        with db.read_session() as session:
+            return get_upload(session, upload_id).size
+
+    size = await run_in_threadpool(_size)
+    first, last = parse_content_range(content_range, size) if size else (0, -1)
+    upload = await run_in_threadpool(_claim, db, upload_id, first)
+    part = _part(data_dir, upload_id)
+    written = 0
+    try:
+        written = await _append(part, first, last - first + 1, chunks)
+    finally:
+        with anyio.CancelScope(shield=True):
+            upload = await run_in_threadpool(_release, db, upload_id, first + written)
+    if upload.received < size:
+        return ChunkResult(upload, None)
+    return ChunkResult(upload, await run_in_threadpool(_finish, db, storage, part, upload))
+
+
+def _finish(db: Database, storage: Storage, part: Path, upload: UploadSession) -> ProductFile:
+    key = catalog.new_file_key(upload.product_id)
+    stored = storage.save_file(key, part)
+    if upload.sha256 is not None and stored.sha256 != upload.sha256:
+        storage.delete(key)
+        with db.session() as session:
+            session.delete(get_upload(session, upload.id))
+        part.unlink(missing_ok=True)
+        raise ShipkeyError(
+            "The file that arrived does not have the announced SHA-256; upload it again.",
+            "CHECKSUM_MISMATCH",
+            status_code=422,
+            expected=upload.sha256,
+            actual=stored.sha256,
+        )
+    try:
+        with db.session() as session:
+            product = catalog.get_product(session, upload.product_id)
+            replaced = catalog.attach_file(
+                session, product, stored, upload.file_name, upload.mime_type
+            )
+            session.delete(get_upload(session, upload.id))
+    except BaseException:
+        storage.delete(key)
+        raise
+    part.unlink(missing_ok=True)
+    if replaced is not None and replaced != key:
+        storage.delete(replaced)
+    return ProductFile(
+        file_name=upload.file_name,
+        file_size=stored.size,
+        file_mime_type=upload.mime_type,
+        sha256=stored.sha256,
+    )
+
+
+def cancel_upload(session: Session, data_dir: Path, upload_id: str) -> None:
+    upload = get_upload(session, upload_id)
+    session.delete(upload)
+    session.flush()
+    with contextlib.suppress(FileNotFoundError):
+        _part(data_dir, upload_id).unlink()

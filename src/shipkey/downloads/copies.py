@@ -1,0 +1,121 @@
+"""Stamped copies: one personal copy of a stamped product's file per purchase.
+
+``ensure_stamped`` builds the copy when it is missing (never built, deleted from storage, or
+made from a file the seller has since replaced) and records it; the worker runs it right after
+the sale (the ``stamp.build`` job), and a download runs it too if the buyer is faster than the
+worker. The file is built outside any transaction; recording it is a short compare-and-set, so
+two builders racing leave one copy and delete the other.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from shipkey.catalog.models import Product
+from shipkey.db import Database, insert_ignore, rowcount, utcnow
+from shipkey.downloads.models import StampedCopy
+from shipkey.downloads.stamping import Kind, Stamp, kind_of, stamp_file
+from shipkey.orders.models import Purchase
+from shipkey.storage import Storage
+
+
+def stamp_kind(product: Product) -> Kind | None:
+    """The stamper a product's downloads go through, or ``None`` when they are not stamped."""
+    if not product.stamp or product.file_key is None:
+        return None
+    return kind_of(product.file_name, product.file_mime_type)
+
+
+@dataclass(frozen=True)
+class _Source:
+    purchase_id: str
+    kind: Kind
+    key: str
+    sha256: str
+    stamp: Stamp
+
+
+def _current_copy(session: Session, purchase_id: str, source_sha256: str) -> StampedCopy | None:
+    copy = session.get(StampedCopy, purchase_id)
+    if copy is None or copy.source_sha256 != source_sha256:
+        return None
+    return copy
+
+
+def ready_copy(session: Session, storage: Storage, purchase: Purchase) -> StampedCopy | None:
+    """The purchase's stamped copy when it is built from the current file and still stored."""
+    product = purchase.product
+    if product.file_sha256 is None:
+        return None
+    copy = _current_copy(session, purchase.id, product.file_sha256)
+    if copy is None or not storage.exists(copy.key):
+        return None
+    return copy
+
+
+def _source(db: Database, storage: Storage, purchase_id: str) -> _Source | None:
+    """What to build from; ``None`` when nothing needs building."""
+    with db.read_session() as session:
+        purchase = session.get(Purchase, purchase_id)
+        if purchase is None:
+            return None
+        product = purchase.product
+        kind = stamp_kind(product)
+        if kind is None or product.file_key is None or product.file_sha256 is None:
+            return None
+        if ready_copy(session, storage, purchase) is not None:
+            return None
+        stamp = Stamp(email=purchase.email or "", order_id=purchase.id, name=purchase.name)
+        return _Source(purchase.id, kind, product.file_key, product.file_sha256, stamp)
+
+
+def ensure_stamped(db: Database, storage: Storage, purchase_id: str) -> bool:
+    """Build and record the purchase's stamped copy if it is needed; True when one was built.
+
+    Raises :class:`~shipkey.downloads.stamping.StampError` when the file cannot be stamped.
+    """
+    source = _source(db, storage, purchase_id)
+    if source is None:
+        return False
+    key = f"stamped/{source.purchase_id}/{secrets.token_hex(16)}"
+    with tempfile.TemporaryDirectory(prefix="shipkey-stamp-") as folder:
+        original, stamped = Path(folder) / "original", Path(folder) / "stamped"
+        storage.fetch_file(source.key, original)
+        stamp_file(source.kind, original, stamped, source.stamp)
+        stored = storage.save_file(key, stamped)
+    values = {
+        "source_sha256": source.sha256,
+        "key": key,
+        "size": stored.size,
+        "sha256": stored.sha256,
+        "created_at": utcnow(),
+    }
+    replaced: str | None = None
+    with db.session() as session:
+        if insert_ignore(session, StampedCopy, {"purchase_id": source.purchase_id, **values}):
+            kept = True
+        else:
+            old = session.get(StampedCopy, source.purchase_id)
+            kept = False
+            if old is not None and (
+                old.source_sha256 != source.sha256 or not storage.exists(old.key)
+            ):
+                changed = session.execute(
+                    update(StampedCopy)
+                    .where(StampedCopy.purchase_id == old.purchase_id, StampedCopy.key == old.key)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                kept = rowcount(changed) == 1
+                replaced = old.key if kept else None
+    if not kept:
+        storage.delete(key)  # another builder recorded its copy first
+    if replaced is not None:
+        storage.delete(replaced)
+    return kept
