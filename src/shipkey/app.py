@@ -23,6 +23,7 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
+from shipkey.portal import routes as portal_routes
 from shipkey.storage import LocalStorage, Storage, open_storage
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(license_routes.router)
     app.include_router(license_routes.admin_router)
     app.include_router(mail_routes.router)
+    portal_routes.install(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

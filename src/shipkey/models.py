@@ -8,6 +8,7 @@ from shipkey.jobs.models import Job, JobStatus
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
 from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
+from shipkey.portal.models import LoginPurpose, LoginToken
 
 __all__ = [
     "AdminToken",
@@ -20,6 +21,8 @@ __all__ = [
     "LicenseActivation",
     "LicenseStatus",
     "LicenseType",
+    "LoginPurpose",
+    "LoginToken",
     "MailMessage",
     "MailStatus",
     "Product",
