@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from shipkey import __version__
+from shipkey.admin_ui import routes as admin_ui_routes
 from shipkey.catalog import routes as catalog_routes
 from shipkey.config import Settings
 from shipkey.db import Database
@@ -27,7 +28,7 @@ from shipkey.portal import routes as portal_routes
 from shipkey.storage import LocalStorage, Storage, open_storage
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
-UPLOAD_PATHS = r"^/api/admin/products/[^/]+/file$"
+UPLOAD_PATHS = r"^/(api/)?admin/products/[^/]+/file$"
 
 
 class ConfigurationError(RuntimeError):
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(license_routes.admin_router)
     app.include_router(mail_routes.router)
     portal_routes.install(app)
+    admin_ui_routes.install(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

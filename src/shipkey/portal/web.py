@@ -13,11 +13,12 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
 from babel.core import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
@@ -298,9 +299,11 @@ def number(value: int, locale: str) -> str:
 
 
 def short_date(value: datetime, locale: str) -> str:
-    from babel.dates import format_date
-
     return format_date(value.astimezone(UTC), "medium", locale=locale)
+
+
+def short_date_plain(value: date, locale: str) -> str:
+    return format_date(value, "medium", locale=locale)
 
 
 @lru_cache(maxsize=len(LOCALES))
