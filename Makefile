@@ -43,7 +43,7 @@ test: lint typecheck unit
 # Extract translatable strings (babel.cfg) and merge them into each language's .po catalog.
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -o $(VENV)/messages.pot --no-wrap --sort-by-file \
-		--project shipkey --version "$$($(BIN)/python -c 'import shipkey; print(shipkey.__version__)')" src
+		-k tr:2 --project shipkey --version "$$($(BIN)/python -c 'import shipkey; print(shipkey.__version__)')" src
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d src/shipkey/translations \
 		--no-wrap --ignore-obsolete
 

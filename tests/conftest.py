@@ -31,6 +31,9 @@ from shipkey.config import Settings
 from shipkey.db import Base, Database
 from shipkey.storage import Storage, open_storage
 
+# Browser fixtures (a live site with SMTP, Debian's Chromium through Playwright).
+pytest_plugins = ["tests.web"]
+
 ADMIN_TOKEN = "sk_admin_test-token-for-the-suite"
 SECRET = "test-secret-key-that-is-long-enough-for-hmac"
 

@@ -36,7 +36,7 @@ from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase
 from shipkey.portal import service as portal
 from shipkey.portal import web
-from shipkey.portal.web import CsrfChecked, PageError, WebSessionDep, _, redirect, render
+from shipkey.portal.web import CsrfChecked, PageError, WebSessionDep, redirect, render, tr
 
 router = APIRouter(prefix="/admin", tags=["pages: admin"], include_in_schema=False)
 Posted = [CsrfChecked]
@@ -54,7 +54,7 @@ Admin = [Depends(current_admin)]
 
 
 def _not_found(request: Request, what: str) -> PageError:
-    return PageError(404, _(request, "Not found"), what)
+    return PageError(404, tr(request, "Not found"), what)
 
 
 # --- signing in -----------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def sign_in_with_token(
             {
                 "next": next,
                 "email_login": bool(settings.admin_email),
-                "error": _(request, "This admin token is not valid."),
+                "error": tr(request, "This admin token is not valid."),
             },
             status_code=401,
         )
@@ -110,7 +110,7 @@ def sign_in_by_email(
     try:
         limits.hit(client.ip, address)
     except TooManyRequests as exc:
-        raise PageError(429, _(request, "Too many requests"), exc.message) from exc
+        raise PageError(429, tr(request, "Too many requests"), exc.message) from exc
     portal.request_admin_link(session, settings, address, web.page_locale(request))
     return render(request, "portal/login_sent.html", {"email": address})
 
@@ -138,10 +138,10 @@ def dashboard(request: Request, session: ReadSession) -> Response:
             describe=lambda day, value: f"{web.short_date_plain(day, locale)}: {value:g} {unit}",
         )
 
-    sales_chart = count_chart("sales", _(request, "Sales per day"), numbers.sales, _(request, "sales"))
+    sales_chart = count_chart("sales", tr(request, "Sales per day"), numbers.sales, tr(request, "sales"))
     revenue_chart = charts.bar_chart(
         "revenue",
-        _(request, "Revenue per day (%(currency)s)", currency=currency),
+        tr(request, "Revenue per day (%(currency)s)", currency=currency),
         numbers.revenue_series.points,
         describe=lambda day, value: (
             f"{web.short_date_plain(day, locale)}: {web.money(int(value * 100), currency, locale)}"
@@ -149,12 +149,12 @@ def dashboard(request: Request, session: ReadSession) -> Response:
     )
     deliveries_chart = count_chart(
         "deliveries",
-        _(request, "Delivery e-mails sent per day"),
+        tr(request, "Delivery e-mails sent per day"),
         numbers.deliveries,
-        _(request, "e-mails"),
+        tr(request, "e-mails"),
     )
     downloads_chart = count_chart(
-        "downloads", _(request, "Downloads per day"), numbers.downloads, _(request, "downloads")
+        "downloads", tr(request, "Downloads per day"), numbers.downloads, tr(request, "downloads")
     )
     return render(
         request,
@@ -273,11 +273,11 @@ async def create_product(request: Request, db: DatabaseDep) -> Response:
             product = catalog.create_product(session, data)
             product_id = product.id
     except ValueError as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationError) else [_(request, "Invalid price.")]
+        errors = _errors(exc) if isinstance(exc, ValidationError) else [tr(request, "Invalid price.")]
         return _product_errors(request, db, None, form, errors)
     except ShipkeyError as exc:
         return _product_errors(request, db, None, form, [exc.message])
-    web.get_web_session(request).notify(_(request, "The product was created."))
+    web.get_web_session(request).notify(tr(request, "The product was created."))
     return redirect(request, f"/admin/products/{product_id}")
 
 
@@ -319,11 +319,11 @@ async def edit_product(request: Request, ref: str, db: DatabaseDep) -> Response:
         with db.session() as session:
             catalog.update_product(session, catalog.get_product(session, ref), data)
     except ValueError as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationError) else [_(request, "Invalid price.")]
+        errors = _errors(exc) if isinstance(exc, ValidationError) else [tr(request, "Invalid price.")]
         return _product_errors(request, db, current, form, errors)
     except ShipkeyError as exc:
         return _product_errors(request, db, current, form, [exc.message])
-    web.get_web_session(request).notify(_(request, "Saved."))
+    web.get_web_session(request).notify(tr(request, "Saved."))
     return redirect(request, f"/admin/products/{current.id}")
 
 
@@ -392,23 +392,23 @@ PurchaseAction = Callable[[Request, Session, Any, Purchase], str]
 
 def _resend(request: Request, session: Session, settings: Any, purchase: Purchase) -> str:
     service.resend_delivery(session, settings, purchase)
-    return _(request, "The delivery e-mail was queued again.")
+    return tr(request, "The delivery e-mail was queued again.")
 
 
 def _refund(request: Request, session: Session, settings: Any, purchase: Purchase) -> str:
     orders.refund(session, purchase)
-    return _(request, "Refunded: links ended and licenses revoked.")
+    return tr(request, "Refunded: links ended and licenses revoked.")
 
 
 def _reset(request: Request, session: Session, settings: Any, purchase: Purchase) -> str:
     service.reset_download_count(session, purchase)
-    return _(request, "The download count was reset.")
+    return tr(request, "The download count was reset.")
 
 
 def _link(request: Request, session: Session, settings: Any, purchase: Purchase) -> str:
     link = downloads.issue_link(session, purchase, settings.base_url)
     web.get_web_session(request).notify(
-        _(request, "A new download link:"), "link", url=link.url
+        tr(request, "A new download link:"), "link", url=link.url
     )
     return ""
 
@@ -435,7 +435,7 @@ def add_downloads(
     except ShipkeyError as exc:
         web_session.notify(exc.message, "error")
     else:
-        web_session.notify(_(request, "Downloads added."))
+        web_session.notify(tr(request, "Downloads added."))
     return redirect(request, f"/admin/purchases/{purchase.id}")
 
 
@@ -450,7 +450,7 @@ def purchase_action(
 ) -> Response:
     handler = PURCHASE_ACTIONS.get(action)
     if handler is None:
-        raise _not_found(request, _(request, "No such action."))
+        raise _not_found(request, tr(request, "No such action."))
     purchase = _purchase(request, session, purchase_id)
     try:
         message = handler(request, session, settings, purchase)
@@ -515,14 +515,14 @@ def license_action(
 ) -> Response:
     handler = LICENSE_ACTIONS.get(action)
     if handler is None:
-        raise _not_found(request, _(request, "No such action."))
+        raise _not_found(request, tr(request, "No such action."))
     lic = _license(request, session, license_id)
     try:
         handler(session, lic)
     except ShipkeyError as exc:
         web_session.notify(exc.message, "error")
     else:
-        web_session.notify(_(request, "License %(key)s: %(status)s", key=lic.key,
+        web_session.notify(tr(request, "License %(key)s: %(status)s", key=lic.key,
                              status=lic.status.value))
     return redirect(request, web.safe_next(back, f"/admin/licenses/{lic.id}"))
 
@@ -553,7 +553,7 @@ def retry_delivery(
     except ShipkeyError as exc:
         web_session.notify(exc.message, "error")
     else:
-        web_session.notify(_(request, "The e-mail will be sent again."))
+        web_session.notify(tr(request, "The e-mail will be sent again."))
     return redirect(request, "/admin/deliveries")
 
 
@@ -573,7 +573,7 @@ def mailbox(request: Request, settings: SettingsDep) -> Response:
 def mailbox_message(request: Request, name: str, settings: SettingsDep) -> Response:
     message = senders.read_mailbox(senders.mailbox_dir(settings), name)
     if message is None:
-        raise _not_found(request, _(request, "No such message in the dev mailbox."))
+        raise _not_found(request, tr(request, "No such message in the dev mailbox."))
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     return render(

@@ -13,7 +13,7 @@ from shipkey.licensing.signing_keys import SigningKeyStore
 from shipkey.mail.render import LOCALES
 from shipkey.portal import service, web
 from shipkey.portal.models import LoginPurpose
-from shipkey.portal.web import CsrfChecked, PageError, WebSessionDep, _, redirect, render
+from shipkey.portal.web import CsrfChecked, PageError, WebSessionDep, redirect, render, tr
 
 router = APIRouter(tags=["pages: buyer"], include_in_schema=False)
 Posted = [CsrfChecked]
@@ -33,8 +33,8 @@ BuyerDep = Annotated[str, Depends(current_buyer)]
 def _not_found(request: Request) -> PageError:
     return PageError(
         404,
-        _(request, "Not found"),
-        _(request, "There is no such purchase in your account."),
+        tr(request, "Not found"),
+        tr(request, "There is no such purchase in your account."),
     )
 
 
@@ -62,7 +62,7 @@ def request_link(
         return render(
             request,
             "portal/login.html",
-            {"next": next, "email": email, "error": _(request, "Enter a valid e-mail address.")},
+            {"next": next, "email": email, "error": tr(request, "Enter a valid e-mail address.")},
             status_code=422,
         )
     try:
@@ -74,7 +74,7 @@ def request_link(
             {
                 "next": next,
                 "email": email,
-                "error": _(request, "Too many sign-in requests. Please wait a while."),
+                "error": tr(request, "Too many sign-in requests. Please wait a while."),
             },
             status_code=429,
         )
@@ -113,7 +113,7 @@ def use_link(
 @router.post("/logout", dependencies=Posted)
 def sign_out(request: Request, web_session: WebSessionDep) -> Response:
     web_session.sign_out()
-    web_session.notify(_(request, "You are signed out."))
+    web_session.notify(tr(request, "You are signed out."))
     return redirect(request, "/login")
 
 
@@ -172,10 +172,10 @@ def new_download_link(
     try:
         link = service.new_download_link(session, settings, purchase)
     except ShipkeyError as exc:
-        web_session.notify(_(request, "No new link: %(reason)s", reason=exc.message), "error")
+        web_session.notify(tr(request, "No new link: %(reason)s", reason=exc.message), "error")
     else:
         web_session.notify(
-            _(request, "Your download link is ready."),
+            tr(request, "Your download link is ready."),
             "link",
             url=link.url,
             expires=link.expires_at.isoformat(),
@@ -205,7 +205,7 @@ def deactivate_machine(
     except NotFound as exc:
         raise _not_found(request) from exc
     name = activation.machine_name or activation.machine_id
-    web_session.notify(_(request, "%(machine)s was deactivated.", machine=name))
+    web_session.notify(tr(request, "%(machine)s was deactivated.", machine=name))
     return redirect(request, f"/purchases/{purchase.id}")
 
 
@@ -227,7 +227,7 @@ def license_file(
     except NotFound as exc:
         raise _not_found(request) from exc
     except ShipkeyError as exc:
-        raise PageError(exc.status_code, _(request, "No license file"), exc.message) from exc
+        raise PageError(exc.status_code, tr(request, "No license file"), exc.message) from exc
     safe = "".join(c for c in activation.machine_id if c.isalnum() or c in "-_.")[:60] or "machine"
     return Response(
         content,

@@ -204,7 +204,7 @@ class NeedsSignIn(Exception):
         self.next_path = next_path
 
 
-def _(request: Request, message: str, **values: Any) -> str:
+def tr(request: Request, message: str, **values: Any) -> str:
     """``message`` translated into the request's language."""
     text = translations(page_locale(request)).gettext(message)
     return text % values if values else text
@@ -225,7 +225,7 @@ async def check_csrf(request: Request) -> None:
     if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
         raise PageError(
             403,
-            _(request, "This form has expired"),
+            tr(request, "This form has expired"),
             _(
                 request,
                 "The form was sent without a valid security token. "
