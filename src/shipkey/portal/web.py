@@ -226,7 +226,7 @@ async def check_csrf(request: Request) -> None:
         raise PageError(
             403,
             tr(request, "This form has expired"),
-            _(
+            tr(
                 request,
                 "The form was sent without a valid security token. "
                 "Go back, reload the page and try again.",
