@@ -57,7 +57,9 @@ def _activate(site: Site, key: str, machine: str, name: str) -> None:
 
 
 def _validate(site: Site, key: str, machine: str) -> str:
-    response = site.api.post("/api/licenses/validate", json={"licenseKey": key, "machineId": machine})
+    response = site.api.post(
+        "/api/licenses/validate", json={"licenseKey": key, "machineId": machine}
+    )
     assert response.status_code == 200, response.text
     code: str = response.json()["code"]
     return code

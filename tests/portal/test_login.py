@@ -61,14 +61,14 @@ def test_the_link_is_stored_hashed_and_works_once(
     page = client.get(f"/login/{token}")
     assert page.status_code == 200
     assert "ada@example.com" in page.text
-    first = client.post(f"/login/{token}", data={"csrf_token": csrf(page.text)}, follow_redirects=False)
+    first = client.post(
+        f"/login/{token}", data={"csrf_token": csrf(page.text)}, follow_redirects=False
+    )
     assert first.status_code == 303
     assert first.headers["location"] == "/purchases"
     assert client.get("/purchases").status_code == 200
 
-    again = client.post(
-        f"/login/{token}", data={"csrf_token": csrf_of(client, "/purchases")}
-    )
+    again = client.post(f"/login/{token}", data={"csrf_token": csrf_of(client, "/purchases")})
     assert again.status_code == 410
     assert client.get(f"/login/{token}").status_code == 410
 

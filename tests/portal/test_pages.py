@@ -3,6 +3,7 @@ session's CSRF token, links and machines, and the language."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,7 +32,9 @@ def sale(admin: TestClient) -> dict[str, Any]:
 
 
 @pytest.fixture
-def other(admin: TestClient, app: FastAPI, db: Database, sale: dict[str, Any]) -> TestClient:
+def other(
+    admin: TestClient, app: FastAPI, db: Database, sale: dict[str, Any]
+) -> Iterator[TestClient]:
     """Another buyer, signed in, with a purchase of their own."""
     create_purchase(admin, "pixel-forge", email="eve@example.com")
     with TestClient(app) as client:
@@ -72,7 +75,12 @@ def test_another_buyers_purchase_is_not_found(
     token = csrf_of(other, "/purchases")
     license_id, activation_id = _activation_id(db)
     base = f"/purchases/{purchase_id}/licenses/{license_id}/machines/{activation_id}"
-    assert other.post(f"/purchases/{purchase_id}/download-link", data={"csrf_token": token}).status_code == 404
+    assert (
+        other.post(
+            f"/purchases/{purchase_id}/download-link", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )
     assert other.post(f"{base}/deactivate", data={"csrf_token": token}).status_code == 404
     assert other.get(f"{base}/file").status_code == 404
     with db.read_session() as session:
@@ -125,7 +133,7 @@ def test_generate_a_link_and_deactivate_a_machine(
     token = csrf_of(client, f"/purchases/{sale['id']}")
     page = client.post(f"/purchases/{sale['id']}/download-link", data={"csrf_token": token})
     assert "Your download link is ready" in page.text
-    url = page.text.split('data-download-link>')[0].rsplit('href="', 1)[1].split('"')[0]
+    url = page.text.split("data-download-link>")[0].rsplit('href="', 1)[1].split('"')[0]
     assert url.startswith("http://testserver/api/download/")
     assert client.get(url.removeprefix("http://testserver")).status_code == 200
     assert "1 download left" in client.get(f"/purchases/{sale['id']}").text

@@ -138,7 +138,9 @@ def dashboard(request: Request, session: ReadSession) -> Response:
             describe=lambda day, value: f"{web.short_date_plain(day, locale)}: {value:g} {unit}",
         )
 
-    sales_chart = count_chart("sales", tr(request, "Sales per day"), numbers.sales, tr(request, "sales"))
+    sales_chart = count_chart(
+        "sales", tr(request, "Sales per day"), numbers.sales, tr(request, "sales")
+    )
     revenue_chart = charts.bar_chart(
         "revenue",
         tr(request, "Revenue per day (%(currency)s)", currency=currency),
@@ -245,8 +247,14 @@ def _product_form_context(product: Product | None, form: dict[str, str] | None) 
         }
     return {
         "product": product,
-        "form": form or {"type": "DOWNLOAD", "currency": "EUR", "max_downloads": "5",
-                         "link_ttl_hours": "24", "max_activations": "3"},
+        "form": form
+        or {
+            "type": "DOWNLOAD",
+            "currency": "EUR",
+            "max_downloads": "5",
+            "link_ttl_hours": "24",
+            "max_activations": "3",
+        },
         "product_types": [t.value for t in ProductType],
         "license_types": [t.value for t in LicenseType],
     }
@@ -266,14 +274,14 @@ async def create_product(request: Request, db: DatabaseDep) -> Response:
     form = await _form(request)
     try:
         values = _product_values(form)
-        data = ProductCreate.model_validate(
-            {k: v for k, v in values.items() if v is not None}
-        )
+        data = ProductCreate.model_validate({k: v for k, v in values.items() if v is not None})
         with db.session() as session:
             product = catalog.create_product(session, data)
             product_id = product.id
     except ValueError as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationError) else [tr(request, "Invalid price.")]
+        errors = (
+            _errors(exc) if isinstance(exc, ValidationError) else [tr(request, "Invalid price.")]
+        )
         return _product_errors(request, db, None, form, errors)
     except ShipkeyError as exc:
         return _product_errors(request, db, None, form, [exc.message])
@@ -319,7 +327,9 @@ async def edit_product(request: Request, ref: str, db: DatabaseDep) -> Response:
         with db.session() as session:
             catalog.update_product(session, catalog.get_product(session, ref), data)
     except ValueError as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationError) else [tr(request, "Invalid price.")]
+        errors = (
+            _errors(exc) if isinstance(exc, ValidationError) else [tr(request, "Invalid price.")]
+        )
         return _product_errors(request, db, current, form, errors)
     except ShipkeyError as exc:
         return _product_errors(request, db, current, form, [exc.message])
@@ -407,9 +417,7 @@ def _reset(request: Request, session: Session, settings: Any, purchase: Purchase
 
 def _link(request: Request, session: Session, settings: Any, purchase: Purchase) -> str:
     link = downloads.issue_link(session, purchase, settings.base_url)
-    web.get_web_session(request).notify(
-        tr(request, "A new download link:"), "link", url=link.url
-    )
+    web.get_web_session(request).notify(tr(request, "A new download link:"), "link", url=link.url)
     return ""
 
 
@@ -522,8 +530,9 @@ def license_action(
     except ShipkeyError as exc:
         web_session.notify(exc.message, "error")
     else:
-        web_session.notify(tr(request, "License %(key)s: %(status)s", key=lic.key,
-                             status=lic.status.value))
+        web_session.notify(
+            tr(request, "License %(key)s: %(status)s", key=lic.key, status=lic.status.value)
+        )
     return redirect(request, web.safe_next(back, f"/admin/licenses/{lic.id}"))
 
 
@@ -582,8 +591,8 @@ def mailbox_message(request: Request, name: str, settings: SettingsDep) -> Respo
         {
             "name": name,
             "message": message,
-            "text": text.get_content() if text is not None else "",  # type: ignore[attr-defined]
-            "html": html.get_content() if html is not None else "",  # type: ignore[attr-defined]
+            "text": text.get_content() if text is not None else "",
+            "html": html.get_content() if html is not None else "",
         },
     )
 

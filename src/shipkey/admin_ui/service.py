@@ -101,7 +101,9 @@ def dashboard(session: Session, days: int = 30, now: datetime | None = None) -> 
     for _stamp, amount, currency in sold:
         revenue[currency] += amount
     main_currency = revenue.most_common(1)[0][0] if revenue else None
-    money_rows = [row for row in sold if row[0] is not None and row[2] == main_currency]
+    money_rows = [
+        (stamp, amount) for stamp, amount, currency in sold if stamp and currency == main_currency
+    ]
     delivered = session.scalars(
         select(MailMessage.sent_at).where(
             MailMessage.kind == MailKind.DELIVERY,
@@ -134,7 +136,7 @@ def dashboard(session: Session, days: int = 30, now: datetime | None = None) -> 
         sales=_series(day_list, stamps),
         revenue=dict(revenue),
         revenue_series=_series(
-            day_list, [r[0] for r in money_rows], [r[1] / 100 for r in money_rows]
+            day_list, [stamp for stamp, _ in money_rows], [amount / 100 for _, amount in money_rows]
         ),
         revenue_currency=main_currency,
         deliveries=_series(day_list, [s for s in delivered if s is not None]),
