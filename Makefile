@@ -27,8 +27,8 @@ run: install
 	$(BIN)/shipkey serve
 
 lint: install
-	$(BIN)/ruff check src tests clients/python
-	$(BIN)/ruff format --check src tests clients/python
+	$(BIN)/ruff check src tests scripts clients/python
+	$(BIN)/ruff format --check src tests scripts clients/python
 
 typecheck: install
 	$(BIN)/mypy

@@ -108,13 +108,15 @@ def site(database_url: str, tmp_path: Path, db: Database, storage: Storage) -> I
         smtp.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def playwright() -> Iterator[Playwright]:
+    """Per test: while the sync driver is up it owns the thread's event loop, which the
+    async tests that may run next in the same worker need back."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
     yield chromium

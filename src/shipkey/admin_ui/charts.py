@@ -36,6 +36,7 @@ def bar_chart(
     describe: Callable[[date, float], str],
     axis_label: Callable[[float], str] = lambda v: f"{v:g}",
     tick_label: Callable[[date], str] = lambda d: d.strftime("%d.%m"),
+    integers: bool = False,
 ) -> Markup:
     """One bar per day; ``describe(day, value)`` is the bar's accessible text."""
     top = _nice_max(max((value for _, value in points), default=0))
@@ -56,6 +57,8 @@ def bar_chart(
         parts.append(
             f'<line class="axis" x1="{PAD_LEFT}" x2="{WIDTH - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
+        if integers and not float(top * fraction).is_integer():
+            continue
         parts.append(
             f'<text x="{PAD_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">'
             f"{escape(axis_label(top * fraction))}</text>"

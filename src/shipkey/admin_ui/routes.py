@@ -136,6 +136,7 @@ def dashboard(request: Request, session: ReadSession) -> Response:
             title,
             series.points,
             describe=lambda day, value: f"{web.short_date_plain(day, locale)}: {value:g} {unit}",
+            integers=True,
         )
 
     sales_chart = count_chart(
@@ -163,7 +164,12 @@ def dashboard(request: Request, session: ReadSession) -> Response:
         "admin/dashboard.html",
         {
             "d": numbers,
-            "charts": [sales_chart, revenue_chart, deliveries_chart, downloads_chart],
+            "charts": [
+                (tr(request, "Sales per day"), sales_chart),
+                (tr(request, "Revenue per day (%(currency)s)", currency=currency), revenue_chart),
+                (tr(request, "Delivery e-mails sent per day"), deliveries_chart),
+                (tr(request, "Downloads per day"), downloads_chart),
+            ],
         },
     )
 
