@@ -23,6 +23,8 @@ run: install
 	@echo
 	@echo "Admin API token (keep it): $$($(BIN)/shipkey admin-token create --name make-run)"
 	@echo "Try:  curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/admin/products"
+	@echo "Seller admin: http://127.0.0.1:8000/admin (sign in with the token)"
+	@echo "Buyer portal: http://127.0.0.1:8000/login (the demo buyer is buyer@example.com; mail lands in /admin/mailbox)"
 	@echo
 	$(BIN)/shipkey serve
 

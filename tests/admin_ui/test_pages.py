@@ -20,6 +20,7 @@ from shipkey.orders.models import Purchase
 from shipkey.storage import Storage
 from tests.admin_ui.helpers import admin_sign_in
 from tests.factories import create_purchase, product_with_file
+from tests.mail.helpers import count_messages
 from tests.portal.helpers import csrf, csrf_of, last_login_token, sign_in
 
 
@@ -163,10 +164,17 @@ def test_purchase_actions(seller: TestClient, db: Database, sale: dict[str, Any]
     link = seller.post(f"{base}/download-link", data={"csrf_token": token})
     assert "http://testserver/api/download/" in link.text
 
+    before = count_messages(db, "delivery")
     resent = seller.post(f"{base}/resend", data={"csrf_token": token})
     assert "The delivery e-mail was queued again." in resent.text
+    assert count_messages(db, "delivery") == before + 1
     with db.read_session() as session:
-        message = session.scalars(select(MailMessage).where(MailMessage.kind == "delivery")).one()
+        message = session.scalars(
+            select(MailMessage)
+            .where(MailMessage.kind == "delivery")
+            .order_by(MailMessage.created_at.desc())
+        ).first()
+        assert message is not None
     assert "http://testserver/api/download/" in message.text_body
     assert sale["licenses"][0]["key"] in message.text_body
 
@@ -297,3 +305,16 @@ def test_forms_without_a_valid_csrf_token_are_refused(
     response = seller.post(f"/admin/purchases/{sale['id']}/refund", data={"csrf_token": "x"})
     assert response.status_code == 403
     assert _purchase(db, sale["id"]).status.value == "COMPLETED"
+
+
+def test_wrong_admin_tokens_are_rate_limited(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    limited = settings.model_copy(update={"rate_limits": "on"})
+    with TestClient(create_app(limited, db=db, storage=storage)) as client:
+        token = csrf_of(client, "/admin/login")
+        statuses = [
+            client.post("/admin/login", data={"token": "wrong", "csrf_token": token}).status_code
+            for _ in range(11)
+        ]
+    assert statuses == [401] * 10 + [429]

@@ -71,7 +71,7 @@ def sign_in_by_email(page: Page, site: Site, email: str) -> None:
     page.get_by_label("E-mail address").fill(email)
     page.get_by_role("button", name="Send me a sign-in link").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
-    link = site.sign_in_link(site.wait_for_mail(email))
+    link = site.wait_for_sign_in_link(email)
     page.goto(link)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{site.url}/purchases")
@@ -126,7 +126,7 @@ def test_buyer_signs_in_downloads_and_deactivates_a_machine(
 def test_sign_in_link_works_once(page: Page, site: Site) -> None:
     _sell(site)
     sign_in_by_email(page, site, BUYER)
-    link = site.sign_in_link(site.wait_for_mail(BUYER))
+    link = site.wait_for_sign_in_link(BUYER)
     other = page.context.browser
     assert other is not None
     fresh = other.new_context()

@@ -16,6 +16,7 @@ from shipkey.admin_ui import charts, service
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
+from shipkey.db import Database
 from shipkey.deps import (
     ClientDep,
     DatabaseDep,
@@ -76,12 +77,18 @@ def sign_in_with_token(
     request: Request,
     session: DbSession,
     settings: SettingsDep,
+    client: ClientDep,
     web_session: WebSessionDep,
     token: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=1000)] = "/admin",
 ) -> Response:
     name = service.admin_name_for_token(session, settings, token)
     if name is None:
+        limits: portal.LoginRateLimits = request.app.state.login_rate_limits
+        try:
+            limits.hit_failed_token(client.ip)
+        except TooManyRequests as exc:
+            raise PageError(429, tr(request, "Too many requests"), exc.message) from exc
         return render(
             request,
             "admin/login.html",
@@ -296,7 +303,11 @@ async def create_product(request: Request, db: DatabaseDep) -> Response:
 
 
 def _product_errors(
-    request: Request, db: Any, product: Product | None, form: dict[str, str], errors: list[str]
+    request: Request,
+    db: Database,
+    product: Product | None,
+    form: dict[str, str],
+    errors: list[str],
 ) -> Response:
     with db.read_session() as session:
         listing = catalog.list_products(session) if product is None else []

@@ -78,9 +78,15 @@ class LoginRateLimits:
 
     def hit(self, ip: str | None, email: str) -> None:
         """Count one request; 429 ``RATE_LIMITED`` (with ``retryAfter``) when over a limit."""
+        self._check(((self.per_ip, "ip", ip or "unknown"), (self.per_address, "email", email)))
+
+    def hit_failed_token(self, ip: str | None) -> None:
+        """Count a wrong admin token from ``ip`` (10 a minute, then 429)."""
+        self._check(((self.per_ip, "token", ip or "unknown"),))
+
+    def _check(self, checks: tuple[tuple[RateLimitItem, str, str], ...]) -> None:
         if not self.enabled:
             return
-        checks = ((self.per_ip, "ip", ip or "unknown"), (self.per_address, "email", email))
         for item, scope, identifier in checks:
             if not self._limiter.hit(item, "login", scope, identifier):
                 stats = self._limiter.get_window_stats(item, "login", scope, identifier)
