@@ -149,3 +149,25 @@ def test_the_cookie_is_secure_behind_https(
         header = client.get("/login").headers["set-cookie"]
     assert "Secure" in header
     assert "HttpOnly" in header
+
+
+def test_after_the_link_the_buyer_lands_on_the_page_they_asked_for(
+    client: TestClient, db: Database, buyer: str
+) -> None:
+    asked = client.get(f"/purchases/{buyer}")
+    assert asked.url.path == "/login"
+    form = client.post(
+        "/login",
+        data={
+            "email": "ada@example.com",
+            "next": f"/purchases/{buyer}",
+            "csrf_token": csrf(asked.text),
+        },
+    )
+    assert form.status_code == 200
+    link = last_login_token(db, "ada@example.com")
+    page = client.get(f"/login/{link}")
+    used = client.post(
+        f"/login/{link}", data={"csrf_token": csrf(page.text)}, follow_redirects=False
+    )
+    assert used.headers["location"] == f"/purchases/{buyer}"

@@ -79,6 +79,7 @@ def request_link(
             status_code=429,
         )
     service.request_buyer_link(session, settings, address, web.page_locale(request))
+    web.get_web_session(request).remember_destination(next)
     return render(request, "portal/login_sent.html", {"email": address})
 
 
@@ -106,8 +107,9 @@ def use_link(
     if sign_in.purpose is LoginPurpose.ADMIN:
         web_session.sign_in_admin(sign_in.email)
         return redirect(request, web.safe_next(next, "/admin"))
+    destination = web_session.take_destination(web.safe_next(next, "/purchases"))
     web_session.sign_in_buyer(sign_in.email)
-    return redirect(request, web.safe_next(next, "/purchases"))
+    return redirect(request, destination)
 
 
 @router.post("/logout", dependencies=Posted)

@@ -54,6 +54,7 @@ class WebSession:
     admin: str | None = None
     admin_since: float | None = None
     locale: str | None = None
+    after_sign_in: str | None = None
     notices: list[dict[str, str]] = field(default_factory=list)
     dirty: bool = False
 
@@ -69,6 +70,7 @@ class WebSession:
             "a": self.admin,
             "as": self.admin_since,
             "l": self.locale,
+            "x": self.after_sign_in,
             "n": self.notices,
         }
 
@@ -92,6 +94,9 @@ class WebSession:
         locale = data.get("l")
         if isinstance(locale, str) and locale in LOCALES:
             session.locale = locale
+        after = data.get("x")
+        if isinstance(after, str):
+            session.after_sign_in = safe_next(after, "") or None
         notices = data.get("n")
         if isinstance(notices, list):
             session.notices = [
@@ -100,6 +105,16 @@ class WebSession:
                 if isinstance(item, dict)
             ]
         return session
+
+    def remember_destination(self, path: str) -> None:
+        """Where to go once the e-mailed link has been used (in this browser)."""
+        self.after_sign_in = safe_next(path, "") or None
+        self.dirty = True
+
+    def take_destination(self, default: str) -> str:
+        destination, self.after_sign_in = self.after_sign_in, None
+        self.dirty = True
+        return destination or default
 
     def sign_in_buyer(self, email: str) -> None:
         """Sign a buyer in; a fresh CSRF token, so nothing from before the sign-in carries on."""
