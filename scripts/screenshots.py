@@ -107,7 +107,11 @@ def seed(settings: Settings, db: Database) -> str:
         session.execute(
             update(Download)
             .where(Download.id == link.download.id)
-            .values(downloaded_at=now - timedelta(hours=2), ip_address="198.51.100.4")
+            .values(
+                created_at=now - timedelta(hours=3),
+                downloaded_at=now - timedelta(hours=2),
+                ip_address="198.51.100.4",
+            )
         )
         session.execute(update(Purchase).where(Purchase.id == sale.id).values(download_count=1))
         downloads.issue_link(session, sale, settings.base_url)
