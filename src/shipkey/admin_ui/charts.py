@@ -49,8 +49,7 @@ def bar_chart(
         f'{chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">'
-        + escape("; ".join(describe(day, value) for day, value in points if value))
-        + "</desc>",
+        f"{escape('; '.join(describe(day, value) for day, value in points if value))}</desc>",
     ]
     for fraction in (0, 0.5, 1):
         y = PAD_TOP + plot_h * (1 - fraction)
