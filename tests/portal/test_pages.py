@@ -194,3 +194,20 @@ def test_next_never_leaves_the_site(client: TestClient, db: Database, sale: dict
         follow_redirects=False,
     )
     assert response.headers["location"] == "/purchases"
+
+
+def test_after_a_refund_the_buyer_sees_it_and_gets_no_link_or_license_file(
+    client: TestClient, admin: TestClient, db: Database, sale: dict[str, Any]
+) -> None:
+    sign_in(client, db, "ada@example.com")
+    assert admin.post(f"/api/admin/purchases/{sale['id']}/refund").status_code == 200
+    page = client.get(f"/purchases/{sale['id']}")
+    assert "Refunded" in page.text
+    assert 'data-license-status="REVOKED"' in page.text
+    assert "Downloads are not available for this purchase." in page.text
+    license_id, activation_id = _activation_id(db)
+    refused = client.get(
+        f"/purchases/{sale['id']}/licenses/{license_id}/machines/{activation_id}/file"
+    )
+    assert refused.status_code == 403
+    assert "This license was revoked." in refused.text
