@@ -318,3 +318,16 @@ def test_wrong_admin_tokens_are_rate_limited(
             for _ in range(11)
         ]
     assert statuses == [401] * 10 + [429]
+
+
+@pytest.mark.parametrize("count", ["9" * 5000, "²", "-1", "abc"])
+def test_odd_download_counts_are_refused(
+    seller: TestClient, db: Database, sale: dict[str, Any], count: str
+) -> None:
+    base = f"/admin/purchases/{sale['id']}"
+    response = seller.post(
+        f"{base}/add-downloads", data={"csrf_token": csrf_of(seller, base), "count": count}
+    )
+    assert response.status_code == 200
+    assert "Add between 1 and 1000 downloads." in response.text
+    assert _purchase(db, sale["id"]).max_downloads == 2

@@ -211,3 +211,12 @@ def test_after_a_refund_the_buyer_sees_it_and_gets_no_link_or_license_file(
     )
     assert refused.status_code == 403
     assert "This license was revoked." in refused.text
+
+
+@pytest.mark.parametrize(
+    "email", ["x" * 5000 + "@example.com", "no-at-sign", "a@b", "²@example.com"]
+)
+def test_odd_addresses_get_the_form_again(client: TestClient, email: str) -> None:
+    response = client.post("/login", data={"email": email, "csrf_token": csrf_of(client, "/login")})
+    assert response.status_code in (200, 422)
+    assert "text/html" in response.headers["content-type"]

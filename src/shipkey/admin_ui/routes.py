@@ -79,8 +79,8 @@ def sign_in_with_token(
     settings: SettingsDep,
     client: ClientDep,
     web_session: WebSessionDep,
-    token: Annotated[str, Form(max_length=1000)] = "",
-    next: Annotated[str, Form(max_length=1000)] = "/admin",
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/admin",
 ) -> Response:
     name = service.admin_name_for_token(session, settings, token)
     if name is None:
@@ -109,7 +109,7 @@ def sign_in_by_email(
     session: DbSession,
     settings: SettingsDep,
     client: ClientDep,
-    email: Annotated[str, Form(max_length=1000)] = "",
+    email: Annotated[str, Form()] = "",
 ) -> Response:
     """A sign-in link to ``SHIPKEY_ADMIN_EMAIL``; the same answer for any other address."""
     address = portal.normalise_email(email) or ""
@@ -221,7 +221,9 @@ def _product_values(form: dict[str, str]) -> dict[str, Any]:
         elif name == "license_type":
             values[name] = raw or None
         elif name in ("max_downloads", "link_ttl_hours", "max_activations", "license_days"):
-            values[name] = int(raw) if raw.isdigit() and len(raw) < 10 else (raw or None)
+            values[name] = (
+                int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else (raw or None)
+            )
         else:
             values[name] = raw or None
     values["stamp"] = form.get("stamp") == "on"
@@ -452,11 +454,15 @@ def add_downloads(
     purchase_id: str,
     session: DbSession,
     web_session: WebSessionDep,
-    count: Annotated[str, Form(max_length=10)] = "",
+    count: Annotated[str, Form()] = "",
 ) -> Response:
     purchase = _purchase(request, session, purchase_id)
     try:
-        service.add_downloads(session, purchase, int(count) if count.isdigit() else 0)
+        service.add_downloads(
+            session,
+            purchase,
+            int(count) if count.isascii() and count.isdigit() and len(count) < 7 else 0,
+        )
     except ShipkeyError as exc:
         web_session.notify(exc.message, "error")
     else:
@@ -536,7 +542,7 @@ def license_action(
     action: str,
     session: DbSession,
     web_session: WebSessionDep,
-    back: Annotated[str, Form(max_length=500)] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
     handler = LICENSE_ACTIONS.get(action)
     if handler is None:

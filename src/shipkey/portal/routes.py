@@ -52,8 +52,8 @@ def request_link(
     session: DbSession,
     settings: SettingsDep,
     client: ClientDep,
-    email: Annotated[str, Form(max_length=1000)] = "",
-    next: Annotated[str, Form(max_length=1000)] = "/purchases",
+    email: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/purchases",
 ) -> Response:
     """Mail a sign-in link; the answer is the same whether or not the address is known."""
     limits: service.LoginRateLimits = request.app.state.login_rate_limits
@@ -99,7 +99,7 @@ def use_link(
     token: str,
     session: DbSession,
     web_session: WebSessionDep,
-    next: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     sign_in = service.redeem_login(session, token)
     if sign_in is None:
@@ -123,8 +123,8 @@ def sign_out(request: Request, web_session: WebSessionDep) -> Response:
 def choose_language(
     request: Request,
     web_session: WebSessionDep,
-    locale: Annotated[str, Form(max_length=8)] = "",
-    next: Annotated[str, Form(max_length=1000)] = "/purchases",
+    locale: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/purchases",
 ) -> Response:
     if locale in LOCALES:
         web_session.set_locale(locale)
