@@ -23,12 +23,14 @@ run: install
 	@echo
 	@echo "Admin API token (keep it): $$($(BIN)/shipkey admin-token create --name make-run)"
 	@echo "Try:  curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/admin/products"
+	@echo "Seller admin: http://127.0.0.1:8000/admin (sign in with the token)"
+	@echo "Buyer portal: http://127.0.0.1:8000/login (the demo buyer is buyer@example.com; mail lands in /admin/mailbox)"
 	@echo
 	$(BIN)/shipkey serve
 
 lint: install
-	$(BIN)/ruff check src tests clients/python
-	$(BIN)/ruff format --check src tests clients/python
+	$(BIN)/ruff check src tests scripts clients/python
+	$(BIN)/ruff format --check src tests scripts clients/python
 
 typecheck: install
 	$(BIN)/mypy
@@ -43,7 +45,7 @@ test: lint typecheck unit
 # Extract translatable strings (babel.cfg) and merge them into each language's .po catalog.
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -o $(VENV)/messages.pot --no-wrap --sort-by-file \
-		--project shipkey --version "$$($(BIN)/python -c 'import shipkey; print(shipkey.__version__)')" src
+		-k tr:2 --project shipkey --version "$$($(BIN)/python -c 'import shipkey; print(shipkey.__version__)')" src
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d src/shipkey/translations \
 		--no-wrap --ignore-obsolete
 

@@ -34,6 +34,9 @@ from shipkey.storage import Storage, storage_for
 
 pytest_plugins = ["tests.s3_server"]
 
+# Browser fixtures (a live site with SMTP, Debian's Chromium through Playwright).
+pytest_plugins = ["tests.web"]
+
 ADMIN_TOKEN = "sk_admin_test-token-for-the-suite"
 SECRET = "test-secret-key-that-is-long-enough-for-hmac"
 

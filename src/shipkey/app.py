@@ -11,6 +11,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from shipkey import __version__
+from shipkey.admin_ui import routes as admin_ui_routes
 from shipkey.catalog import routes as catalog_routes
 from shipkey.catalog import upload_routes
 from shipkey.config import Settings
@@ -27,12 +28,13 @@ from shipkey.metrics import Metrics
 from shipkey.middleware import BodyLimitMiddleware
 from shipkey.orders import routes as order_routes
 from shipkey.payments import routes as payment_routes
+from shipkey.portal import routes as portal_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
 
 log = logging.getLogger(__name__)
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
-UPLOAD_PATHS = r"^/api/admin/(products/[^/]+/file|uploads/[^/]+)$"
+UPLOAD_PATHS = r"^/(api/admin/(products/[^/]+/file|uploads/[^/]+)|admin/products/[^/]+/file)$"
 
 
 class ConfigurationError(RuntimeError):
@@ -110,6 +112,8 @@ def create_app(
     app.include_router(payment_routes.router)
     app.include_router(payment_routes.admin_router)
     app.include_router(access_routes.router)
+    portal_routes.install(app)
+    admin_ui_routes.install(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -10,6 +10,7 @@ from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
 from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
+from shipkey.portal.models import LoginPurpose, LoginToken
 
 __all__ = [
     "AccessGrant",
@@ -25,6 +26,8 @@ __all__ = [
     "LicenseActivation",
     "LicenseStatus",
     "LicenseType",
+    "LoginPurpose",
+    "LoginToken",
     "MailMessage",
     "MailStatus",
     "Product",

@@ -1,0 +1,1 @@
+"""The seller's pages at ``/admin``: dashboard, products, purchases, licenses, deliveries."""

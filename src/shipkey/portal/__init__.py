@@ -1,0 +1,1 @@
+"""The buyer portal: sign-in by e-mailed link, purchases, download links, license machines."""

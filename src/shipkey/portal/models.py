@@ -1,0 +1,33 @@
+"""Sign-in links: single use, short-lived, kept as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shipkey.db import Base, UTCDateTime, new_id, utcnow
+
+
+class LoginPurpose(enum.StrEnum):
+    BUYER = "BUYER"
+    ADMIN = "ADMIN"
+
+
+class LoginToken(Base):
+    """One e-mailed sign-in link. ``used_at`` is set by the one request that redeems it."""
+
+    __tablename__ = "login_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("lgn"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    purpose: Mapped[LoginPurpose] = mapped_column(
+        Enum(LoginPurpose, native_enum=False, length=16), default=LoginPurpose.BUYER
+    )
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,84 @@
+"""The seller in headless Chromium: signs in with an admin token, finds a purchase by the
+buyer's address, refunds it and sees its license revoked; uploads a file with the progress bar."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import ADMIN_TOKEN
+from tests.web import Site
+
+pytestmark = pytest.mark.browser
+
+BUYER = "grace@example.com"
+
+
+def _sell(site: Site) -> tuple[str, str]:
+    product = site.api.post(
+        "/api/admin/products",
+        json={"name": "Pixel Forge", "slug": "pixel-forge", "type": "LICENSE", "price": 4900},
+    )
+    assert product.status_code == 201, product.text
+    purchase = site.api.post(
+        "/api/admin/purchases", json={"product": "pixel-forge", "email": BUYER}
+    )
+    assert purchase.status_code == 201, purchase.text
+    body = purchase.json()
+    return body["id"], body["licenses"][0]["key"]
+
+
+def sign_in_as_seller(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/admin")
+    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def test_seller_refunds_a_purchase_and_its_license_is_revoked(page: Page, site: Site) -> None:
+    purchase_id, key = _sell(site)
+    sign_in_as_seller(page, site)
+    expect(page.get_by_role("img", name="Sales per day")).to_be_visible()
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Purchases").click()
+    page.get_by_label("Search by e-mail or purchase id").fill("grace@")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=BUYER).click()
+    expect(page).to_have_url(f"{site.url}/admin/purchases/{purchase_id}")
+    expect(page.locator("[data-license-status]")).to_have_text("Active")
+
+    page.get_by_role("button", name="Refund").click()
+    expect(page.get_by_role("status").filter(has_text="Refunded")).to_be_visible()
+    expect(page.locator("[data-purchase-status]")).to_have_attribute(
+        "data-purchase-status", "REFUNDED"
+    )
+    expect(page.locator("[data-license-status]")).to_have_text("Revoked")
+
+    page.get_by_role("link", name=key).click()
+    expect(page.locator("[data-license-status]")).to_have_attribute(
+        "data-license-status", "REVOKED"
+    )
+    checked = site.api.post("/api/licenses/validate", json={"licenseKey": key})
+    assert checked.json()["code"] == "REVOKED"
+
+
+def test_seller_uploads_a_file_with_a_progress_bar(page: Page, site: Site) -> None:
+    _sell(site)
+    content = os.urandom(2 * 1024 * 1024 + 7)
+    sign_in_as_seller(page, site)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Products").click()
+    page.get_by_role("link", name="Pixel Forge").click()
+    page.get_by_label("Upload a new file").set_input_files(
+        {"name": "pixel-forge-2.0.zip", "mimeType": "application/zip", "buffer": content}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("#upload-status")).to_contain_text("Uploaded. pixel-forge-2.0.zip")
+    expect(page.get_by_role("progressbar", name="Upload progress")).to_have_attribute(
+        "value", "100"
+    )
+    product = site.api.get("/api/admin/products/pixel-forge").json()
+    assert product["fileName"] == "pixel-forge-2.0.zip"
+    assert product["fileSize"] == len(content)
+    assert product["fileMimeType"] == "application/zip"
