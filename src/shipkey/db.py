@@ -29,7 +29,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -135,8 +135,8 @@ class Database:
         self.engine = make_engine(url, echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        reader = self.engine.execution_options(sqlite_begin="DEFERRED")
-        self._read_sessions = sessionmaker(reader, expire_on_commit=False)
+        self._reader = self.engine.execution_options(sqlite_begin="DEFERRED")
+        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -157,6 +157,12 @@ class Database:
         """
         with self._read_sessions() as session:
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection for a quick read, without SQLite's write lock (hot paths)."""
+        with self._reader.connect() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
