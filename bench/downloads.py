@@ -32,6 +32,8 @@ from typing import Any
 import httpx
 
 from bench.common import (
+    PYTHON,
+    ROOT,
     VENV_BIN,
     GiB,
     MiB,
@@ -218,6 +220,19 @@ def shipkey_server(
     }
     if server == "granian":
         args = [str(VENV_BIN / "shipkey"), "serve", "--port", str(port)]
+    elif server == "granian-st":
+        # The same app and options on Granian's single-threaded runtime, for comparison.
+        args = [
+            PYTHON,
+            "-m",
+            "bench.serve",
+            "--app",
+            "shipkey.app:create_app_from_env",
+            "--port",
+            str(port),
+            "--runtime-mode",
+            "st",
+        ]
     else:
         args = [
             str(VENV_BIN / "uvicorn"),
@@ -229,7 +244,8 @@ def shipkey_server(
             "--log-level",
             "warning",
         ]
-    with running(args, env=env, ready_url=f"http://127.0.0.1:{port}/healthz", log=log) as proc:
+    ready = f"http://127.0.0.1:{port}/healthz"
+    with running(args, env=env, ready_url=ready, log=log, cwd=ROOT) as proc:
         yield proc
 
 
@@ -250,9 +266,9 @@ def _run(work: Path, nginx: str, size: int, count: int, repeat: int) -> dict[str
     log = work / "servers.log"
     console.print(f"Making a {size / MiB:,.0f} MiB file and uploading it …")
     make_file(source, size)
-    app_port, uvi_port, accel_app_port = free_port(), free_port(), free_port()
+    app_port, uvi_port, accel_app_port, st_port = free_port(), free_port(), free_port(), free_port()
     static_port, accel_port = free_port(), free_port()
-    links_needed = 3 * repeat + count + 2
+    links_needed = 4 * repeat + count + 2
 
     with shipkey_server(data_dir, app_port, log=log) as app:
         store = Store(f"http://127.0.0.1:{app_port}")
@@ -274,6 +290,7 @@ def _run(work: Path, nginx: str, size: int, count: int, repeat: int) -> dict[str
         with (
             running([nginx, "-c", str(work / "nginx.conf"), "-p", str(work)], log=log) as web,
             shipkey_server(data_dir, uvi_port, server="uvicorn", log=log) as uvi,
+            shipkey_server(data_dir, st_port, server="granian-st", log=log) as st,
             shipkey_server(data_dir, accel_app_port, mode="x-accel", log=log) as accel,
         ):
             time.sleep(0.5)
@@ -281,6 +298,7 @@ def _run(work: Path, nginx: str, size: int, count: int, repeat: int) -> dict[str
             targets: dict[str, tuple[str, list[int]]] = {
                 "nginx": ("", [web.pid]),
                 "granian": (f"http://127.0.0.1:{app_port}", [app.pid]),
+                "granian-st": (f"http://127.0.0.1:{st_port}", [st.pid]),
                 "uvicorn": (f"http://127.0.0.1:{uvi_port}", [uvi.pid]),
                 "x-accel": (f"http://127.0.0.1:{accel_port}", [web.pid, accel.pid]),
             }
@@ -339,6 +357,7 @@ def show(results: dict[str, Any]) -> None:
     names = {
         "nginx": "nginx sendfile (bound)",
         "granian": "shipkey serve (Granian), stream",
+        "granian-st": "Granian, single-threaded runtime, stream",
         "uvicorn": "uvicorn, stream",
         "x-accel": "nginx + shipkey, x-accel",
     }

@@ -225,12 +225,19 @@ def check_valid(base: str, key: str) -> None:
         raise RuntimeError(f"validate answered {answer.json()} for a seeded key")
 
 
-def load(base: str, pid: int, keys_file: Path | None, seconds: float) -> dict[str, Any]:
-    """wrk for ``seconds`` after a short warm-up, plus the server's CPU time per request."""
+def load(
+    base: str, pid: int, keys_file: Path | None, seconds: float, path: str | None = None
+) -> dict[str, Any]:
+    """wrk for ``seconds`` after a short warm-up, plus the server's CPU time per request.
+
+    Without ``keys_file``: ``GET`` the empty endpoint. With it: ``POST {"licenseKey": …}``
+    to ``path`` (validation unless told otherwise), the keys drawn at random from the file.
+    """
     if keys_file is None:
         url, script, script_args = base + EMPTY_PATH, None, []
     else:
-        url, script, script_args = base + "/api/licenses/validate", SCRIPT, [str(keys_file)]
+        target = path or "/api/licenses/validate"
+        url, script, script_args = base + target, SCRIPT, [str(keys_file)]
     options: dict[str, Any] = {
         "connections": CONNECTIONS,
         "script": script,
@@ -259,6 +266,7 @@ def run_database(name: str, url: str, work: Path, seconds: float, workers: int) 
         with server(url, work / f"{name}-var", workers, log) as (base, pid):
             check_valid(base, small_keys[0])
             runs["empty"] = load(base, pid, None, seconds)
+            runs["emptyPost"] = load(base, pid, spread_small, seconds, EMPTY_PATH)
             runs["spread1k"] = load(base, pid, spread_small, seconds)
             runs["hot"] = load(base, pid, hot_file, seconds)
         console.print(f"[bold]{name}[/bold]: growing to {LARGE:,} licenses …")
@@ -316,6 +324,7 @@ def run(databases: list[str], seconds: float, workers: int) -> dict[str, Any]:
 def show(results: dict[str, Any]) -> None:
     labels = {
         "empty": "empty JSON endpoint (bound)",
+        "emptyPost": "empty JSON endpoint, POST with the same body",
         "spread1k": "validate, keys spread, 1,000 licenses",
         "hot": "validate, one hot key, 1,000 licenses",
         "empty1m": "empty JSON endpoint (bound), 1,000,000 licenses",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from granian import Granian
-from granian.constants import Interfaces
+from granian.constants import Interfaces, RuntimeModes
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--runtime-mode", choices=[mode.value for mode in RuntimeModes], default="auto"
+    )
     args = parser.parse_args(argv)
     Granian(
         args.app,
@@ -26,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         factory=True,
         log_access=False,
+        runtime_mode=RuntimeModes(args.runtime_mode),
     ).serve()
 
 

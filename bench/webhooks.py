@@ -153,16 +153,24 @@ async def send_all(
     return time.perf_counter() - started, statuses, time.process_time() - cpu
 
 
-def run(events: int, duplicates: int, concurrency: int, db: str, timeout: float) -> dict[str, Any]:
+def run(
+    events: int, duplicates: int, concurrency: int, db: str, timeout: float, workers: int = 1
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="shipkey-bench-webhooks-"))
     try:
-        return _run(work, events, duplicates, concurrency, db, timeout)
+        return _run(work, events, duplicates, concurrency, db, timeout, workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _run(
-    work: Path, events: int, duplicates: int, concurrency: int, db: str, timeout: float
+    work: Path,
+    events: int,
+    duplicates: int,
+    concurrency: int,
+    db: str,
+    timeout: float,
+    workers: int,
 ) -> dict[str, Any]:
     smtp_port, port = free_port(), free_port()
     inbox = work / "received.txt"
@@ -193,7 +201,7 @@ def _run(
     ]
     sends = bodies + bodies[:duplicates]
     sink = [PYTHON, "-m", "bench.smtp_sink", "--port", str(smtp_port), "--out", str(inbox)]
-    serve = [str(VENV_BIN / "shipkey"), "serve", "--port", str(port)]
+    serve = [str(VENV_BIN / "shipkey"), "serve", "--port", str(port), "--workers", str(workers)]
     with (
         running(sink, log=log, cwd=ROOT),
         running(serve, env=env, ready_url=f"{base}/healthz", log=log),
@@ -233,6 +241,7 @@ def _run(
     accepted_rate = len(sends) / wall
     return {
         "database": db,
+        "workers": workers,
         "events": events,
         "duplicatesSent": duplicates,
         "concurrency": concurrency,
@@ -262,7 +271,7 @@ def show(results: dict[str, Any]) -> None:
         table(
             f"Webhook to inbox: {results['events']:,} signed checkout.session.completed "
             f"(+{results['duplicatesSent']:,} duplicates), {results['concurrency']} clients, "
-            f"{results['database']}",
+            f"{results['database']}, {results.get('workers', 1)} worker(s)",
             ["measure", "value", "goal"],
             [
                 [
@@ -296,8 +305,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--workers", type=int, default=1, help="shipkey serve --workers")
     args = parser.parse_args(argv)
-    results = run(args.events, args.duplicates, args.concurrency, args.db, args.timeout)
+    results = run(
+        args.events, args.duplicates, args.concurrency, args.db, args.timeout, args.workers
+    )
     show(results)
     console.print(f"results: {write_results(f'webhooks-{args.db}', results)}")
     if not results["delivered"]:
