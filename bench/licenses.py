@@ -394,7 +394,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = run(args.db or ["sqlite", "postgresql"], args.seconds, args.workers)
     show(results)
-    console.print(f"results: {write_results('licenses', results)}")
+    name = "licenses" if args.workers == 1 else f"licenses-workers{args.workers}"
+    console.print(f"results: {write_results(name, results)}")
 
 
 if __name__ == "__main__":
