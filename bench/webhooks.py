@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> None:
         args.events, args.duplicates, args.concurrency, args.db, args.timeout, args.workers
     )
     show(results)
-    console.print(f"results: {write_results(f'webhooks-{args.db}', results)}")
+    name = f"webhooks-{args.db}" + ("" if args.workers == 1 else f"-workers{args.workers}")
+    console.print(f"results: {write_results(name, results)}")
     if not results["delivered"]:
         sys.exit(1)
 
