@@ -125,7 +125,8 @@ def test_check_is_one_read_and_leaves_the_writes_to_the_caller(
     with count_queries(db.engine) as statements:
         result, sightings = service.check(db, SECRET, key, "m1", now=later)
     assert result.code == "VALID"
-    assert result.license is not None and result.license.features == ["export", "sync"]
+    assert result.license is not None
+    assert result.license.features == ["export", "sync"]
     assert sightings.seen_activation_id is not None
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 1
@@ -140,7 +141,8 @@ def test_check_is_one_read_and_leaves_the_writes_to_the_caller(
     )
     with db.read_session() as session:
         activation = session.scalars(select(LicenseActivation)).one()
-        assert activation.last_seen_at is not None and activation.last_seen_at < later
+        assert activation.last_seen_at is not None
+        assert activation.last_seen_at < later
 
 
 def test_validate_route_records_the_sighting_check_noticed(
@@ -157,7 +159,8 @@ def test_validate_route_records_the_sighting_check_noticed(
     assert answer.json()["code"] == "VALID"
     with db.read_session() as session:
         seen = session.scalars(select(LicenseActivation)).one().last_seen_at
-    assert seen is not None and seen > datetime.now(UTC) - timedelta(minutes=1)
+    assert seen is not None
+    assert seen > datetime.now(UTC) - timedelta(minutes=1)
 
 
 def test_validation_records_an_expiry_once(admin: TestClient, db: Database) -> None:
