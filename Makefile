@@ -6,7 +6,7 @@ SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export SHIPKEY_TEST_DATABASE_URL
 
-.PHONY: install run test lint typecheck unit clean messages
+.PHONY: install run test lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-client
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
@@ -29,8 +29,8 @@ run: install
 	$(BIN)/shipkey serve
 
 lint: install
-	$(BIN)/ruff check src tests scripts clients/python
-	$(BIN)/ruff format --check src tests scripts clients/python
+	$(BIN)/ruff check src tests scripts bench clients/python
+	$(BIN)/ruff format --check src tests scripts bench clients/python
 
 typecheck: install
 	$(BIN)/mypy
@@ -48,6 +48,26 @@ messages: install
 		-k tr:2 --project shipkey --version "$$($(BIN)/python -c 'import shipkey; print(shipkey.__version__)')" src
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d src/shipkey/translations \
 		--no-wrap --ignore-obsolete
+
+# Benchmarks (bench/README.md): each prints a table and writes bench/results/<name>.json.
+bench-tools: install
+	@command -v wrk >/dev/null && command -v nginx >/dev/null && command -v curl >/dev/null \
+		|| apt-get install -y -q wrk nginx curl
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+
+bench-downloads: bench-tools
+	$(BIN)/python -m bench.downloads
+
+bench-licenses: bench-tools
+	$(BIN)/python -m bench.licenses
+
+bench-webhooks: bench-tools
+	$(BIN)/python -m bench.webhooks
+
+bench-client: bench-tools
+	$(BIN)/python -m bench.client
+
+bench: bench-client bench-licenses bench-downloads bench-webhooks
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

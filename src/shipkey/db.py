@@ -29,7 +29,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -121,7 +121,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         @event.listens_for(engine, "begin")
         def _on_sqlite_begin(conn: Any) -> None:
             mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode:  # False: no transaction; a single statement reads its own snapshot
+                conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     return create_engine(url, echo=echo, pool_size=20, max_overflow=40, pool_pre_ping=True)
@@ -135,8 +136,9 @@ class Database:
         self.engine = make_engine(url, echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        reader = self.engine.execution_options(sqlite_begin="DEFERRED")
-        self._read_sessions = sessionmaker(reader, expire_on_commit=False)
+        self._reader = self.engine.execution_options(sqlite_begin="DEFERRED")
+        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
+        self._single_reader = self.engine.execution_options(sqlite_begin=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -157,6 +159,15 @@ class Database:
         """
         with self._read_sessions() as session:
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection for one quick read statement (hot paths).
+
+        On SQLite no transaction is opened: the statement is its own consistent snapshot.
+        """
+        with self._single_reader.connect() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -70,9 +70,30 @@ def get_client(request: Request) -> Client:
     return Client(ip=ip, user_agent=request.headers.get("user-agent"))
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
-StorageDep = Annotated[Storage, Depends(get_storage)]
+# FastAPI runs a plain ``def`` dependency in the thread pool: one thread hop per dependency per
+# request, which costs more than the work itself (the event loop waits for the GIL each time).
+# These read request state without blocking, so the dependencies are coroutines.
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+async def _database(request: Request) -> Database:
+    return get_database(request)
+
+
+async def _storage(request: Request) -> Storage:
+    return get_storage(request)
+
+
+async def _client(request: Request) -> Client:
+    return get_client(request)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+StorageDep = Annotated[Storage, Depends(_storage)]
 DbSession = Annotated[Session, Depends(write_session, scope="function")]
 ReadSession = Annotated[Session, Depends(read_session, scope="function")]
-ClientDep = Annotated[Client, Depends(get_client)]
+ClientDep = Annotated[Client, Depends(_client)]

@@ -1,0 +1,107 @@
+"""The benchmarks' own parts, cheaply: their parsers and the bench-only app. The benchmarks
+themselves are not run by the tests (speed is measured with ``make bench-*``)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bench import apps, common, downloads, licenses, webhooks
+from shipkey import migrate
+from shipkey.db import Database
+from shipkey.licensing.keys import check_key
+
+WRK_OUTPUT = """\
+Running 10s test @ http://127.0.0.1:8000/bench/empty
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.10ms  412.00us   9.80ms   90.00%
+    Req/Sec    30.12k     1.20k   32.00k    70.00%
+  Latency Distribution
+     50%    2.01ms
+     75%    2.20ms
+     90%    2.50ms
+     99%  850.00us
+  301234 requests in 10.00s, 40.00MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 4
+Requests/sec:  30123.40
+Transfer/sec:      4.00MB
+"""
+
+
+def test_wrk_summary_is_parsed() -> None:
+    result = common.parse_wrk(WRK_OUTPUT)
+    assert result.requests == 301234
+    assert result.seconds == pytest.approx(10.0)
+    assert result.requests_per_s == pytest.approx(30123.4)
+    assert result.p50_ms == pytest.approx(2.01)
+    assert result.p99_ms == pytest.approx(0.85)
+    assert result.errors == 7
+
+
+def test_wrk_output_without_a_summary_is_refused() -> None:
+    with pytest.raises(ValueError, match="unexpected wrk output"):
+        common.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_proc_status_and_stat_are_parsed() -> None:
+    assert common.parse_vmrss("Name:\tpython\nVmRSS:\t  2048 kB\nThreads:\t3\n") == 2048 * 1024
+    assert common.parse_vmrss("Name:\tkthreadd\n") == 0
+    stat = "42 (a (strange) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 70 0 0 20 0 1 0"
+    assert common.parse_cpu_ticks(stat) == 320
+
+
+def test_curl_summary_is_parsed_and_errors_refused() -> None:
+    transfer = downloads.parse_curl("200 1073741824 0.500000")
+    assert transfer.gb_per_s == pytest.approx(1073741824 / 0.5 / 1e9)
+    with pytest.raises(RuntimeError, match="410"):
+        downloads.parse_curl("410 42 0.001")
+
+
+def test_seeded_keys_are_valid_license_keys() -> None:
+    import random
+
+    keys = licenses.make_keys(50, random.Random(1))  # noqa: S311
+    assert len(set(keys)) == 50
+    assert all(check_key(key, licenses.LICENSE_SECRET) for key in keys)
+
+
+def test_webhook_events_are_signed_as_stripe_signs_them() -> None:
+    body = b'{"id":"evt_1"}'
+    header = webhooks.sign(body, "whsec_x", 1700000000)
+    expected = hmac.new(b"whsec_x", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert header == f"t=1700000000,v1={expected}"
+    event = webhooks.make_event(7, "run", {"customer_details": {"name": "Ada"}})
+    session = event["data"]["object"]
+    assert event["type"] == "checkout.session.completed"
+    assert session["payment_status"] == "paid"
+    assert session["metadata"] == {"product": webhooks.PRODUCT}
+    assert session["customer_details"] == {"name": "Ada", "email": webhooks.buyer(7)}
+
+
+@pytest.mark.parametrize(
+    "module", ["bench.client", "bench.downloads", "bench.licenses", "bench.serve", "bench.webhooks"]
+)
+def test_every_benchmark_module_imports(module: str) -> None:
+    assert importlib.import_module(module).main is not None
+
+
+def test_bench_app_adds_only_an_empty_endpoint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/bench.db"
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    db.dispose()
+    monkeypatch.setenv("SHIPKEY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SHIPKEY_DATABASE_URL", url)
+    app = apps.create_bench_app()
+    with TestClient(app) as client:
+        assert client.get(apps.EMPTY_PATH).json() == {}
+        assert apps.EMPTY_PATH not in client.get("/openapi.json").json()["paths"]
