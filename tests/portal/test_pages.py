@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from shipkey.db import Database
 from shipkey.licensing.models import LicenseActivation
-from tests.factories import create_purchase, product_with_file
+from tests.factories import create_product, create_purchase, product_with_file
 from tests.portal.helpers import csrf, csrf_of, sign_in
 
 
@@ -220,3 +220,22 @@ def test_odd_addresses_get_the_form_again(client: TestClient, email: str) -> Non
     response = client.post("/login", data={"email": email, "csrf_token": csrf_of(client, "/login")})
     assert response.status_code in (200, 422)
     assert "text/html" in response.headers["content-type"]
+
+
+def test_the_purchase_page_shows_access_links_until_a_refund(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    create_product(admin, name="Shipping Academy", slug="academy", type="COURSE", price=9900)
+    purchase = create_purchase(admin, "academy", email="ada@example.com")
+    assert [grant["kind"] for grant in purchase["access"]] == ["COURSE"]
+    sign_in(client, db, "ada@example.com")
+    page = client.get(f"/purchases/{purchase['id']}")
+    assert page.status_code == 200
+    assert 'href="http://testserver/access/' in page.text
+    opened = client.get(
+        page.text.split('href="http://testserver', 1)[1].split('"', 1)[0], follow_redirects=False
+    )
+    assert opened.status_code in (200, 303)
+    refunded = admin.post(f"/api/admin/purchases/{purchase['id']}/refund")
+    assert refunded.status_code == 200, refunded.text
+    assert "/access/" not in client.get(f"/purchases/{purchase['id']}").text

@@ -143,7 +143,7 @@ def purchases(request: Request, email: BuyerDep, session: ReadSession) -> Respon
 
 @router.get("/purchases/{purchase_id}")
 def purchase_page(
-    request: Request, purchase_id: str, email: BuyerDep, session: ReadSession
+    request: Request, purchase_id: str, email: BuyerDep, session: ReadSession, settings: SettingsDep
 ) -> Response:
     try:
         purchase = service.owned_purchase(session, purchase_id, email)
@@ -153,7 +153,11 @@ def purchase_page(
     return render(
         request,
         "portal/purchase.html",
-        {"view": view, "purchase": purchase, "access": []},
+        {
+            "view": view,
+            "purchase": purchase,
+            "access": service.access_links(session, settings, purchase),
+        },
         locale=web.page_locale(request, purchase.locale),
     )
 

@@ -30,6 +30,8 @@ from shipkey.db import Database, new_id, rowcount, utcnow
 from shipkey.downloads import service as downloads
 from shipkey.downloads.models import Download
 from shipkey.errors import NotFound, TooManyRequests
+from shipkey.fulfilment import access
+from shipkey.fulfilment.access import IssuedAccess
 from shipkey.licensing import service as licensing
 from shipkey.licensing.models import License, LicenseActivation
 from shipkey.licensing.signing_keys import SigningKeyStore
@@ -310,3 +312,12 @@ def machine_license_file(
         db, signing_keys, settings.license_key_secret, key, activation.machine_id
     )
     return activation, renewed.license_file
+
+
+def access_links(session: Session, settings: Settings, purchase: Purchase) -> list[IssuedAccess]:
+    """The purchase's access links that still open (courses, memberships, subscriptions)."""
+    return [
+        access.describe(settings.secret, settings.base_url, grant)
+        for grant in access.list_for_purchase(session, purchase.id)
+        if grant.revoked_at is None
+    ]
