@@ -32,10 +32,8 @@ from shipkey.config import Settings
 from shipkey.db import Base, Database
 from shipkey.storage import Storage, storage_for
 
-pytest_plugins = ["tests.s3_server"]
-
-# Browser fixtures (a live site with SMTP, Debian's Chromium through Playwright).
-pytest_plugins = ["tests.web"]
+# The moto S3 server, and browser fixtures (a live site with SMTP, Debian's Chromium).
+pytest_plugins = ["tests.s3_server", "tests.web"]
 
 ADMIN_TOKEN = "sk_admin_test-token-for-the-suite"
 SECRET = "test-secret-key-that-is-long-enough-for-hmac"

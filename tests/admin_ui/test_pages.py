@@ -182,7 +182,7 @@ def test_purchase_actions(seller: TestClient, db: Database, sale: dict[str, Any]
     assert "Refunded: links ended and licenses revoked." in refunded.text
     assert 'data-license-status="REVOKED"' in refunded.text
     again = seller.post(f"{base}/resend", data={"csrf_token": token})
-    assert "only a completed one is delivered" in again.text
+    assert "has not been delivered" in again.text
     assert seller.post(f"{base}/nonsense", data={"csrf_token": token}).status_code == 404
 
 
