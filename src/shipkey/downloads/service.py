@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from shipkey.catalog.models import Product
 from shipkey.db import Database, rowcount, utcnow
@@ -300,16 +300,20 @@ def prepare_copy(db: Database, storage: Storage, token: str) -> None:
     if not _TOKEN_PATTERN.match(token):
         return
     with db.read_session() as session:
-        link = session.scalars(
-            select(Download).where(Download.token_hash == hash_token(token))
+        # One query on the hot path: the purchase and its product, found through the link.
+        purchase = session.scalars(
+            select(Purchase)
+            .join(Download, Download.purchase_id == Purchase.id)
+            .where(Download.token_hash == hash_token(token))
+            .options(joinedload(Purchase.product))
         ).first()
         if (
-            link is None
-            or link.purchase.status is not PurchaseStatus.COMPLETED
-            or copies.stamp_kind(link.purchase.product) is None
+            purchase is None
+            or purchase.status is not PurchaseStatus.COMPLETED
+            or copies.stamp_kind(purchase.product) is None
         ):
             return
-        purchase_id = link.purchase_id
+        purchase_id = purchase.id
     try:
         copies.ensure_stamped(db, storage, purchase_id)
     except ObjectNotFound:
