@@ -41,6 +41,7 @@ from bench.common import (
     free_port,
     running,
     table,
+    tree_cpu,
     verdict,
     write_results,
 )
@@ -204,7 +205,7 @@ def _run(
     serve = [str(VENV_BIN / "shipkey"), "serve", "--port", str(port), "--workers", str(workers)]
     with (
         running(sink, log=log, cwd=ROOT),
-        running(serve, env=env, ready_url=f"{base}/healthz", log=log),
+        running(serve, env=env, ready_url=f"{base}/healthz", log=log) as server,
     ):
         admin = httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
@@ -224,7 +225,9 @@ def _run(
             )
         console.print(f"Sending {len(sends):,} events with {concurrency} clients …")
         started = time.time()
+        cpu_before = tree_cpu(server.pid)
         wall, statuses, client_cpu = asyncio.run(send_all(base, sends, concurrency))
+        accept_cpu = tree_cpu(server.pid) - cpu_before
         bad = Counter(status for status in statuses if not 200 <= status < 300)
         console.print("Waiting for every e-mail …")
         deadline = time.monotonic() + timeout
@@ -249,6 +252,7 @@ def _run(
         "acceptedPerSecond": accepted_rate,
         "non2xx": dict(bad),
         "clientCpuSeconds": client_cpu,
+        "serverCpuMsPerEvent": accept_cpu / len(sends) * 1000,
         "delivered": len(delivered),
         "deliveredTwice": len(twice),
         "unexpectedRecipients": len(strangers),
@@ -280,6 +284,11 @@ def show(results: dict[str, Any]) -> None:
                     f"≥ {GOAL_ACCEPTED:g}  {verdict(goals['acceptedPerSecond'])}",
                 ],
                 ["seconds to accept every event", results["acceptSeconds"], ""],
+                [
+                    "server CPU ms per event while accepting",
+                    results.get("serverCpuMsPerEvent", "-"),
+                    "",
+                ],
                 ["answers other than 2xx", sum(results["non2xx"].values()), "0"],
                 [
                     "seconds until the last e-mail arrived",

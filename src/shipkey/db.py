@@ -11,12 +11,13 @@ takes the write lock.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -25,12 +26,14 @@ from sqlalchemy import (
     MetaData,
     Table,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry
 
 NAMING_CONVENTION = {
@@ -48,9 +51,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def random_string(alphabet: str, length: int) -> str:
+    """``length`` characters drawn uniformly and independently from ``alphabet``, from the
+    system's CSPRNG: one draw of a number below ``len(alphabet) ** length``, written in that
+    base (a tenth of the cost of drawing each character on its own)."""
+    base = len(alphabet)
+    number = secrets.randbelow(base**length)
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, base)
+        chars.append(alphabet[digit])
+    return "".join(chars)
+
+
 def new_id(prefix: str) -> str:
     """A short, unguessable, URL-safe id such as ``pur_4k9x2m...`` (about 103 random bits)."""
-    return prefix + "_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(20))
+    return prefix + "_" + random_string(ID_ALPHABET, 20)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -91,6 +107,9 @@ class JSONDict(TypeDecorator[dict[str, Any]]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+ModelT = TypeVar("ModelT", bound=Base)
 
 
 def _on_sqlite_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -173,20 +192,102 @@ class Database:
         self.engine.dispose()
 
 
+# Inserts on hot paths (a webhook writes six rows) skip the unit of work: one statement made
+# once per table, the values passed as its parameters (building a statement with the values in
+# it, or flushing an object, costs more than running the INSERT), and the new row attached to
+# the session as a persistent object made from those values, without reading it back. Columns
+# left out of ``values`` get their defaults in the database and load on first use.
+
+
 def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING``; True when this call inserted the row."""
-    table: Table = model.__table__  # type: ignore[assignment]
-    dialect = session.get_bind().dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two supported backends exist
-        raise RuntimeError(f"unsupported database {dialect}")
+    stmt = _insert_statement(_table(model), session.get_bind().dialect.name, ignore=True)
     # rowcount of an INSERT is only reported when asked for (-1 otherwise on psycopg).
-    result = session.execute(stmt, execution_options={"preserve_rowcount": True})
+    result = _execute_insert(session, stmt, values, {"preserve_rowcount": True})
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def insert_new(session: Session, model: type[ModelT], values: dict[str, Any]) -> ModelT | None:
+    """:func:`insert_ignore`, and the new row as a persistent object when this call inserted it
+    (None when the row was there already)."""
+    if not insert_ignore(session, model, values):
+        return None
+    return _attach(session, model, values)
+
+
+def insert_row(session: Session, model: type[ModelT], values: dict[str, Any]) -> ModelT:
+    """``INSERT`` one row (IntegrityError as a flush would raise it); the row as a persistent
+    object."""
+    stmt = _insert_statement(_table(model), session.get_bind().dialect.name, ignore=False)
+    _execute_insert(session, stmt, values, {})
+    return _attach(session, model, values)
+
+
+@functools.cache
+def _nulls(table: Table) -> dict[str, None]:
+    """The columns a row leaves NULL when an INSERT does not name them (no default)."""
+    return {
+        column.key: None
+        for column in table.columns
+        if column.default is None and column.server_default is None and column.nullable
+    }
+
+
+def _table(model: type[Base]) -> Table:
+    table: Table = model.__table__  # type: ignore[assignment]
+    return table
+
+
+@functools.cache
+def _insert_statement(table: Table, dialect: str, *, ignore: bool) -> Any:
+    if not ignore:
+        return table.insert()
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
+
+
+def _execute_insert(
+    session: Session, stmt: Any, values: dict[str, Any], options: dict[str, Any]
+) -> Any:
+    # Session.execute flushes pending objects first (rows this one may refer to).
+    return session.execute(stmt, values, execution_options=options)
+
+
+def _attach(session: Session, model: type[ModelT], values: dict[str, Any]) -> ModelT:
+    row = model(**(_nulls(_table(model)) | values))
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+def conditional_update(model: type[Base], *when: Any, columns: tuple[str, ...]) -> Any:
+    """``UPDATE <table> SET <columns> WHERE id = :id AND <when>``, made once (keep it in a
+    constant or a cache) and run by :func:`update_if` with its values as parameters."""
+    table = _table(model)
+    return (
+        table.update()
+        .where(table.c.id == bindparam("_row_id"), *when)
+        .values({name: bindparam(f"_new_{name}") for name in columns})
+    )
+
+
+def update_if(session: Session, row: Any, stmt: Any, values: dict[str, Any]) -> bool:
+    """Run a :func:`conditional_update` on ``row``; True when it matched.
+
+    When it matched, ``row`` shows the new values as saved (without reading the row back); when
+    it did not, ``row`` is read again, so the caller sees the state that won.
+    """
+    params = {"_row_id": row.id} | {f"_new_{name}": value for name, value in values.items()}
+    matched = rowcount(session.execute(stmt, params)) == 1
+    if matched:
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+    else:
+        session.refresh(row)
+    return matched
 
 
 def rowcount(result: Any) -> int:

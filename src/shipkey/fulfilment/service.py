@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
-from shipkey.db import rowcount, utcnow
+from shipkey.db import conditional_update, update_if, utcnow
 from shipkey.downloads import jobs as stamping
 from shipkey.downloads import service as downloads
 from shipkey.errors import Conflict
@@ -26,6 +25,15 @@ from shipkey.licensing.models import License, LicenseStatus
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage
 from shipkey.orders.models import Purchase, PurchaseStatus
+
+_CLAIM = conditional_update(
+    Purchase,
+    Purchase.status == PurchaseStatus.COMPLETED,
+    Purchase.fulfilled_at.is_(None),
+    Purchase.customer_id.is_not(None),
+    columns=("fulfilled_at", "delivered_at"),
+)
+"""Whoever's UPDATE stamps ``fulfilled_at`` delivers."""
 
 
 @dataclass
@@ -50,20 +58,8 @@ def fulfil(
     The delivery e-mail goes to the outbox in the same transaction.
     """
     now = now or utcnow()
-    claimed = session.execute(
-        update(Purchase)
-        .where(
-            Purchase.id == purchase.id,
-            Purchase.status == PurchaseStatus.COMPLETED,
-            Purchase.fulfilled_at.is_(None),
-            Purchase.customer_id.is_not(None),
-        )
-        .values(fulfilled_at=now, delivered_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(claimed) != 1:
+    if not update_if(session, purchase, _CLAIM, {"fulfilled_at": now, "delivered_at": now}):
         return None
-    session.refresh(purchase)
     delivery = Delivery(purchase)
     product = purchase.product
     if product.has_file:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from shipkey.db import insert_ignore, new_id, utcnow
+from shipkey.db import insert_ignore, insert_row, new_id, utcnow
 from shipkey.jobs.models import Job, JobStatus
 
 ERROR_LIMIT = 4000
@@ -98,9 +98,7 @@ def enqueue(
         "dedupe_key": dedupe_key,
     }
     if dedupe_key is None:
-        job = Job(**values)
-        session.add(job)
-        session.flush()
+        job = insert_row(session, Job, values)
     else:
         insert_ignore(session, Job, values)
         job = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one()

@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import secrets
 import string
+
+from shipkey.db import random_string
 
 KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 GROUP_COUNT = 4
@@ -70,10 +71,8 @@ def generate_key(prefix: str, secret: str) -> str:
     """A new random key with the given prefix (2-4 letters A-Z) and a valid checksum."""
     if not is_valid_prefix(prefix):
         raise ValueError(f"key prefix must be 2-4 letters A-Z, got {prefix!r}")
-    groups = (
-        "".join(secrets.choice(KEY_ALPHABET) for _ in range(GROUP_LENGTH))
-        for _ in range(GROUP_COUNT)
-    )
+    body = random_string(KEY_ALPHABET, GROUP_LENGTH * GROUP_COUNT)
+    groups = (body[i : i + GROUP_LENGTH] for i in range(0, len(body), GROUP_LENGTH))
     base = "-".join((prefix, *groups))
     return f"{base}-{key_checksum(base, secret)}"
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import LicenseType, Product
 from shipkey.catalog.schemas import DEFAULT_LICENSE_DAYS
-from shipkey.db import Database, insert_ignore, new_id, rowcount, utcnow
+from shipkey.db import Database, insert_ignore, insert_new, new_id, rowcount, utcnow
 from shipkey.errors import BadRequest, Conflict, Forbidden, NotFound
 from shipkey.licensing import keys
 from shipkey.licensing.license_file import LicenseFilePayload, sign_license_file
@@ -110,9 +110,8 @@ def issue_license(
         raise Conflict(f"The product {product.slug!r} has no license type.", "NO_LICENSE")
     now = now or utcnow()
     prefix = keys.key_prefix_for(product.slug, product.key_prefix)
-    license_id = new_id("lic")
     values = {
-        "id": license_id,
+        "id": new_id("lic"),
         "product_id": product.id,
         "customer_id": customer_id,
         "purchase_id": purchase_id,
@@ -124,10 +123,9 @@ def issue_license(
         "created_at": now,
     }
     for _ in range(KEY_ATTEMPTS):
-        if insert_ignore(session, License, {**values, "key": keys.generate_key(prefix, secret)}):
-            lic = session.get(License, license_id)
-            if lic is not None:
-                return lic
+        lic = insert_new(session, License, {**values, "key": keys.generate_key(prefix, secret)})
+        if lic is not None:
+            return lic
     raise RuntimeError("could not draw an unused license key")  # pragma: no cover
 
 

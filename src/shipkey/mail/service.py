@@ -13,7 +13,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
-from shipkey.db import new_id, rowcount, utcnow
+from shipkey.db import insert_row, new_id, rowcount, utcnow
 from shipkey.errors import Conflict, NotFound
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
@@ -56,23 +56,26 @@ def queue_mail(
         raise ValueError(f"not an e-mail address: {to!r}")
     locale = normalise_locale(locale)
     rendered = render(kind, locale, context)
-    message = MailMessage(
-        id=new_id("msg"),
-        kind=kind,
-        to_address=to,
-        locale=locale,
-        subject=rendered.subject[:300],
-        text_body=rendered.text,
-        html_body=rendered.html,
-        purchase_id=purchase_id,
-        status=MailStatus.PENDING,
-        attempts=0,
-        created_at=utcnow(),
+    message_id = new_id("msg")
+    job = jobs.enqueue(session, SEND_JOB, {"message_id": message_id})
+    return insert_row(
+        session,
+        MailMessage,
+        {
+            "id": message_id,
+            "kind": kind,
+            "to_address": to,
+            "locale": locale,
+            "subject": rendered.subject[:300],
+            "text_body": rendered.text,
+            "html_body": rendered.html,
+            "purchase_id": purchase_id,
+            "status": MailStatus.PENDING,
+            "attempts": 0,
+            "created_at": utcnow(),
+            "job_id": job.id,
+        },
     )
-    session.add(message)
-    session.flush()
-    message.job_id = jobs.enqueue(session, SEND_JOB, {"message_id": message.id}).id
-    return message
 
 
 def get_message(session: Session, message_id: str) -> MailMessage:

@@ -14,9 +14,10 @@ licenses, access, and the buyer's notice) happens in one place, :func:`take_back
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import Product
 from shipkey.config import Settings
-from shipkey.db import insert_ignore, new_id, rowcount, utcnow
+from shipkey.db import conditional_update, insert_new, new_id, rowcount, update_if, utcnow
 from shipkey.downloads import service as downloads
 from shipkey.errors import Conflict, NotFound
 from shipkey.fulfilment import access
@@ -57,7 +58,7 @@ def customer_for(
 ) -> Customer:
     """The buyer with this e-mail address, created on first purchase (safe under races)."""
     email = email.strip().lower()
-    insert_ignore(
+    created = insert_new(
         session,
         Customer,
         {
@@ -68,6 +69,8 @@ def customer_for(
             "created_at": utcnow(),
         },
     )
+    if created is not None:
+        return created
     customer = session.scalars(select(Customer).where(Customer.email == email)).one()
     if name and not customer.name:
         customer.name = name
@@ -86,8 +89,10 @@ def new_purchase(
     source: str = "admin",
     max_downloads: int | None = None,
     purchase_id: str | None = None,
+    flush: bool = True,
 ) -> Purchase:
-    """A PENDING purchase (the buyer may be unknown until the payment tells)."""
+    """A PENDING purchase (the buyer may be unknown until the payment tells). With
+    ``flush=False`` it is written by the caller's next flush, with what the caller adds."""
     customer = customer_for(session, email, name, locale) if email else None
     purchase = Purchase(
         id=purchase_id or new_id("pur"),
@@ -105,7 +110,8 @@ def new_purchase(
         amount_refunded=0,
     )
     session.add(purchase)
-    session.flush()
+    if flush:
+        session.flush()
     return purchase
 
 
@@ -141,15 +147,25 @@ def set_buyer(
     checkout is kept, else the payment's is taken when it is one shipkey speaks."""
     language = locale.replace("-", "_").split("_")[0].lower() if locale else None
     spoken = language if language in LOCALES else None
-    if email:
+    if email and not _is_buyer(purchase, email):
         customer = customer_for(session, email, name, spoken)
         purchase.customer_id = customer.id
         purchase.email = customer.email
+    elif email and name and not purchase.name:
+        known = session.get(Customer, purchase.customer_id)
+        if known is not None and not known.name:
+            known.name = name
     if name and not purchase.name:
         purchase.name = name[:200]
     if spoken and not purchase.locale:
         purchase.locale = spoken
     session.flush()
+
+
+def _is_buyer(purchase: Purchase, email: str) -> bool:
+    """Whether the purchase already belongs to the customer with this address (then the
+    customer was found or made, and given a name when the purchase got its own)."""
+    return purchase.customer_id is not None and purchase.email == email.strip().lower()
 
 
 def _move(
@@ -159,15 +175,15 @@ def _move(
     target: PurchaseStatus,
     **values: object,
 ) -> bool:
-    """``sources`` → ``target`` as one conditional UPDATE; True when this call moved it."""
-    changed = session.execute(
-        update(Purchase)
-        .where(Purchase.id == purchase.id, Purchase.status.in_(list(sources)))
-        .values(status=target, **values)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(purchase)
-    return rowcount(changed) == 1
+    """``sources`` → ``target`` as one conditional UPDATE; True when this call moved it.
+    Either way ``purchase`` shows the state that holds now (see :func:`update_if`)."""
+    stmt = _move_statement(tuple(sources), tuple(values))
+    return update_if(session, purchase, stmt, {"status": target, **values})
+
+
+@functools.cache
+def _move_statement(sources: tuple[PurchaseStatus, ...], columns: tuple[str, ...]) -> Any:
+    return conditional_update(Purchase, Purchase.status.in_(sources), columns=("status", *columns))
 
 
 def complete(

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse
 
 from shipkey.admin.auth import require_admin
-from shipkey.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, get_settings
+from shipkey.deps import (
+    DatabaseDep,
+    DbSession,
+    ReadSession,
+    SettingsDep,
+    get_settings,
+    write_transaction,
+)
 from shipkey.pages import templates
 from shipkey.payments import checkout, service, webhooks
 from shipkey.payments.gateway import StripeGateway
@@ -29,25 +36,20 @@ admin_router = APIRouter(
 )
 
 
-async def verified_event(
-    request: Request, stripe_signature: Annotated[str | None, Header()] = None
-) -> webhooks.StripeEvent:
-    """The event, checked against the raw body (the signature is over these exact bytes) before
-    the request takes a database connection or a writer's place."""
-    secret = get_settings(request).stripe_webhook_secret
-    body = await request.body()
-    return webhooks.verify(body, stripe_signature, secret.get_secret_value() if secret else None)
-
-
 @router.post("/api/webhooks/stripe")
-def stripe_webhook(
-    event: Annotated[webhooks.StripeEvent, Depends(verified_event)],
-    session: DbSession,
-    settings: SettingsDep,
+async def stripe_webhook(
+    request: Request, stripe_signature: Annotated[str | None, Header()] = None
 ) -> WebhookReceived:
     """Stripe's events. 400 ``INVALID_SIGNATURE`` / ``INVALID_PAYLOAD`` before anything is
     stored; each event id takes effect once."""
-    received = service.receive(session, settings, event)
+    settings = get_settings(request)
+    secret = settings.stripe_webhook_secret
+    # Checked against the raw body (the signature is over these exact bytes) before the request
+    # takes a writer's place or a database connection.
+    event = webhooks.verify(
+        await request.body(), stripe_signature, secret.get_secret_value() if secret else None
+    )
+    received = await write_transaction(request, service.receive, settings, event)
     return WebhookReceived(duplicate=received.duplicate, status=received.status)
 
 

@@ -16,6 +16,7 @@ events find it by ``payment_intent``; subscription events by the subscription id
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +24,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
 from shipkey.config import Settings
-from shipkey.db import insert_ignore, new_id, utcnow
+from shipkey.db import insert_new, new_id, utcnow
 from shipkey.errors import Conflict, NotFound
 from shipkey.jobs import service as jobs
 from shipkey.jobs.service import describe
@@ -48,6 +49,9 @@ RETRY_WINDOW = timedelta(days=3)
 PAID = ("paid", "no_payment_required")
 MAX_AMOUNT = 2**31 - 1
 WON = ("won", "warning_closed")
+
+
+_PRODUCT_BY_SLUG = select(Product).where(Product.slug == bindparam("slug"))
 
 
 class NotYet(Exception):  # noqa: N818 - reads as "not yet (there)"
@@ -79,12 +83,11 @@ def receive(
 ) -> Received:
     """Store a verified event once and apply it; a duplicate changes nothing."""
     now = now or utcnow()
-    row_id = new_id("whe")
-    inserted = insert_ignore(
+    row = insert_new(
         session,
         WebhookEvent,
         {
-            "id": row_id,
+            "id": new_id("whe"),
             "provider": PROVIDER,
             "event_id": event.id,
             "type": event.type,
@@ -92,15 +95,12 @@ def receive(
             "status": EventStatus.RECEIVED,
             "livemode": event.livemode,
             "payload": event.payload,
-            "attempts": 0,
+            "attempts": 1,  # this one, applied below
             "received_at": now,
         },
     )
-    if not inserted:
+    if row is None:
         return Received(event.id, duplicate=True, status=None)
-    row = session.get(WebhookEvent, row_id)
-    if row is None:  # pragma: no cover - inserted in this transaction
-        raise RuntimeError("the stored event vanished")
     status = _process(session, settings, row, now)
     if status in (EventStatus.WAITING, EventStatus.RECEIVED):
         _retry_later(session, row)
@@ -137,6 +137,7 @@ def retry(
     row = get_event(session, row_id, lock=True)
     if row.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
         raise Conflict("This event has already been applied.", "EVENT_ALREADY_APPLIED")
+    row.attempts += 1
     status = _process(session, settings, row, now or utcnow())
     if status in (EventStatus.WAITING, EventStatus.RECEIVED):
         _retry_later(session, row)
@@ -152,6 +153,7 @@ def process_stored(
     if row is None:
         return None
     if row.status in (EventStatus.WAITING, EventStatus.RECEIVED):
+        row.attempts += 1
         _process(session, settings, row, now or utcnow())
     return row
 
@@ -165,7 +167,7 @@ def give_up(session: Session, row_id: str, error: str | None) -> None:
 
 
 def _process(session: Session, settings: Settings, row: WebhookEvent, now: datetime) -> EventStatus:
-    row.attempts += 1
+    """Apply a stored event (its attempt already counted) and record how it ended."""
     event = StripeEvent(
         id=row.event_id,
         type=row.type,
@@ -232,7 +234,6 @@ def apply_checkout_session(
     purchase = checkout_purchase(session, obj)
     if purchase is None:
         return Outcome(EventStatus.IGNORED)
-    record_session(session, purchase, obj)
     if paid:
         if not purchase.email:
             raise Unprocessable("The Checkout Session has no customer e-mail address.")
@@ -247,7 +248,6 @@ def _session_failed(
     purchase = checkout_purchase(session, event.object)
     if purchase is None:
         return Outcome(EventStatus.IGNORED)
-    record_session(session, purchase, event.object)
     orders.fail(session, settings, purchase, now)
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
@@ -361,8 +361,17 @@ HANDLERS: dict[str, Handler] = {
 
 
 def checkout_purchase(session: Session, obj: dict[str, Any]) -> Purchase | None:
-    """The purchase a Checkout Session pays for, created for a Payment Link sale; None when
-    the session is not shipkey's (no reference, no product).
+    """The purchase a Checkout Session pays for, with what the session tells recorded on it
+    (:func:`record_session`), created for a Payment Link sale; None when the session is not
+    shipkey's (no reference, no product)."""
+    purchase, recorded = _find_or_create(session, obj)
+    if purchase is not None and not recorded:
+        record_session(session, purchase, obj)
+    return purchase
+
+
+def _find_or_create(session: Session, obj: dict[str, Any]) -> tuple[Purchase | None, bool]:
+    """The purchase, and whether it was made here from the session (then already recorded).
 
     ``metadata.purchaseId`` is set by shipkey (or the seller) and always names a purchase:
     when it is not there yet, the event waits. ``client_reference_id`` is used when it names a
@@ -372,7 +381,7 @@ def checkout_purchase(session: Session, obj: dict[str, Any]) -> Purchase | None:
     session_id = _str(obj.get("id"))
     purchase = _by_session(session, session_id)
     if purchase is not None:
-        return purchase
+        return purchase, False
     own_reference = _str(metadata.get("purchaseId"))
     if own_reference is not None:
         purchase = _by_reference(session, own_reference)
@@ -380,13 +389,13 @@ def checkout_purchase(session: Session, obj: dict[str, Any]) -> Purchase | None:
             raise NotYet(f"No purchase {own_reference!r} yet.")
         if not _pays_for(purchase, obj):
             raise Unprocessable(f"The session does not pay for purchase {own_reference!r}.")
-        return purchase
+        return purchase, False
     purchase = _by_reference(session, _str(obj.get("client_reference_id")))
     if purchase is not None and _pays_for(purchase, obj):
-        return purchase
+        return purchase, False
     slug = _str(metadata.get("product"))
     if slug is None:
-        return None
+        return None, False
     if session_id is None:
         raise Unprocessable("The Checkout Session has no id.")
     return _create_for_link(session, obj, slug, session_id)
@@ -409,10 +418,12 @@ def _pays_for(purchase: Purchase, obj: dict[str, Any]) -> bool:
     return amount >= purchase.amount and currency == purchase.currency.upper()
 
 
-def _create_for_link(session: Session, obj: dict[str, Any], slug: str, session_id: str) -> Purchase:
+def _create_for_link(
+    session: Session, obj: dict[str, Any], slug: str, session_id: str
+) -> tuple[Purchase, bool]:
     """A Payment Link sale: the purchase is made from the session (once, even when two events
-    of one session arrive together: the session id is unique)."""
-    product = session.scalars(select(Product).where(Product.slug == slug)).first()
+    of one session arrive together: the session id is unique). True when made here."""
+    product = session.scalars(_PRODUCT_BY_SLUG, {"slug": slug}).first()
     if product is None:
         raise Unprocessable(f"metadata.product names no product: {slug!r}.")
     email = _buyer_email(obj)
@@ -428,15 +439,15 @@ def _create_for_link(session: Session, obj: dict[str, Any], slug: str, session_i
                 amount=_amount(obj.get("amount_total")),
                 currency=_currency(obj.get("currency")),
                 source="stripe",
+                flush=False,
             )
-            purchase.stripe_checkout_session_id = session_id
-            session.flush()
+            record_session(session, purchase, obj)  # written with the purchase: one INSERT
     except IntegrityError:
         found = _by_session(session, session_id)
         if found is None:
             raise
-        return found
-    return purchase
+        return found, False
+    return purchase, True
 
 
 def record_session(session: Session, purchase: Purchase, obj: dict[str, Any]) -> None:
@@ -464,8 +475,9 @@ def record_session(session: Session, purchase: Purchase, obj: dict[str, Any]) ->
 def _record_amount(purchase: Purchase, obj: dict[str, Any]) -> None:
     amount, currency = _amount(obj.get("amount_total")), _currency(obj.get("currency"))
     if amount is not None and purchase.status is PurchaseStatus.PENDING:
-        purchase.amount = amount
-        if currency:
+        if purchase.amount != amount:
+            purchase.amount = amount
+        if currency and purchase.currency != currency:
             purchase.currency = currency
 
 
@@ -486,28 +498,35 @@ def _by_metadata(session: Session, obj: dict[str, Any]) -> Purchase | None:
     return _by_reference(session, _str(_metadata(obj).get("purchaseId")))
 
 
-def _by_column(session: Session, column: Any, value: str | None) -> Purchase | None:
+def _by_column(session: Session, column: str, value: str | None) -> Purchase | None:
     if value is None:
         return None
-    return session.scalars(
+    return session.scalars(_by_column_statement(column), {"value": value}).first()
+
+
+@functools.cache
+def _by_column_statement(column: str) -> Any:
+    """The oldest purchase with ``column = :value`` (made once per column: events look
+    purchases up on every delivery)."""
+    return (
         select(Purchase)
-        .where(column == value)
+        .where(getattr(Purchase, column) == bindparam("value"))
         .order_by(Purchase.created_at)
         .limit(1)
         .execution_options(populate_existing=True)
-    ).first()
+    )
 
 
 def _by_session(session: Session, session_id: str | None) -> Purchase | None:
-    return _by_column(session, Purchase.stripe_checkout_session_id, session_id)
+    return _by_column(session, "stripe_checkout_session_id", session_id)
 
 
 def _by_intent(session: Session, intent_id: str | None) -> Purchase | None:
-    return _by_column(session, Purchase.stripe_payment_intent_id, intent_id)
+    return _by_column(session, "stripe_payment_intent_id", intent_id)
 
 
 def _by_subscription(session: Session, subscription_id: str | None) -> Purchase | None:
-    return _by_column(session, Purchase.stripe_subscription_id, subscription_id)
+    return _by_column(session, "stripe_subscription_id", subscription_id)
 
 
 def _closed_already(session: Session, dispute_id: str | None) -> bool:
@@ -564,13 +583,20 @@ def _buyer_email(obj: dict[str, Any]) -> str | None:
     """The buyer's address from the session, if it is a valid one."""
     for value in (_dict(obj.get("customer_details")).get("email"), obj.get("customer_email")):
         email = _str(value)
-        if email is None:
-            continue
-        try:
-            return validate_email(email, check_deliverability=False).normalized
-        except EmailNotValidError:
-            continue
+        valid = _valid_email(email) if email is not None else None
+        if valid is not None:
+            return valid
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_email(email: str) -> str | None:
+    """The normalised address, None when it is not a valid one (remembered: one event asks
+    several times)."""
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
 
 
 def _amount(value: object) -> int | None:

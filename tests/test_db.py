@@ -1,0 +1,114 @@
+"""The helpers every table uses: ids, and the inserts and updates of the hot paths."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+
+from shipkey.db import (
+    ID_ALPHABET,
+    Database,
+    conditional_update,
+    insert_new,
+    insert_row,
+    new_id,
+    random_string,
+    update_if,
+    utcnow,
+)
+from shipkey.orders.models import Customer
+
+
+def test_new_id_has_prefix_and_twenty_base36_characters() -> None:
+    ident = new_id("pur")
+    assert re.fullmatch(r"pur_[0-9a-z]{20}", ident)
+    assert len({new_id("pur") for _ in range(1000)}) == 1000
+
+
+def test_random_string_uses_only_the_alphabet_at_the_given_length() -> None:
+    for length in (1, 5, 20, 40):
+        text = random_string("AB7", length)
+        assert len(text) == length
+        assert set(text) <= set("AB7")
+
+
+def test_random_string_spreads_over_every_character_and_position() -> None:
+    draws = [random_string(ID_ALPHABET, 20) for _ in range(2000)]
+    counts = Counter("".join(draws))
+    assert set(counts) == set(ID_ALPHABET)
+    expected = 2000 * 20 / len(ID_ALPHABET)  # about 1,111 each
+    assert all(0.75 * expected < n < 1.25 * expected for n in counts.values())
+    for position in (0, 10, 19):  # the highest digit is not biased towards small characters
+        column = Counter(draw[position] for draw in draws)
+        assert len(column) == len(ID_ALPHABET)
+        assert max(column.values()) < 3 * 2000 / len(ID_ALPHABET)
+
+
+# --- inserts and conditional updates that skip the unit of work --------------------------
+
+
+def _customer(email: str) -> dict[str, object]:
+    return {
+        "id": new_id("cus"),
+        "email": email,
+        "name": None,
+        "locale": "en",
+        "created_at": utcnow(),
+    }
+
+
+def _count_statements(db: Database) -> list[str]:
+    statements: list[str] = []
+    event.listen(
+        db.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(statement),
+    )
+    return statements
+
+
+def test_insert_new_gives_the_row_without_reading_it_back(db: Database) -> None:
+    statements = _count_statements(db)
+    with db.session() as session:
+        made = insert_new(session, Customer, _customer("a@example.com"))
+        assert made is not None
+        assert made.email == "a@example.com"
+        assert made.name is None  # a column left NULL is known, not loaded
+        assert session.get(Customer, made.id) is made
+    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    with db.session() as session:
+        assert insert_new(session, Customer, _customer("a@example.com")) is None  # unique email
+        stored = session.scalars(select(Customer)).one()
+        assert stored.id == made.id
+        assert stored.locale == "en"
+
+
+def test_insert_row_raises_on_a_duplicate_and_keeps_the_transaction_usable(db: Database) -> None:
+    with db.session() as session:
+        insert_row(session, Customer, _customer("b@example.com"))
+        with pytest.raises(IntegrityError), session.begin_nested():
+            insert_row(session, Customer, _customer("b@example.com"))
+        insert_row(session, Customer, _customer("c@example.com"))
+    with db.read_session() as session:
+        assert sorted(session.scalars(select(Customer.email))) == ["b@example.com", "c@example.com"]
+
+
+def test_update_if_shows_its_values_when_it_matched_and_the_winner_when_not(db: Database) -> None:
+    unnamed = conditional_update(Customer, Customer.name.is_(None), columns=("name",))
+    with db.session() as session:
+        customer = insert_row(session, Customer, _customer("d@example.com"))
+        assert update_if(session, customer, unnamed, {"name": "First"})
+        assert customer.name == "First"
+        assert customer not in session.dirty  # saved, nothing left to flush
+        with session.no_autoflush:
+            customer.name = "Changed in memory only"
+        session.flush()
+        # The row has a name now, so the condition fails: the row is read again.
+        assert not update_if(session, customer, unnamed, {"name": "Second"})
+        assert customer.name == "Changed in memory only"
+    with db.read_session() as session:
+        assert session.scalars(select(Customer.name)).one() == "Changed in memory only"
