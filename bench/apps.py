@@ -29,4 +29,7 @@ def create_bench_app() -> FastAPI:
     async def empty_post(body: dict[str, Any]) -> dict[str, str]:
         return {}
 
+    # Matched first, before any of shipkey's routes: the bound pays no routing at all.
+    bound = app.router.routes[-2:]
+    app.router.routes[:] = bound + app.router.routes[:-2]
     return app

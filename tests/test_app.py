@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 from fastapi.testclient import TestClient
 
+from shipkey.app import create_app
+from shipkey.config import Settings
+from shipkey.db import Database
+from shipkey.licensing import routes as license_routes
+from shipkey.storage import Storage
 from tests.factories import create_purchase, product_with_file
 
 
@@ -36,3 +44,25 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> Non
     wrong = client.delete("/healthz")
     assert wrong.status_code == 405
     assert wrong.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_opentelemetry_is_on_only_when_configured(
+    settings: Settings, db: Database, storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [name for name in os.environ if name.startswith("OTEL_")]:
+        monkeypatch.delenv(name)
+    plain = create_app(settings, db=db, storage=storage)
+    assert not plain._native_telemetry.enabled()  # nothing looked up per request
+    assert plain._telemetry["tracing"] is False
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "shipkey")
+    traced = create_app(settings, db=db, storage=storage)
+    assert traced._telemetry["tracing"] is True
+    assert traced._telemetry["metrics"] is True
+
+
+def test_license_validation_is_matched_before_every_other_route(client: TestClient) -> None:
+    included = [route for route in client.app.routes if hasattr(route, "original_router")]  # type: ignore[attr-defined]
+    assert included[0].original_router is license_routes.validate_router
+    answer = client.post("/api/licenses/validate", json={"licenseKey": "nonsense"})
+    assert answer.status_code == 200
+    assert answer.json() == {"valid": False, "code": "INVALID_FORMAT", "license": None}

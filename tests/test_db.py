@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
+from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shipkey.db import (
     ID_ALPHABET,
@@ -112,3 +114,51 @@ def test_update_if_shows_its_values_when_it_matched_and_the_winner_when_not(db: 
         assert customer.name == "Changed in memory only"
     with db.read_session() as session:
         assert session.scalars(select(Customer.name)).one() == "Changed in memory only"
+
+
+# --- the quick read connection -------------------------------------------------------------
+
+
+def test_read_connection_stays_open_per_thread_on_sqlite(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'held.db'}")
+    try:
+        with db.read_connection() as first:
+            assert first.execute(text("SELECT 1")).scalar() == 1
+        with db.read_connection() as again:
+            assert again is first  # no checkout: the thread keeps it
+        seen: list[object] = []
+
+        def other_thread() -> None:
+            with db.read_connection() as conn:
+                seen.append(conn)
+
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+        assert seen
+        assert seen[0] is not first  # never shared between threads
+    finally:
+        db.dispose()
+    assert first.closed
+
+
+def test_a_read_connection_that_failed_is_replaced(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'held.db'}")
+    try:
+        with pytest.raises(OperationalError), db.read_connection() as broken:
+            broken.execute(text("SELECT * FROM no_such_table"))
+        assert broken.closed
+        with db.read_connection() as fresh:
+            assert fresh is not broken
+            assert fresh.execute(text("SELECT 2")).scalar() == 2
+    finally:
+        db.dispose()
+
+
+def test_read_connection_sees_each_commit_at_once(db: Database) -> None:
+    with db.read_connection() as conn:
+        assert conn.execute(select(Customer.email)).all() == []
+    with db.session() as session:
+        insert_row(session, Customer, _customer("e@example.com"))
+    with db.read_connection() as conn:  # the same connection on SQLite: no old snapshot
+        assert conn.execute(select(Customer.email)).scalars().all() == ["e@example.com"]

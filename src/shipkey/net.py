@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 
 from shipkey.config import IPNetwork
 
 
+@functools.lru_cache(maxsize=4096)  # the same few peers ask again and again
 def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     value = value.strip()
     if value.startswith("[") and "]" in value:  # [v6]:port

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -67,18 +68,63 @@ class License(Base):
     product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
 
     def is_past_expiry(self, now: datetime) -> bool:
-        return self.expires_at is not None and self.expires_at <= now
+        return is_past_expiry(self.expires_at, now)
 
     def effective_status(self, now: datetime) -> LicenseStatus:
         """The status as of ``now``: an ACTIVE license past its expiry counts as EXPIRED."""
-        if self.status is LicenseStatus.ACTIVE and self.is_past_expiry(now):
-            return LicenseStatus.EXPIRED
-        return self.status
+        return effective_status(self.status, self.expires_at, now)
 
     @property
     def features(self) -> list[str]:
         """The product's ``metadata.features`` (strings only; anything else is ignored)."""
         return product_features(self.product.meta)
+
+    @property
+    def product_name(self) -> str:
+        return self.product.name
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseView:
+    """What a validation reads of a license and its product: a read-only snapshot, made from
+    one row without the ORM (building mapped objects cost as much as the query)."""
+
+    id: str
+    key: str
+    license_type: LicenseType
+    status: LicenseStatus
+    max_activations: int
+    activation_count: int
+    expires_at: datetime | None
+    product_name: str
+    features: list[str]
+
+    def is_past_expiry(self, now: datetime) -> bool:
+        return is_past_expiry(self.expires_at, now)
+
+    def effective_status(self, now: datetime) -> LicenseStatus:
+        return effective_status(self.status, self.expires_at, now)
+
+
+@dataclass(frozen=True, slots=True)
+class SeatView:
+    """A machine's active seat as a validation reads it."""
+
+    id: str
+    last_seen_at: datetime | None
+
+
+def is_past_expiry(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and expires_at <= now
+
+
+def effective_status(
+    status: LicenseStatus, expires_at: datetime | None, now: datetime
+) -> LicenseStatus:
+    """An ACTIVE license past its expiry counts as EXPIRED."""
+    if status is LicenseStatus.ACTIVE and is_past_expiry(expires_at, now):
+        return LicenseStatus.EXPIRED
+    return status
 
 
 def product_features(meta: dict[str, Any]) -> list[str]:

@@ -8,7 +8,13 @@ from typing import Literal
 from pydantic import Field
 
 from shipkey.catalog.models import LicenseType
-from shipkey.licensing.models import License, LicenseActivation, LicenseStatus, ValidationCode
+from shipkey.licensing.models import (
+    License,
+    LicenseActivation,
+    LicenseStatus,
+    LicenseView,
+    ValidationCode,
+)
 from shipkey.schemas import ApiModel, InputModel
 
 MACHINE_ID_MAX = 255
@@ -48,9 +54,9 @@ class LicenseInfo(ApiModel):
     max_activations: int
 
     @classmethod
-    def of(cls, lic: License, now: datetime) -> LicenseInfo:
+    def of(cls, lic: License | LicenseView, now: datetime) -> LicenseInfo:
         return cls(
-            product_name=lic.product.name,
+            product_name=lic.product_name,
             license_type=lic.license_type,
             status=lic.effective_status(now),
             expires_at=lic.expires_at,

@@ -38,7 +38,15 @@ from shipkey.db import Database, insert_ignore, insert_new, new_id, rowcount, ut
 from shipkey.errors import BadRequest, Conflict, Forbidden, NotFound
 from shipkey.licensing import keys
 from shipkey.licensing.license_file import LicenseFilePayload, sign_license_file
-from shipkey.licensing.models import License, LicenseActivation, LicenseStatus, ValidationCode
+from shipkey.licensing.models import (
+    License,
+    LicenseActivation,
+    LicenseStatus,
+    LicenseView,
+    SeatView,
+    ValidationCode,
+    product_features,
+)
 from shipkey.licensing.signing_keys import PublicSigningKey, SigningKeyStore
 from shipkey.orders.models import Purchase
 
@@ -379,7 +387,9 @@ class Sightings:
         return self.expired_license_id is not None or self.seen_activation_id is not None
 
 
-def _sightings(lic: License, activation: LicenseActivation | None, now: datetime) -> Sightings:
+def _sightings(
+    lic: License | LicenseView, activation: LicenseActivation | SeatView | None, now: datetime
+) -> Sightings:
     expired = lic.status is LicenseStatus.ACTIVE and lic.is_past_expiry(now)
     stale = activation is not None and (
         activation.last_seen_at is None or activation.last_seen_at < now - LAST_SEEN_RESOLUTION
@@ -692,7 +702,7 @@ class Validation:
     """The answer to a validation; ``license`` is None for INVALID_FORMAT and NOT_FOUND."""
 
     code: ValidationCode
-    license: License | None
+    license: LicenseView | None
     now: datetime
 
     @property
@@ -729,18 +739,18 @@ _VALIDATION_LOOKUP = (
 
 def _validation_lookup(
     db: Database, key: str, machine_id: str | None
-) -> tuple[License, LicenseActivation | None] | None:
+) -> tuple[LicenseView, SeatView | None] | None:
     """What validation reads, in one Core query on a read-only connection.
 
     Validation is the hottest endpoint (programs call it at every start), so it skips the ORM
-    session and identity map, which cost three times the query itself. The rows come back as
-    detached objects, read-only snapshots for the caller.
+    (session, identity map, mapped objects), which cost several times the query itself. The
+    row comes back as read-only snapshots.
     """
     with db.read_connection() as conn:
         row = conn.execute(_VALIDATION_LOOKUP, {"key": key, "machine_id": machine_id}).first()
     if row is None:
         return None
-    lic = License(
+    lic = LicenseView(
         id=row[0],
         key=key,
         status=row[1],
@@ -748,14 +758,11 @@ def _validation_lookup(
         license_type=row[3],
         max_activations=row[4],
         activation_count=row[5],
+        product_name=row[6],
+        features=product_features(row[7]),
     )
-    lic.product = Product(name=row[6], meta=row[7])
-    activation = None
-    if machine_id is not None and row[8] is not None:
-        activation = LicenseActivation(
-            id=row[8], license_id=row[0], machine_id=machine_id, last_seen_at=row[9]
-        )
-    return lic, activation
+    seat = SeatView(row[8], row[9]) if machine_id is not None and row[8] is not None else None
+    return lic, seat
 
 
 def validate(
