@@ -204,7 +204,9 @@ class Seeder:
 
 
 @contextmanager
-def server(url: str, data_dir: Path, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+def server(
+    url: str, data_dir: Path, workers: int, log: Path, kind: str = "granian"
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         "SHIPKEY_DATABASE_URL": url,
@@ -213,6 +215,7 @@ def server(url: str, data_dir: Path, workers: int, log: Path) -> Iterator[tuple[
         "SHIPKEY_RATE_LIMITS": "off",
     }
     args = [PYTHON, "-m", "bench.serve", "--port", str(port), "--workers", str(workers)]
+    args += ["--server", kind]
     base = f"http://127.0.0.1:{port}"
     with running(args, env=env, ready_url=f"{base}/healthz", log=log, cwd=ROOT) as proc:
         yield base, proc.pid
@@ -250,7 +253,9 @@ def load(
     return {**asdict(result), "cpu_us_per_request": cpu / max(result.requests, 1) * 1e6}
 
 
-def run_database(name: str, url: str, work: Path, seconds: float, workers: int) -> dict[str, Any]:
+def run_database(
+    name: str, url: str, work: Path, seconds: float, workers: int, kind: str = "granian"
+) -> dict[str, Any]:
     console.print(f"[bold]{name}[/bold]: seeding {SMALL:,} licenses …")
     reset_database(url)
     seeder = Seeder(url)
@@ -263,7 +268,7 @@ def run_database(name: str, url: str, work: Path, seconds: float, workers: int) 
         hot_file = work / f"{name}-hot.txt"
         hot_file.write_text(small_keys[0] + "\n")
         runs: dict[str, dict[str, Any]] = {}
-        with server(url, work / f"{name}-var", workers, log) as (base, pid):
+        with server(url, work / f"{name}-var", workers, log, kind) as (base, pid):
             check_valid(base, small_keys[0])
             runs["empty"] = load(base, pid, None, seconds)
             runs["emptyPost"] = load(base, pid, spread_small, seconds, EMPTY_PATH)
@@ -276,7 +281,7 @@ def run_database(name: str, url: str, work: Path, seconds: float, workers: int) 
         seed_seconds = time.perf_counter() - started
         spread_large = work / f"{name}-spread-large.txt"
         spread_large.write_text("\n".join(large_keys) + "\n")
-        with server(url, work / f"{name}-var", workers, log) as (base, pid):
+        with server(url, work / f"{name}-var", workers, log, kind) as (base, pid):
             check_valid(base, large_keys[0])
             runs["empty1m"] = load(base, pid, None, seconds)
             runs["spread1m"] = load(base, pid, spread_large, seconds)
@@ -287,12 +292,14 @@ def run_database(name: str, url: str, work: Path, seconds: float, workers: int) 
         raise RuntimeError(f"{errors} failed requests on {name}; see {log}")
     empty, spread, hot, large = (runs[k] for k in ("empty", "spread1k", "hot", "spread1m"))
     ratio = spread["requests_per_s"] / empty["requests_per_s"]
+    ratio_post = spread["requests_per_s"] / runs["emptyPost"]["requests_per_s"]
     hot_ratio = hot["requests_per_s"] / spread["requests_per_s"]
     growth = large["p50_ms"] / spread["p50_ms"]
     return {
         "runs": runs,
         "seedSeconds1m": seed_seconds,
         "ratioToEmpty": ratio,
+        "ratioToEmptyPost": ratio_post,
         "cpuRatioToEmpty": empty["cpu_us_per_request"] / spread["cpu_us_per_request"],
         "hotToSpread": hot_ratio,
         "latency1mTo1k": growth,
@@ -305,16 +312,20 @@ def run_database(name: str, url: str, work: Path, seconds: float, workers: int) 
     }
 
 
-def run(databases: list[str], seconds: float, workers: int) -> dict[str, Any]:
+def run(
+    databases: list[str], seconds: float, workers: int, kind: str = "granian"
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="shipkey-bench-licenses-"))
     urls = {"sqlite": f"sqlite:///{work / 'bench.db'}", "postgresql": POSTGRES_URL}
     try:
         return {
             "connections": CONNECTIONS,
             "workers": workers,
+            "server": kind,
             "seconds": seconds,
             "databases": {
-                name: run_database(name, urls[name], work, seconds, workers) for name in databases
+                name: run_database(name, urls[name], work, seconds, workers, kind)
+                for name in databases
             },
         }
     finally:
@@ -345,7 +356,8 @@ def show(results: dict[str, Any]) -> None:
         console.print(
             table(
                 f"License validation on {name}: {results['connections']} connections, "
-                f"{results['workers']} worker(s), {results['seconds']:g} s per row",
+                f"{results['workers']} worker(s), {results.get('server', 'granian')}, "
+                f"{results['seconds']:g} s per row",
                 ["request", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"],
                 rows,
             )
@@ -362,6 +374,12 @@ def show(results: dict[str, Any]) -> None:
                         f"{data['ratioToEmpty']:.2f}×",
                         f"≥ {GOAL_RATIO}×",
                         verdict(goals["ratioToEmpty"]),
+                    ],
+                    [
+                        "validate req/s vs the same POST to the empty endpoint",
+                        f"{data.get('ratioToEmptyPost', 0):.2f}×",
+                        "",
+                        "",
                     ],
                     [
                         "validate p99",
@@ -391,10 +409,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--server",
+        choices=["granian", "uvicorn"],
+        default="granian",
+        help="granian: as shipkey serve; uvicorn: with uvloop and httptools, to compare",
+    )
     args = parser.parse_args(argv)
-    results = run(args.db or ["sqlite", "postgresql"], args.seconds, args.workers)
+    results = run(args.db or ["sqlite", "postgresql"], args.seconds, args.workers, args.server)
     show(results)
     name = "licenses" if args.workers == 1 else f"licenses-workers{args.workers}"
+    if args.server != "granian":
+        name += f"-{args.server}"
     console.print(f"results: {write_results(name, results)}")
 
 

@@ -81,8 +81,9 @@ def licenses(data: dict[str, Any]) -> str:
         "spread1m": "validate, keys spread, 1,000,000 licenses",
     }
     parts = [
-        f"{data['connections']} connections, {data['workers']} worker, {data['seconds']:g} s "
-        f"a row (measured {data['measuredAt']}):"
+        f"{data['connections']} connections, {data['workers']} worker(s), "
+        f"{data.get('server', 'granian')}, {data['seconds']:g} s a row "
+        f"(measured {data['measuredAt']}):"
     ]
     for name, db in data["databases"].items():
         runs = db["runs"]
@@ -109,6 +110,11 @@ def licenses(data: dict[str, Any]) -> str:
                         "req/s ≥ 0.5× empty",
                         f"{db['ratioToEmpty']:.2f}×",
                         met(goals["ratioToEmpty"]),
+                    ],
+                    [
+                        "req/s vs the same POST to the empty endpoint",
+                        f"{db.get('ratioToEmptyPost', 0):.2f}×",
+                        "",
                     ],
                     ["p99 < 25 ms", f"{runs['spread1k']['p99_ms']:.1f} ms", met(goals["p99"])],
                     [
@@ -141,6 +147,7 @@ def webhooks(data: dict[str, Any]) -> str:
                     data["acceptedPerSecond"],
                     "≥ 200: " + met(data["goals"]["acceptedPerSecond"]),
                 ],
+                ["server CPU ms per event", data.get("serverCpuMsPerEvent", "-"), ""],
                 ["answers other than 2xx", sum(data["non2xx"].values()), ""],
                 ["seconds until the last e-mail arrived", "never" if last is None else last, ""],
                 [
@@ -181,8 +188,12 @@ def report(directory: Path = RESULTS_DIR) -> str:
     for title, name, render in (
         ("Downloads", "downloads", downloads),
         ("License validation", "licenses", licenses),
+        ("License validation, two workers", "licenses-workers2", licenses),
+        ("License validation, uvicorn for comparison", "licenses-workers2-uvicorn", licenses),
         ("Webhook to inbox", "webhooks-sqlite", webhooks),
         ("Webhook to inbox", "webhooks-postgresql", webhooks),
+        ("Webhook to inbox, two workers", "webhooks-sqlite-workers2", webhooks),
+        ("Webhook to inbox, two workers", "webhooks-postgresql-workers2", webhooks),
         ("Offline verification in the client", "client", client),
     ):
         data = _load(name, directory)

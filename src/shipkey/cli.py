@@ -67,7 +67,7 @@ def serve(
 ) -> None:
     """Run the web server (Granian). On SQLite, pending migrations are applied first."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     settings = _settings()
     if settings.is_sqlite:
@@ -90,6 +90,7 @@ def serve(
         workers=workers,
         factory=True,
         log_access=False,
+        loop=Loops.asyncio,  # uvloop made no measurable difference here (bench/README.md)
     ).serve()
 
 
