@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections import Counter
@@ -22,6 +23,7 @@ from shipkey.db import (
     update_if,
     utcnow,
 )
+from shipkey.licensing.service import _validation_lookup
 from shipkey.orders.models import Customer
 
 
@@ -162,3 +164,37 @@ def test_read_connection_sees_each_commit_at_once(db: Database) -> None:
         insert_row(session, Customer, _customer("e@example.com"))
     with db.read_connection() as conn:  # the same connection on SQLite: no old snapshot
         assert conn.execute(select(Customer.email)).scalars().all() == ["e@example.com"]
+
+
+def test_quick_read_runs_in_its_own_threads_on_postgresql_and_inline_on_sqlite(
+    db: Database,
+) -> None:
+    def where() -> str:
+        with db.read_connection() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        return threading.current_thread().name
+
+    here = threading.current_thread().name
+    ran_in = asyncio.run(db.quick_read(where))
+    if db.is_sqlite:
+        assert ran_in == here
+    else:
+        assert ran_in.startswith("read")
+
+
+def test_a_postgresql_read_connection_that_the_server_dropped_is_replaced(
+    postgres_url: str,
+) -> None:
+    db = Database(postgres_url)
+    try:
+        with db.read_connection() as conn:
+            backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with db.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            admin.commit()
+        # A validation read retries once on a fresh connection.
+        assert _validation_lookup(db, "KEY-AAAAA-BBBBB-CCCCC-DDDDD-EEEE", None) is None
+        with db.read_connection() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != backend
+    finally:
+        db.dispose()

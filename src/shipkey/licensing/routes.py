@@ -127,13 +127,7 @@ async def validate(request: Request, data: ValidateRequest) -> Response:
     limits.hit_key(data.license_key)
     db, settings = get_database(request), get_settings(request)
     args = (db, settings.license_key_secret, data.license_key, data.machine_id)
-    if db.is_sqlite:
-        # One indexed read of a local file that never waits for a lock (WAL): cheaper on the
-        # event loop than the thread hop around it (see bench/README.md). A server across the
-        # network is waited for in the thread pool instead.
-        result, sightings = service.check(*args)
-    else:
-        result, sightings = await run_in_threadpool(service.check, *args)
+    result, sightings = await db.quick_read(service.check, *args)
     if sightings:  # a write, which may wait for SQLite's lock: never on the event loop
         await run_in_threadpool(service.record_sightings, db, sightings, result.now)
     info = LicenseInfo.of(result.license, result.now) if result.license is not None else None

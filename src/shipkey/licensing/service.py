@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import LicenseType, Product
@@ -746,8 +747,15 @@ def _validation_lookup(
     (session, identity map, mapped objects), which cost several times the query itself. The
     row comes back as read-only snapshots.
     """
-    with db.read_connection() as conn:
-        row = conn.execute(_VALIDATION_LOOKUP, {"key": key, "machine_id": machine_id}).first()
+    params = {"key": key, "machine_id": machine_id}
+    try:
+        with db.read_connection() as conn:
+            row = conn.execute(_VALIDATION_LOOKUP, params).first()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        with db.read_connection() as conn:  # the server went away since: once more, afresh
+            row = conn.execute(_VALIDATION_LOOKUP, params).first()
     if row is None:
         return None
     lic = LicenseView(
