@@ -66,3 +66,12 @@ def test_license_validation_is_matched_before_every_other_route(client: TestClie
     answer = client.post("/api/licenses/validate", json={"licenseKey": "nonsense"})
     assert answer.status_code == 200
     assert answer.json() == {"valid": False, "code": "INVALID_FORMAT", "license": None}
+
+
+def test_a_nul_character_is_refused_not_a_500(admin: TestClient, db: Database) -> None:
+    response = admin.get("/api/admin/products/a%00b")
+    if db.is_sqlite:  # SQLite stores NUL: the product is simply not there
+        assert response.status_code == 404
+    else:  # PostgreSQL refuses NUL in text
+        assert response.status_code == 400
+        assert response.json()["code"] == "INVALID_INPUT"

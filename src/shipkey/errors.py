@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,17 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
         headers = dict(exc.headers) if exc.headers else None
         return error_response(message, code, exc.status_code, headers=headers)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # Input no check above caught and the database refuses, such as a NUL character in a
+        # path or form field on PostgreSQL. The transaction was rolled back.
+        log.info("refused input the database cannot store: %s", exc.orig)
+        return error_response(
+            "A value in the request cannot be stored (a NUL character, or a number out of range).",
+            "INVALID_INPUT",
+            400,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
