@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from shipkey.config import Settings
 from shipkey.db import Database
-from shipkey.downloads.jobs import STAMP_JOB
+from shipkey.downloads.jobs import DISCARD_JOB, STAMP_JOB
 from shipkey.downloads.models import StampedCopy
+from shipkey.jobs import service as jobs_service
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.worker import Worker
 from shipkey.storage import Storage
@@ -175,3 +176,33 @@ def test_a_missing_original_is_404_and_not_counted(admin: TestClient, storage: S
     assert response.status_code == 404
     assert response.json()["code"] == "FILE_MISSING"
     assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 0
+
+
+def test_a_refund_deletes_the_personal_copy(
+    admin: TestClient, db: Database, settings: Settings, storage: Storage
+) -> None:
+    _stamped_pdf_product(admin)
+    ann = _buy(admin)
+    bob = _buy(admin, email="bob@example.com")
+    Worker(settings, db, storage).run_once()
+    ann_copy, bob_copy = _copy(db, ann["id"]), _copy(db, bob["id"])
+    assert ann_copy is not None
+    assert bob_copy is not None
+    assert storage.exists(ann_copy.key)
+
+    assert admin.post(f"/api/admin/purchases/{ann['id']}/refund").status_code == 200
+    assert admin.post(f"/api/admin/purchases/{ann['id']}/refund").status_code == 200  # twice
+    Worker(settings, db, storage).run_once()
+
+    assert _copy(db, ann["id"]) is None
+    assert not storage.exists(ann_copy.key)
+    assert _copy(db, bob["id"]) is not None  # the other buyer keeps theirs
+    assert storage.exists(bob_copy.key)
+    with db.read_session() as session:
+        discards = session.scalars(select(Job).where(Job.kind == DISCARD_JOB)).all()
+    assert [job.status for job in discards] == [JobStatus.DONE]
+    # A build job that runs late makes no new copy for the refunded purchase.
+    with db.session() as session:
+        jobs_service.enqueue(session, STAMP_JOB, {"purchase_id": ann["id"]})
+    Worker(settings, db, storage).run_once()
+    assert _copy(db, ann["id"]) is None

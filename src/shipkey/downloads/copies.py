@@ -14,14 +14,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
 from shipkey.db import Database, insert_ignore, rowcount, utcnow
 from shipkey.downloads.models import StampedCopy
 from shipkey.downloads.stamping import Kind, Stamp, kind_of, stamp_file
-from shipkey.orders.models import Purchase
+from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.storage import Storage
 
 
@@ -68,6 +68,8 @@ def _source(db: Database, storage: Storage, purchase_id: str) -> _Source | None:
         product = purchase.product
         kind = stamp_kind(product)
         if kind is None or product.file_key is None or product.file_sha256 is None:
+            return None
+        if purchase.status is PurchaseStatus.REFUNDED:  # taken back: no copy to make any more
             return None
         if ready_copy(session, storage, purchase) is not None:
             return None
@@ -119,3 +121,24 @@ def ensure_stamped(db: Database, storage: Storage, purchase_id: str) -> bool:
     if replaced is not None:
         storage.delete(replaced)
     return kept
+
+
+def discard_copy(db: Database, storage: Storage, purchase_id: str) -> bool:
+    """Delete a purchase's stamped copy, file and row; True when there was one.
+
+    A refunded purchase's copy carries the buyer's name and address and can never be downloaded
+    again. The file goes first: if that fails, the row still points at it and the job retries.
+    """
+    with db.read_session() as session:
+        copy = session.get(StampedCopy, purchase_id)
+        key = copy.key if copy is not None else None
+    if key is None:
+        return False
+    storage.delete(key)
+    with db.session() as session:
+        session.execute(
+            delete(StampedCopy).where(
+                StampedCopy.purchase_id == purchase_id, StampedCopy.key == key
+            )
+        )
+    return True

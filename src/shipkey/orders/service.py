@@ -26,6 +26,7 @@ from shipkey.catalog import service as catalog
 from shipkey.catalog.models import Product
 from shipkey.config import Settings
 from shipkey.db import conditional_update, insert_new, new_id, rowcount, update_if, utcnow
+from shipkey.downloads import jobs as stamping
 from shipkey.downloads import service as downloads
 from shipkey.errors import Conflict, NotFound
 from shipkey.fulfilment import access
@@ -244,6 +245,7 @@ def refund(
         sources.append(PurchaseStatus.PENDING)
     if _move(session, purchase, sources, PurchaseStatus.REFUNDED, refunded_at=now):
         take_back(session, settings, purchase, now, reason)
+        stamping.enqueue_discard(session, purchase)  # a personal copy is never needed again
     elif purchase.status is not PurchaseStatus.REFUNDED:
         raise Conflict(
             f"A {purchase.status.value} purchase cannot be refunded.", "INVALID_PURCHASE_STATE"
