@@ -87,7 +87,9 @@ def create_app(
     app.state.storage = files
     app.state.metrics = Metrics()
     app.state.signing_keys = license_service.signing_key_store(settings.resolved_data_dir)
-    app.state.license_rate_limits = LicenseRateLimits(enabled=settings.rate_limits_enabled)
+    app.state.license_rate_limits = LicenseRateLimits(
+        enabled=settings.rate_limits_enabled, storage=settings.rate_limit_storage
+    )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, exempt=UPLOAD_PATHS)
 

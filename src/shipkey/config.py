@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     download_mode: Literal["stream", "redirect", "x-accel"] = "stream"
     rate_limits: Literal["on", "off"] = "on"
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where the license API's rate limits count: memory:// (each process on its "
+        "own) or redis://host:port/db, shared by every process and machine.",
+    )
     x_accel_prefix: str = "/_protected/"
     trusted_proxies: str | None = Field(
         default=None, description="Comma-separated CIDRs whose X-Forwarded-For is believed."
@@ -74,6 +79,13 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: str | None) -> str | None:
         if value:
             _parse_networks(value)
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _check_limit_storage(cls, value: str) -> str:
+        if value.split("://", 1)[0] not in ("memory", "redis", "rediss"):
+            raise ValueError("must be memory:// or a redis:// or rediss:// URL")
         return value
 
     @field_validator("x_accel_prefix")
