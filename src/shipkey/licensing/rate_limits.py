@@ -10,31 +10,22 @@ and machine at once (``SHIPKEY_RATE_LIMIT_STORAGE=redis://…``):
   Software checks a key at start-up and every few hours; 30 a minute is only reached by a
   loop or a key shared far beyond its seats.
 
-Over a limit the answer is 429 ``RATE_LIMITED`` with ``Retry-After`` (whole seconds until the
-oldest counted request leaves the window). ``SHIPKEY_RATE_LIMITS=off`` turns both off. When
-Redis cannot be reached, requests are let through (and a warning logged at most once a
-minute): a limiter that fails must not stop licensed software from starting.
+Over a limit the answer is 429 ``RATE_LIMITED`` with ``Retry-After`` (see
+:mod:`shipkey.throttle`, which also lets requests through when Redis cannot be reached: a
+limiter that fails must not stop licensed software from starting). ``SHIPKEY_RATE_LIMITS=off``
+turns both off.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import time
-
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
-from shipkey.errors import TooManyRequests
 from shipkey.licensing.keys import MAX_KEY_LENGTH, normalize_key
+from shipkey.throttle import Throttle
 
 PER_IP = "120/minute"
 PER_KEY = "30/minute"
 NAMESPACE = "licenses"
-WARN_EVERY = 60.0
-
-log = logging.getLogger(__name__)
 
 
 class LicenseRateLimits:
@@ -51,17 +42,11 @@ class LicenseRateLimits:
         self.enabled = enabled
         self.per_ip: RateLimitItem = parse(per_ip)
         self.per_key: RateLimitItem = parse(per_key)
-        options = (
-            {}
-            if storage.startswith("memory")
-            else {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-        )
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage, **options))
-        self._warned_at = -WARN_EVERY
+        self._throttle = Throttle(enabled=enabled, storage=storage)
 
     def hit_ip(self, ip: str | None) -> None:
         """Count a request from ``ip``; 429 when over the limit."""
-        self._hit(self.per_ip, "ip", ip or "unknown")
+        self._throttle.hit(self.per_ip, NAMESPACE, "ip", ip or "unknown", "requests")
 
     def hit_key(self, raw_key: str) -> None:
         """Count a request for a license key (as typed: trimmed and upper-cased first).
@@ -71,25 +56,4 @@ class LicenseRateLimits:
         """
         key = normalize_key(raw_key)
         if key and len(key) <= MAX_KEY_LENGTH:
-            self._hit(self.per_key, "key", key)
-
-    def _hit(self, item: RateLimitItem, scope: str, identifier: str) -> None:
-        if not self.enabled:
-            return
-        try:
-            if self._limiter.hit(item, NAMESPACE, scope, identifier):
-                return
-            stats = self._limiter.get_window_stats(item, NAMESPACE, scope, identifier)
-        except Exception as exc:  # the shared store is down: let the request through
-            now = time.monotonic()
-            if now - self._warned_at >= WARN_EVERY:
-                self._warned_at = now
-                log.warning("rate limits not counted, their storage failed: %s", exc)
-            return
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise TooManyRequests(
-            f"Too many requests; try again in {retry_after} seconds.",
-            "RATE_LIMITED",
-            headers={"Retry-After": str(retry_after)},
-            retryAfter=retry_after,
-        )
+            self._throttle.hit(self.per_key, NAMESPACE, "key", key, "requests")

@@ -248,6 +248,8 @@ def license_file(
 def install(app: FastAPI) -> None:
     """The buyer pages, with the static files and HTML error pages they share with the admin."""
     settings = app.state.settings
-    app.state.login_rate_limits = service.LoginRateLimits(enabled=settings.rate_limits_enabled)
+    app.state.login_rate_limits = service.LoginRateLimits(
+        enabled=settings.rate_limits_enabled, storage=settings.rate_limit_storage
+    )
     web.install(app)
     app.include_router(router)

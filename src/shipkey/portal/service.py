@@ -13,15 +13,11 @@ is indistinguishable from one that does not exist (404).
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -29,7 +25,7 @@ from shipkey.config import Settings
 from shipkey.db import Database, new_id, rowcount, utcnow
 from shipkey.downloads import service as downloads
 from shipkey.downloads.models import Download
-from shipkey.errors import NotFound, TooManyRequests
+from shipkey.errors import NotFound
 from shipkey.fulfilment import access
 from shipkey.fulfilment.access import IssuedAccess
 from shipkey.licensing import service as licensing
@@ -39,6 +35,7 @@ from shipkey.mail import service as mail
 from shipkey.mail.service import LOGIN_LINK_MINUTES
 from shipkey.orders.models import Customer, Purchase
 from shipkey.portal.models import LoginPurpose, LoginToken
+from shipkey.throttle import Throttle
 
 TOKEN_BYTES = 32
 LINK_LIFETIME = timedelta(minutes=LOGIN_LINK_MINUTES)
@@ -64,41 +61,34 @@ def normalise_email(raw: str) -> str | None:
 
 
 class LoginRateLimits:
-    """Asking for sign-in links: per client IP and per address, in memory (per process).
+    """Asking for sign-in links: per client IP and per address, counted where the license API's
+    limits are (:mod:`shipkey.throttle`).
 
     10 a minute per IP stops a script from mailing many addresses; 5 an hour per address stops
     anyone from flooding one inbox. ``SHIPKEY_RATE_LIMITS=off`` turns both off.
     """
 
     def __init__(
-        self, *, enabled: bool, per_ip: str = "10/minute", per_address: str = "5/hour"
+        self,
+        *,
+        enabled: bool,
+        per_ip: str = "10/minute",
+        per_address: str = "5/hour",
+        storage: str = "memory://",
     ) -> None:
         self.enabled = enabled
         self.per_ip: RateLimitItem = parse(per_ip)
         self.per_address: RateLimitItem = parse(per_address)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._throttle = Throttle(enabled=enabled, storage=storage)
 
     def hit(self, ip: str | None, email: str) -> None:
         """Count one request; 429 ``RATE_LIMITED`` (with ``retryAfter``) when over a limit."""
-        self._check(((self.per_ip, "ip", ip or "unknown"), (self.per_address, "email", email)))
+        self._throttle.hit(self.per_ip, "login", "ip", ip or "unknown", "sign-in requests")
+        self._throttle.hit(self.per_address, "login", "email", email, "sign-in requests")
 
     def hit_failed_token(self, ip: str | None) -> None:
         """Count a wrong admin token from ``ip`` (10 a minute, then 429)."""
-        self._check(((self.per_ip, "token", ip or "unknown"),))
-
-    def _check(self, checks: tuple[tuple[RateLimitItem, str, str], ...]) -> None:
-        if not self.enabled:
-            return
-        for item, scope, identifier in checks:
-            if not self._limiter.hit(item, "login", scope, identifier):
-                stats = self._limiter.get_window_stats(item, "login", scope, identifier)
-                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-                raise TooManyRequests(
-                    "Too many sign-in requests; try again later.",
-                    "RATE_LIMITED",
-                    headers={"Retry-After": str(retry_after)},
-                    retryAfter=retry_after,
-                )
+        self._throttle.hit(self.per_ip, "login", "token", ip or "unknown", "sign-in requests")
 
 
 # --- sign-in links --------------------------------------------------------------------------
