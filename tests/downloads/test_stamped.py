@@ -13,8 +13,10 @@ from sqlalchemy import select
 
 from shipkey.config import Settings
 from shipkey.db import Database
+from shipkey.downloads.copies import ensure_stamped
 from shipkey.downloads.jobs import DISCARD_JOB, STAMP_JOB
 from shipkey.downloads.models import StampedCopy
+from shipkey.downloads.stamping import stamp_file as real_stamp
 from shipkey.jobs import service as jobs_service
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.worker import Worker
@@ -206,3 +208,31 @@ def test_a_refund_deletes_the_personal_copy(
         jobs_service.enqueue(session, STAMP_JOB, {"purchase_id": ann["id"]})
     Worker(settings, db, storage).run_once()
     assert _copy(db, ann["id"]) is None
+
+
+def test_a_refund_while_the_copy_is_being_made_leaves_no_copy(
+    admin: TestClient,
+    db: Database,
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _stamped_pdf_product(admin)
+    ann = _buy(admin)
+    saved: list[str] = []
+    real_save = storage.save_file
+
+    def save_and_remember(key: str, path: Path) -> Any:
+        saved.append(key)
+        return real_save(key, path)
+
+    def stamp_then_refund(*args: Any) -> None:
+        real_stamp(*args)
+        refunded = admin.post(f"/api/admin/purchases/{ann['id']}/refund")
+        assert refunded.status_code == 200
+
+    monkeypatch.setattr(storage, "save_file", save_and_remember)
+    monkeypatch.setattr("shipkey.downloads.copies.stamp_file", stamp_then_refund)
+    assert ensure_stamped(db, storage, ann["id"]) is False
+    assert _copy(db, ann["id"]) is None
+    assert len(saved) == 1
+    assert not storage.exists(saved[0])  # the copy made for nobody is deleted

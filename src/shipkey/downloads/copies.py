@@ -100,7 +100,12 @@ def ensure_stamped(db: Database, storage: Storage, purchase_id: str) -> bool:
     }
     replaced: str | None = None
     with db.session() as session:
-        if insert_ignore(session, StampedCopy, {"purchase_id": source.purchase_id, **values}):
+        # The purchase row is locked while the copy is recorded, so a refund either waits and
+        # then finds the copy to discard, or commits first and the copy is not recorded.
+        owner = session.get(Purchase, source.purchase_id, with_for_update=True)
+        if owner is None or owner.status is PurchaseStatus.REFUNDED:
+            kept = False
+        elif insert_ignore(session, StampedCopy, {"purchase_id": source.purchase_id, **values}):
             kept = True
         else:
             old = session.get(StampedCopy, source.purchase_id)
