@@ -93,3 +93,9 @@ def test_the_limiter_counts_normalised_keys_and_skips_junk() -> None:
     for _ in range(3):
         off.hit_ip("10.0.0.1")
         off.hit_key("abc-1")
+
+
+def test_malformed_validations_count_against_the_address(limited: TestClient) -> None:
+    for _ in range(PER_IP):
+        assert limited.post("/api/licenses/validate", json={"nonsense": 1}).status_code == 422
+    _assert_limited(limited.post("/api/licenses/validate", json={"licenseKey": "KEY-1"}))
