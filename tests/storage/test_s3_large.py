@@ -8,11 +8,6 @@ memory is asserted, never time.
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,60 +15,20 @@ import boto3
 import httpx
 import pytest
 
-from tests.downloads.test_large import CHUNK, MAX_GROWTH, TOKEN, _children, _free_port, _peak_rss
 from tests.s3_server import S3Bucket
+from tests.served import CHUNK, MAX_GROWTH, TOKEN, numbered_chunks, peak_rss, serve
 
 SIZE = 2 * 1024**3
 
 
 @pytest.fixture
 def served_on_s3(tmp_path: Path, s3_bucket: S3Bucket) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SHIPKEY_DATA_DIR": str(tmp_path / "data"),
-        "SHIPKEY_ADMIN_TOKEN": TOKEN,
-        "SHIPKEY_BASE_URL": f"http://127.0.0.1:{port}",
+    storage = {
         "SHIPKEY_STORAGE_URL": s3_bucket.storage_url,
         "SHIPKEY_S3_ENDPOINT_URL": s3_bucket.endpoint_url,
     }
-    env.pop("SHIPKEY_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shipkey", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("shipkey serve did not start")
-            time.sleep(0.1)
-        workers = _children(process.pid)
-        assert len(workers) == 1
-        yield base, workers[0]
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _body(digest: hashlib._Hash) -> Iterator[bytes]:
-    block = os.urandom(CHUNK)
-    for index in range(SIZE // CHUNK):
-        chunk = index.to_bytes(8, "big") + block[8:]
-        digest.update(chunk)
-        yield chunk
+    with serve(tmp_path, storage) as running:
+        yield running
 
 
 def test_two_gib_upload_to_s3_in_constant_memory(
@@ -86,18 +41,18 @@ def test_two_gib_upload_to_s3_in_constant_memory(
         # warm up every code path (a multipart upload of two parts) before the baseline
         warm = http.put("/api/admin/products/big/file?filename=w.bin", content=b"w" * 9 * CHUNK)
         assert warm.status_code == 200, warm.text
-        baseline = _peak_rss(worker)
+        baseline = peak_rss(worker)
 
         sent = hashlib.sha256()
         upload = http.put(
             "/api/admin/products/big/file?filename=big.bin",
-            content=_body(sent),
+            content=numbered_chunks(sent, SIZE),
             headers={"Content-Type": "application/octet-stream"},
         )
         assert upload.status_code == 200, upload.text
         assert upload.json()["fileSize"] == SIZE
         assert upload.json()["sha256"] == sent.hexdigest()
-        after_upload = _peak_rss(worker)
+        after_upload = peak_rss(worker)
 
     s3 = boto3.session.Session().client("s3", endpoint_url=s3_bucket.endpoint_url)
     objects = s3.list_objects_v2(Bucket=s3_bucket.bucket)["Contents"]
