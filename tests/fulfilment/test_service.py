@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shipkey.config import Settings
 from shipkey.db import Database
@@ -116,3 +117,27 @@ def test_failed_fulfilment_leaves_nothing(
     record = admin.get(f"/api/admin/purchases/{purchase_id}").json()
     assert record["status"] == "PENDING"
     assert record["deliveredAt"] is None
+
+
+def test_a_buyer_recorded_meanwhile_still_gets_the_delivery(
+    admin: TestClient, db: Database, settings: Settings
+) -> None:
+    product, _ = product_with_file(admin)
+    purchase_id = create_purchase(admin, product["slug"], status="PENDING")["id"]
+    with db.session() as session:
+        purchase = session.get(Purchase, purchase_id)
+        assert purchase is not None
+        # As a session sees a row it read before another request recorded the buyer.
+        set_committed_value(purchase, "customer_id", None)
+        set_committed_value(purchase, "email", None)
+        session.execute(
+            update(Purchase)
+            .where(Purchase.id == purchase_id)
+            .values(status=PurchaseStatus.COMPLETED)
+            .execution_options(synchronize_session=False)
+        )
+        delivery = fulfilment.fulfil(session, settings, purchase)
+        assert delivery is not None
+        assert delivery.message is not None  # the e-mail went to the buyer the row names
+        assert delivery.message.to_address == purchase.email
+    assert _links(db, purchase_id) == 1

@@ -60,6 +60,10 @@ def fulfil(
     now = now or utcnow()
     if not update_if(session, purchase, _CLAIM, {"fulfilled_at": now, "delivered_at": now}):
         return None
+    if purchase.customer_id is None:
+        # The claim saw a buyer that this session has not loaded (another request recorded it
+        # while this one waited for the row): read the row again rather than deliver to no one.
+        session.refresh(purchase)
     delivery = Delivery(purchase)
     product = purchase.product
     if product.has_file:
