@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from shipkey.app import create_app
+from shipkey.app import GC_YOUNG_THRESHOLD, create_app, settle_heap
 from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.licensing import routes as license_routes
@@ -58,6 +60,27 @@ def test_opentelemetry_is_on_only_when_configured(
     traced = create_app(settings, db=db, storage=storage)
     assert traced._telemetry["tracing"] is True
     assert traced._telemetry["metrics"] is True
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """The garbage collector as it was, afterwards (the test process goes on)."""
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+@pytest.mark.usefixtures("collector")
+def test_a_served_app_keeps_the_collector_off_what_start_up_built() -> None:
+    gc.unfreeze()
+    settle_heap()
+    assert gc.get_freeze_count() > 10_000  # the app, its modules and models
+    assert gc.get_count()[0] < 100  # collected first: nothing of start-up is left young
+    assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+    frozen = gc.get_freeze_count()
+    settle_heap()  # each worker process calls it once; a second call only adds
+    assert gc.get_freeze_count() >= frozen
 
 
 def test_license_validation_is_matched_before_every_other_route(client: TestClient) -> None:
