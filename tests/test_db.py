@@ -6,15 +6,18 @@ import asyncio
 import re
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from fastapi.testclient import TestClient
+from sqlalchemy import event, literal_column, select, table, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from shipkey.db import (
     ID_ALPHABET,
     Database,
+    DirectRead,
     conditional_update,
     insert_new,
     insert_row,
@@ -23,8 +26,9 @@ from shipkey.db import (
     update_if,
     utcnow,
 )
-from shipkey.licensing.service import _validation_lookup
+from shipkey.licensing.service import _VALIDATION_LOOKUP, _validation_lookup
 from shipkey.orders.models import Customer
+from tests.licensing.helpers import activate, licensed_key, set_expiry
 
 
 def test_new_id_has_prefix_and_twenty_base36_characters() -> None:
@@ -198,3 +202,37 @@ def test_a_postgresql_read_connection_that_the_server_dropped_is_replaced(
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != backend
     finally:
         db.dispose()
+
+
+# --- direct reads --------------------------------------------------------------------------
+
+
+def test_a_direct_read_converts_values_as_core_does(admin: TestClient, db: Database) -> None:
+    key = licensed_key(admin)
+    activate(admin, key, "m1")
+    set_expiry(db, key, datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC))
+    statement = _VALIDATION_LOOKUP.statement
+    for machine in ("m1", None, "elsewhere"):
+        params = {"key": key, "machine_id": machine}
+        with db.read_connection() as conn:
+            direct = _VALIDATION_LOOKUP.first(conn, params)
+            core = conn.execute(statement, params).first()
+        assert core is not None
+        assert direct == tuple(core)  # dates, enums and the product's JSON alike
+        assert [type(value) for value in direct] == [type(value) for value in core]
+    with db.read_connection() as conn:
+        assert _VALIDATION_LOOKUP.first(conn, {"key": "NOPE", "machine_id": None}) is None
+        assert "FROM licenses" in _VALIDATION_LOOKUP.sql(conn.dialect)
+
+
+def test_a_direct_read_raises_as_sqlalchemy_does_and_its_connection_is_replaced(
+    db: Database,
+) -> None:
+    missing = DirectRead(select(literal_column("1")).select_from(table("no_such_table")))
+    with pytest.raises(DBAPIError) as raised, db.read_connection() as broken:
+        missing.first(broken, {})
+    assert not raised.value.connection_invalidated  # an error in the query, not a lost server
+    assert broken.closed
+    with db.read_connection() as fresh:
+        assert fresh is not broken
+        assert fresh.execute(text("SELECT 2")).scalar() == 2

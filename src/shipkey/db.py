@@ -36,9 +36,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Select
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -151,6 +153,68 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_size=20, max_overflow=40, pool_pre_ping=True)
+
+
+class DirectRead:
+    """A Core ``SELECT`` compiled once per dialect and run on the driver's own cursor.
+
+    For the hottest read only (license validation): SQLAlchemy's execution path (compiled
+    cache lookup, execution context, result object) costs several times what the driver spends
+    on an indexed lookup. The statement is still written with Core and its columns' types still
+    convert the values (SQLite's text dates, enums, JSON), through the types' own result
+    processors. The bound parameters must be plain strings (or None): they are passed as they
+    are. Driver errors are raised as SQLAlchemy raises them (``DBAPIError`` subclasses, with
+    ``connection_invalidated`` set when the connection was lost).
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, list[Any]]] = {}
+
+    def _for(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None, list[Any]]:
+        known = self._compiled.get(dialect.name)
+        if known is None:
+            compiled = self.statement.compile(dialect=dialect)
+            names = (
+                tuple(compiled.positiontup)
+                if compiled.positional and compiled.positiontup
+                else None
+            )
+            processors = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.statement.selected_columns
+            ]
+            known = self._compiled[dialect.name] = (str(compiled), names, processors)
+        return known
+
+    def sql(self, dialect: Dialect) -> str:
+        """The statement as sent to this dialect's driver."""
+        return self._for(dialect)[0]
+
+    def first(self, conn: Connection, params: dict[str, str | None]) -> tuple[Any, ...] | None:
+        """The first row, its values converted as a Core result would convert them."""
+        dialect = conn.dialect
+        sql, names, processors = self._for(dialect)
+        driver = conn.connection
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, [params[name] for name in names] if names else params)
+            row = cursor.fetchone()
+        except dialect.loaded_dbapi.Error as exc:
+            lost = dialect.is_disconnect(exc, driver.dbapi_connection, cursor)
+            if lost:
+                conn.invalidate()
+            raise DBAPIError.instance(
+                sql, params, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost
+            ) from exc
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return tuple(
+            value if convert is None or value is None else convert(value)
+            for convert, value in zip(processors, row, strict=True)
+        )
 
 
 QUICK_READERS = 8

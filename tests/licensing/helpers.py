@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import httpx2
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select, update
+from sqlalchemy.engine import Connection
 
-from shipkey.db import Database
+from shipkey.db import Database, DirectRead
 from shipkey.licensing.models import License
 from tests.factories import create_product, create_purchase
 
@@ -77,7 +79,8 @@ def load(db: Database, key: str) -> License:
 
 @contextmanager
 def count_queries(engine: Engine) -> Iterator[list[str]]:
-    """Every SQL statement sent on ``engine`` inside the block."""
+    """Every SQL statement sent on ``engine`` inside the block, including the reads that go to
+    the driver directly (``DirectRead``, which SQLAlchemy's events do not see)."""
     statements: list[str] = []
 
     def record(
@@ -85,8 +88,18 @@ def count_queries(engine: Engine) -> Iterator[list[str]]:
     ) -> None:
         statements.append(statement)
 
+    direct = DirectRead.first
+
+    def first(
+        read: DirectRead, conn: Connection, params: dict[str, str | None]
+    ) -> tuple[Any, ...] | None:
+        if conn.engine.pool is engine.pool:  # the engine, or one of its option engines
+            statements.append(read.sql(conn.dialect))
+        return direct(read, conn, params)
+
     event.listen(engine, "before_cursor_execute", record)
     try:
-        yield statements
+        with patch.object(DirectRead, "first", first):
+            yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import LicenseType, Product
 from shipkey.catalog.schemas import DEFAULT_LICENSE_DAYS
-from shipkey.db import Database, insert_ignore, insert_new, new_id, rowcount, utcnow
+from shipkey.db import Database, DirectRead, insert_ignore, insert_new, new_id, rowcount, utcnow
 from shipkey.errors import BadRequest, Conflict, Forbidden, NotFound
 from shipkey.licensing import keys
 from shipkey.licensing.license_file import LicenseFilePayload, sign_license_file
@@ -711,7 +711,7 @@ class Validation:
         return self.code == "VALID"
 
 
-_VALIDATION_LOOKUP = (
+_VALIDATION_LOOKUP = DirectRead(
     select(
         License.id,
         License.status,
@@ -741,21 +741,21 @@ _VALIDATION_LOOKUP = (
 def _validation_lookup(
     db: Database, key: str, machine_id: str | None
 ) -> tuple[LicenseView, SeatView | None] | None:
-    """What validation reads, in one Core query on a read-only connection.
+    """What validation reads, in one query on a read-only connection.
 
     Validation is the hottest endpoint (programs call it at every start), so it skips the ORM
-    (session, identity map, mapped objects), which cost several times the query itself. The
-    row comes back as read-only snapshots.
+    (session, identity map, mapped objects) and SQLAlchemy's execution path (``DirectRead``),
+    which cost several times the query itself. The row comes back as read-only snapshots.
     """
     params = {"key": key, "machine_id": machine_id}
     try:
         with db.read_connection() as conn:
-            row = conn.execute(_VALIDATION_LOOKUP, params).first()
+            row = _VALIDATION_LOOKUP.first(conn, params)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
         with db.read_connection() as conn:  # the server went away since: once more, afresh
-            row = conn.execute(_VALIDATION_LOOKUP, params).first()
+            row = _VALIDATION_LOOKUP.first(conn, params)
     if row is None:
         return None
     lic = LicenseView(
