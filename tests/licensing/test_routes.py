@@ -464,6 +464,14 @@ def test_admin_license_api_needs_a_token_and_a_license(
         ("/api/licenses/validate", b'{"licenseKey": null}', 422, "VALIDATION_ERROR"),
         ("/api/licenses/validate", b'"just a string"', 422, "VALIDATION_ERROR"),
         ("/api/licenses/validate", b'{"licenseKey": "X", "extra": 1}', 422, "VALIDATION_ERROR"),
+        ("/api/licenses/validate", b'{"licenseKey": 5}', 422, "VALIDATION_ERROR"),
+        (
+            "/api/licenses/validate",
+            b'{"licenseKey": "X", "machineId": ""}',
+            422,
+            "VALIDATION_ERROR",
+        ),
+        ("/api/licenses/validate", b"", 422, "VALIDATION_ERROR"),
         ("/api/licenses/file", b'{"licenseKey": "X"}', 422, "VALIDATION_ERROR"),
         ("/api/licenses/file", b"", 422, "VALIDATION_ERROR"),
     ],
@@ -473,6 +481,21 @@ def test_bad_input_gets_a_4xx_with_a_code(
 ) -> None:
     response = client.post(path, content=body, headers={"Content-Type": "application/json"})
     assert (response.status_code, response.json()["code"]) == (status, code), response.text
+
+
+def test_validation_names_the_field_in_error_and_documents_its_body(
+    client: TestClient, app: FastAPI
+) -> None:
+    answer = client.post("/api/licenses/validate", json={"licenseKey": "X", "machineId": ""})
+    assert answer.json()["details"][0]["field"] == "machineId"
+    assert client.post("/api/licenses/validate", json={}).json()["details"][0]["field"] == (
+        "licenseKey"
+    )
+    operation = app.openapi()["paths"]["/api/licenses/validate"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["licenseKey"]
+    assert set(schema["properties"]) == {"licenseKey", "machineId"}
+    assert {"200", "400", "422"} <= set(operation["responses"])
 
 
 def test_machine_ids_and_names_have_a_length_limit(admin: TestClient, client: TestClient) -> None:

@@ -16,8 +16,11 @@ from shipkey.deps import (
     DbSession,
     ReadSession,
     SettingsDep,
+    get_client,
     get_database,
     get_settings,
+    json_body,
+    json_body_openapi,
 )
 from shipkey.licensing import service
 from shipkey.licensing.models import License
@@ -113,18 +116,27 @@ def deactivate(
 
 validate_router = APIRouter(prefix="/api/licenses", tags=["licenses"])
 """``validate``, the endpoint programs call at every start. It reads what it needs from the
-app's state itself instead of through dependencies (FastAPI solves each dependency on every
-request, which cost more than the validation's query), keeping only the per-IP limit that
-every public license endpoint has. bench/README.md has the measurements."""
+app's state and its body itself instead of through dependencies and a declared body (FastAPI
+solves them on every request, which cost more than the validation's query), and counts the
+per-IP limit that every public license endpoint has itself. bench/README.md has the
+measurements."""
 
 
 @validate_router.post(
-    "/validate", response_model=ValidateResponse, dependencies=[Depends(limit_by_ip)]
+    "/validate",
+    response_model=ValidateResponse,
+    openapi_extra=json_body_openapi(ValidateRequest),
+    responses={
+        400: {"description": "The body is not valid JSON (`INVALID_JSON`)."},
+        422: {"description": "A field is missing or invalid (`VALIDATION_ERROR`)."},
+    },
 )
-async def validate(request: Request, data: ValidateRequest) -> Response:
+async def validate(request: Request) -> Response:
     """Whether a key is valid now and, with ``machineId``, activated on that machine."""
-    # The per-IP limit is the router's own dependency: it counts a malformed body as well.
+    # Programs call this at every start: no dependencies and no declared body (see json_body).
     limits: LicenseRateLimits = request.app.state.license_rate_limits
+    limits.hit_ip(get_client(request).ip)  # first: a malformed body counts as well
+    data = await json_body(request, ValidateRequest)
     limits.hit_key(data.license_key)
     db, settings = get_database(request), get_settings(request)
     args = (db, settings.license_key_secret, data.license_key, data.machine_id)
