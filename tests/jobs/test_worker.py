@@ -233,18 +233,28 @@ def test_run_forever_wakes_when_a_job_is_enqueued_and_stops(
 ) -> None:
     done = threading.Event()
     registry.register("test.ping", lambda _ctx, _job: done.set())
+    stopped_in: list[str] = []
+    registry.on_stop(lambda: stopped_in.append(threading.current_thread().name))
+
+    def failing() -> None:
+        raise RuntimeError("a failing hook is logged; the others still run")
+
+    registry.on_stop(failing)
+    registry.on_stop(lambda: stopped_in.append("after the failing one"))
     worker = Worker(settings, db, storage, registry=registry, poll_interval=300)
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="the worker")
     thread.start()
     try:
         _enqueue(db, "test.ping")
         assert done.wait(15)  # long before the next poll
+        assert stopped_in == []
     finally:
         stop.set()
         worker.wake()
         thread.join(15)
     assert not thread.is_alive()
+    assert stopped_in == ["the worker", "after the failing one"]  # in the worker's own thread
 
 
 def test_the_app_runs_an_embedded_worker(

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from shipkey.mail.senders import close_connection
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -232,6 +234,9 @@ class SmtpTestServer:
         self._controller.start()
 
     def stop(self) -> None:
+        # shipkey keeps its connection open between messages: the test's own thread closes it
+        # first, or the server would stop with that session open.
+        close_connection()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None

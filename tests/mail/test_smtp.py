@@ -3,6 +3,9 @@ down, and the TLS paths."""
 
 from __future__ import annotations
 
+import smtplib
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -13,6 +16,7 @@ from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.jobs.models import JobStatus
 from shipkey.jobs.worker import Worker
+from shipkey.mail import senders
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailStatus
 from shipkey.orders.models import Purchase
@@ -214,3 +218,87 @@ def test_a_password_is_never_sent_without_tls(
     assert pending.status is MailStatus.PENDING
     assert pending.last_error
     assert "TLS" in pending.last_error
+
+
+# --- one connection for a burst ------------------------------------------------------------
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The threads that opened an SMTP connection, in order."""
+    opened: list[str] = []
+    connect = senders.SmtpSender._connect
+
+    def counted(sender: senders.SmtpSender) -> smtplib.SMTP:
+        opened.append(threading.current_thread().name)
+        return connect(sender)
+
+    monkeypatch.setattr(senders.SmtpSender, "_connect", counted)
+    senders.close_connection()  # nothing left open by an earlier test in this thread
+    yield opened
+    senders.close_connection()
+
+
+def test_a_burst_of_messages_shares_one_connection(
+    db: Database, mail_settings: Settings, smtp: SmtpTestServer, worker: Worker, connects: list[str]
+) -> None:
+    ids = queue_logins(db, mail_settings, 5)
+    assert worker.run_once() == 5
+    assert len(connects) == 1
+    assert sorted(smtp.recorder.message_ids()) == sorted(f"<{i}@testserver>" for i in ids)
+    assert all(message(db, i).status is MailStatus.SENT for i in ids)
+
+    # Another thread has its own connection: two workers never share one.
+    def second_worker() -> None:
+        worker.run_once()
+        senders.close_connection()  # as a stopping worker does (Registry.on_stop)
+
+    other = threading.Thread(target=second_worker, name="second worker")
+    queue_logins(db, mail_settings, 1)
+    other.start()
+    other.join()
+    assert connects[1:] == ["second worker"]
+
+
+def test_a_connection_the_server_dropped_is_replaced_before_sending(
+    db: Database, mail_settings: Settings, smtp: SmtpTestServer, worker: Worker, connects: list[str]
+) -> None:
+    queue_logins(db, mail_settings, 1)
+    assert worker.run_once() == 1
+    smtp.stop()  # the server goes away and comes back: the open connection is dead
+    smtp.start()
+    [second] = queue_logins(db, mail_settings, 1)
+    assert worker.run_once() == 1
+    assert len(connects) == 2
+    assert message(db, second).status is MailStatus.SENT
+    assert message(db, second).attempts == 1  # found before sending, not a failed attempt
+    assert len(smtp.recorder.received) == 2
+
+
+def test_an_idle_connection_is_closed_rather_than_used_again(
+    db: Database,
+    mail_settings: Settings,
+    smtp: SmtpTestServer,
+    worker: Worker,
+    connects: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(senders, "SMTP_REUSE_SECONDS", 0.0)
+    queue_logins(db, mail_settings, 2)
+    assert worker.run_once() == 2
+    assert len(connects) == 2
+    assert len(smtp.recorder.received) == 2
+
+
+def test_a_refused_recipient_does_not_poison_the_next_message(
+    db: Database, mail_settings: Settings, smtp: SmtpTestServer, worker: Worker, connects: list[str]
+) -> None:
+    smtp.recorder.refuse.add("buyer1@example.com")
+    first, refused, last = queue_logins(db, mail_settings, 3)
+    worker.run_once()
+    assert message(db, refused).status is MailStatus.FAILED
+    assert message(db, first).status is MailStatus.SENT
+    assert message(db, last).status is MailStatus.SENT
+    recipients = [rcpt for got in smtp.recorder.received for rcpt in got.rcpt_tos]
+    assert {"buyer0@example.com", "buyer2@example.com"} <= set(recipients)
+    assert "buyer1@example.com" not in recipients

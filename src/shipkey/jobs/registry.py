@@ -16,6 +16,7 @@ Domains that define job kinds add their module to :data:`HANDLER_MODULES`; each 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,8 @@ from shipkey.config import Settings
 from shipkey.db import Database, utcnow
 from shipkey.jobs.models import Job
 from shipkey.storage import Storage
+
+log = logging.getLogger(__name__)
 
 HANDLER_MODULES: tuple[str, ...] = (
     "shipkey.mail.handlers",
@@ -68,6 +71,7 @@ class Registry:
 
     types: dict[str, JobType] = field(default_factory=dict)
     give_up_hooks: list[GiveUpHook] = field(default_factory=list)
+    stop_hooks: list[Callable[[], None]] = field(default_factory=list)
 
     def register(
         self, kind: str, handler: Handler, *, on_give_up: GiveUpHook | None = None
@@ -80,6 +84,18 @@ class Registry:
     def on_any_give_up(self, hook: GiveUpHook) -> None:
         """Run ``hook`` for every job that fails for good (after its kind's own hook)."""
         self.give_up_hooks.append(hook)
+
+    def on_stop(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` in a worker's thread when that worker stops (to close what the
+        handlers keep open per thread, such as an SMTP connection)."""
+        self.stop_hooks.append(hook)
+
+    def stopped(self) -> None:
+        for hook in self.stop_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("a worker's stop hook failed")
 
     def get(self, kind: str) -> JobType | None:
         return self.types.get(kind)

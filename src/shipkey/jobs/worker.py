@@ -89,6 +89,7 @@ class Worker:
                     self._wake.wait(self.poll_interval)
         finally:
             service.doorbell.unsubscribe(self._wake)
+            self.registry.stopped()
             log.info("worker %s stopped", self.name)
 
     @property

@@ -12,7 +12,7 @@ from shipkey.jobs.registry import JobContext, Registry
 from shipkey.jobs.service import describe
 from shipkey.mail import service
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
-from shipkey.mail.senders import Outgoing, build_email, sender_for
+from shipkey.mail.senders import Outgoing, build_email, close_connection, sender_for
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 def register(registry: Registry) -> None:
     registry.register(service.SEND_JOB, send, on_give_up=message_failed)
     registry.on_any_give_up(alert_seller)
+    registry.on_stop(close_connection)
 
 
 def _message_id(job: Job) -> str:

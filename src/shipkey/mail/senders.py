@@ -4,6 +4,11 @@ The SMTP sender speaks ``smtp://`` (STARTTLS whenever the server offers it) and 
 (TLS from the first byte); it logs in when the URL carries a user. Certificates are verified
 against the system's CAs, or only against ``SHIPKEY_SMTP_CA_FILE`` when that is set.
 
+A worker thread keeps its SMTP connection open between messages sent within
+:data:`SMTP_REUSE_SECONDS` of each other (checked with ``RSET`` before each reuse), so a burst
+of orders costs one connection, not one per message: connecting, ``EHLO``, TLS and login cost
+more than sending a message, on both sides.
+
 The dev mailbox writes each message as an ``.eml`` file under ``<data dir>/mailbox/``, whole or
 not at all (written aside, then renamed into place).
 """
@@ -16,6 +21,8 @@ import re
 import secrets
 import smtplib
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -32,6 +39,9 @@ from shipkey.jobs.registry import PermanentError
 
 MAILBOX_DIR = "mailbox"
 SMTP_TIMEOUT = 30.0
+SMTP_REUSE_SECONDS = 10.0
+"""An open connection idle longer than this is closed instead of used again (servers drop idle
+clients after a while; RFC 5321 asks them to wait at least five minutes)."""
 _MAILBOX_NAME = re.compile(r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{8}\.eml$")
 
 
@@ -129,8 +139,53 @@ class SmtpServer:
         )
 
 
+class _Slot:
+    """A thread's open SMTP connection (or None), to the server ``key`` names."""
+
+    def __init__(self) -> None:
+        self.key: tuple[object, ...] = ()
+        self.client: smtplib.SMTP | None = None
+        self.used_at = 0.0
+
+    def take(self) -> tuple[tuple[object, ...], smtplib.SMTP, float] | None:
+        client, self.client = self.client, None
+        return None if client is None else (self.key, client, self.used_at)
+
+    def keep(self, key: tuple[object, ...], client: smtplib.SMTP) -> None:
+        self.key, self.client, self.used_at = key, client, time.monotonic()
+
+    def __del__(self) -> None:  # the thread ended: its locals go, and the socket with them
+        if self.client is not None:
+            self.client.close()
+
+
+_threads = threading.local()
+
+
+def _held() -> _Slot:
+    """The calling thread's slot, made on first use."""
+    slot: _Slot | None = getattr(_threads, "slot", None)
+    if slot is None:
+        slot = _threads.slot = _Slot()
+    return slot
+
+
+def close_connection() -> None:
+    """Close the calling thread's open SMTP connection, if it has one."""
+    held = _held().take()
+    if held is not None:
+        _close(held[1])
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
 class SmtpSender:
-    """One connection per message, made in the worker thread."""
+    """Sends through ``SHIPKEY_SMTP_URL``, reusing the calling thread's open connection."""
 
     def __init__(
         self,
@@ -144,6 +199,7 @@ class SmtpSender:
         self.ca_file = ca_file
         self.timeout = timeout
         self.local_hostname = local_hostname or "localhost"
+        self._key = (url, ca_file, timeout, self.local_hostname)
 
     def tls_context(self) -> ssl.SSLContext:
         if self.ca_file is not None:
@@ -164,8 +220,10 @@ class SmtpSender:
             server.host, server.port, local_hostname=self.local_hostname, timeout=self.timeout
         )
 
-    def send(self, message: EmailMessage) -> None:
-        with self._connect() as client:
+    def _open(self) -> smtplib.SMTP:
+        """A new connection, greeted, encrypted where possible and logged in."""
+        client = self._connect()
+        try:
             client.ehlo()
             secure = self.server.implicit_tls
             if not secure and client.has_extn("starttls"):
@@ -179,15 +237,41 @@ class SmtpSender:
                         "without TLS (use smtps:// or a server that offers STARTTLS)"
                     )
                 client.login(self.server.username, self.server.password or "")
-            try:
-                client.send_message(message)
-            except smtplib.SMTPRecipientsRefused as exc:
-                codes = [code for code, _ in exc.recipients.values()]
-                if codes and all(500 <= code < 600 for code in codes):
-                    raise MailRefused(
-                        f"the server refused the recipient: {exc.recipients}"
-                    ) from exc
-                raise
+        except BaseException:
+            _close(client)
+            raise
+        return client
+
+    def _reuse(self) -> smtplib.SMTP | None:
+        """This thread's open connection to this server, when it is recent and still answers."""
+        held = _held().take()
+        if held is None:
+            return None
+        key, client, used_at = held
+        if key != self._key or time.monotonic() - used_at > SMTP_REUSE_SECONDS:
+            _close(client)
+            return None
+        try:
+            client.rset()  # a clean transaction, and proof that the server still listens
+        except (smtplib.SMTPException, OSError):
+            client.close()
+            return None
+        return client
+
+    def send(self, message: EmailMessage) -> None:
+        client = self._reuse() or self._open()
+        try:
+            client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            _close(client)
+            codes = [code for code, _ in exc.recipients.values()]
+            if codes and all(500 <= code < 600 for code in codes):
+                raise MailRefused(f"the server refused the recipient: {exc.recipients}") from exc
+            raise
+        except BaseException:
+            client.close()
+            raise
+        _held().keep(self._key, client)
 
 
 # --- the dev mailbox -----------------------------------------------------------------------
