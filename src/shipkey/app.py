@@ -22,13 +22,13 @@ from shipkey.db import Database
 from shipkey.downloads import routes as download_routes
 from shipkey.errors import error_response, install_error_handlers
 from shipkey.fulfilment import routes as access_routes
-from shipkey.jobs.worker import background_worker
+from shipkey.jobs.worker import Foreground, background_worker
 from shipkey.licensing import routes as license_routes
 from shipkey.licensing import service as license_service
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
-from shipkey.middleware import BodyLimitMiddleware
+from shipkey.middleware import BodyLimitMiddleware, ForegroundMiddleware
 from shipkey.orders import routes as order_routes
 from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
@@ -69,9 +69,13 @@ def create_app(
     files = storage or storage_for(settings)
     check_settings(settings, files)
 
+    foreground = Foreground()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        with background_worker(settings, database, files, enabled=run_worker):
+        with background_worker(
+            settings, database, files, enabled=run_worker, foreground=foreground
+        ):
             yield
         if db is None:
             database.dispose()
@@ -93,6 +97,8 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, exempt=UPLOAD_PATHS)
+    if run_worker:  # the embedded worker gives way to requests being worked on
+        app.add_middleware(ForegroundMiddleware, foreground=foreground)
 
     @app.exception_handler(StorageError)
     async def _storage_error(_request: Request, exc: StorageError) -> JSONResponse:

@@ -8,6 +8,8 @@ import re
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shipkey.jobs.worker import Foreground
+
 DEFAULT_MAX_BODY = 1024 * 1024  # JSON bodies; file uploads stream and are exempt
 
 
@@ -74,3 +76,34 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class ForegroundMiddleware:
+    """Count each HTTP request in ``foreground`` from its arrival until its answer starts (a
+    long download counts only until its headers are sent): the embedded worker gives way while
+    any is being worked on (see :class:`shipkey.jobs.worker.Foreground`)."""
+
+    def __init__(self, app: ASGIApp, foreground: Foreground) -> None:
+        self.app = app
+        self.foreground = foreground
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        foreground = self.foreground
+        foreground.enter()
+        working = True
+
+        async def answering(message: Message) -> None:
+            nonlocal working
+            if working and message["type"] == "http.response.start":
+                working = False
+                foreground.leave()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answering)
+        finally:
+            if working:
+                foreground.leave()

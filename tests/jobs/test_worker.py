@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from shipkey.db import Database
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.registry import JobContext, PermanentError, Registry
-from shipkey.jobs.worker import DEFAULT_LEASE, Worker
+from shipkey.jobs.worker import DEFAULT_LEASE, Foreground, Worker
 from shipkey.mail.models import MailKind, MailMessage
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock, wait_for
@@ -279,3 +280,67 @@ def test_the_app_runs_an_embedded_worker(
 
         assert wait_for(sent)
     assert not any(t.name == "shipkey-worker" for t in threading.enumerate())
+
+
+# --- giving way to requests ----------------------------------------------------------------
+
+
+def test_give_way_returns_at_once_when_no_request_is_being_worked_on() -> None:
+    started = time.monotonic()
+    Foreground().give_way(longest=5)
+    assert time.monotonic() - started < 1
+
+
+def test_give_way_waits_for_the_last_request_or_its_longest() -> None:
+    foreground = Foreground()
+    foreground.enter()
+    foreground.enter()
+    started = time.monotonic()
+    foreground.give_way(longest=0.2)  # nobody leaves: it waits its longest, then returns
+    assert time.monotonic() - started >= 0.19
+
+    returned = threading.Event()
+
+    def wait() -> None:
+        foreground.give_way(longest=30)
+        returned.set()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    foreground.leave()
+    assert not returned.wait(0.2)  # one request is still being worked on
+    foreground.leave()
+    assert returned.wait(15)  # the last one left: long before its 30 s
+    waiter.join()
+
+
+def test_the_embedded_worker_gives_way_before_each_job(
+    settings: Settings, db: Database, storage: Storage, registry: Registry
+) -> None:
+    order: list[str] = []
+
+    class Counted(Foreground):
+        def give_way(self, longest: float = 0.05) -> None:
+            order.append("give way")
+
+    registry.register("test.ping", lambda _ctx, _job: order.append("job"))
+    worker = Worker(settings, db, storage, registry=registry, foreground=Counted())
+    _enqueue(db, "test.ping")
+    _enqueue(db, "test.ping")
+    assert worker.run_once() == 2
+    assert order == ["give way", "job", "give way", "job", "give way"]  # the last found none
+
+
+def test_the_served_app_counts_requests_for_its_embedded_worker(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    from shipkey.app import create_app
+    from shipkey.middleware import ForegroundMiddleware
+
+    def counted(run_worker: bool) -> bool:
+        app = create_app(settings, db=db, storage=storage, run_worker=run_worker)
+        layers: list[object] = [layer.cls for layer in app.user_middleware]
+        return ForegroundMiddleware in layers
+
+    assert counted(True)
+    assert not counted(False)  # no embedded worker, nothing to give way to
