@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from shipkey.db import (
     ID_ALPHABET,
+    QUICK_READERS,
     Database,
     DirectRead,
     conditional_update,
@@ -170,20 +171,85 @@ def test_read_connection_sees_each_commit_at_once(db: Database) -> None:
         assert conn.execute(select(Customer.email)).scalars().all() == ["e@example.com"]
 
 
-def test_quick_read_runs_in_its_own_threads_on_postgresql_and_inline_on_sqlite(
-    db: Database,
-) -> None:
-    def where() -> str:
-        with db.read_connection() as conn:
-            assert conn.execute(text("SELECT 1")).scalar() == 1
-        return threading.current_thread().name
+def test_read_first_reads_on_the_event_loop_as_core_would(admin: TestClient, db: Database) -> None:
+    key = licensed_key(admin)
+    params = {"key": key, "machine_id": None}
+    with db.read_connection() as conn:
+        core = conn.execute(_VALIDATION_LOOKUP.statement, params).first()
+    assert core is not None
 
-    here = threading.current_thread().name
-    ran_in = asyncio.run(db.quick_read(where))
+    async def reads() -> list[tuple[object, ...] | None]:
+        return list(
+            await asyncio.gather(
+                *(db.read_first(_VALIDATION_LOOKUP, params) for _ in range(3 * QUICK_READERS))
+            )
+        )
+
+    assert asyncio.run(reads()) == [tuple(core)] * (3 * QUICK_READERS)
     if db.is_sqlite:
-        assert ran_in == here
-    else:
-        assert ran_in.startswith("read")
+        assert not db._all_loop_readers  # read right there, on the loop's thread
+        return
+    [readers] = db._all_loop_readers  # a few connections of the loop's own, shared in turn
+    opened = list(readers.open)
+    assert 1 <= len(opened) <= QUICK_READERS
+    assert not any(conn.closed for conn in opened)
+    db.dispose()
+    assert all(conn.closed for conn in opened)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_connections_of_loops_that_ended_are_closed(db: Database) -> None:
+    none = {"key": "NOPE", "machine_id": None}
+    first = asyncio.new_event_loop()
+    first.run_until_complete(db.read_first(_VALIDATION_LOOKUP, none))
+    [earlier] = db._all_loop_readers
+    opened = list(earlier.open)
+    first.close()
+    assert asyncio.run(db.read_first(_VALIDATION_LOOKUP, none)) is None  # a new loop
+    assert opened
+    assert all(conn.closed for conn in opened)
+    assert earlier not in db._all_loop_readers
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_cancelled_read_gives_its_place_back(db: Database) -> None:
+    none = {"key": "NOPE", "machine_id": None}
+
+    async def cancel_many_then_read() -> tuple[object, ...] | None:
+        tasks = [
+            asyncio.create_task(db.read_first(_VALIDATION_LOOKUP, none))
+            for _ in range(4 * QUICK_READERS)
+        ]
+        await asyncio.sleep(0)  # some hold a place, the rest wait for one
+        for task in tasks[::2]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return await asyncio.wait_for(db.read_first(_VALIDATION_LOOKUP, none), 15)
+
+    assert asyncio.run(cancel_many_then_read()) is None
+    [readers] = db._all_loop_readers
+    assert len(readers.free) == QUICK_READERS  # every place is back
+    assert not readers.waiting
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_loop_read_whose_connection_the_server_dropped_is_retried(db: Database) -> None:
+    none = {"key": "NOPE", "machine_id": None}
+
+    async def scenario() -> tuple[object, ...] | None:
+        await db.read_first(_VALIDATION_LOOKUP, none)
+        [readers] = db._all_loop_readers
+        pids = [conn.info.backend_pid for conn in readers.open]
+        with db.engine.connect() as admin:
+            for pid in pids:
+                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+        await asyncio.sleep(0.2)
+        found = await db.read_first(_VALIDATION_LOOKUP, none)
+        assert all(conn.info.backend_pid not in pids for conn in readers.open)
+        return found
+
+    assert asyncio.run(scenario()) is None
 
 
 def test_a_postgresql_read_connection_that_the_server_dropped_is_replaced(

@@ -12,17 +12,19 @@ takes the write lock.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
+import psycopg
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -209,16 +211,111 @@ class DirectRead:
             ) from exc
         finally:
             cursor.close()
-        if row is None:
-            return None
-        return tuple(
-            value if convert is None or value is None else convert(value)
-            for convert, value in zip(processors, row, strict=True)
+        return _converted(row, processors)
+
+    async def first_async(
+        self, conn: psycopg.AsyncConnection[Any], dialect: Dialect, params: dict[str, str | None]
+    ) -> tuple[Any, ...] | None:
+        """:meth:`first` on an asyncio psycopg connection (PostgreSQL, see ``LoopReaders``)."""
+        sql, _names, processors = self._for(dialect)
+        cursor = await conn.execute(sql, params)
+        return _converted(await cursor.fetchone(), processors)
+
+
+def _converted(row: Sequence[Any] | None, processors: list[Any]) -> tuple[Any, ...] | None:
+    if row is None:
+        return None
+    return tuple(
+        value if convert is None or value is None else convert(value)
+        for convert, value in zip(processors, row, strict=True)
+    )
+
+
+class LoopReaders:
+    """Autocommit connections for :class:`DirectRead` on PostgreSQL, used on one event loop.
+
+    A read waits for the server on the event loop itself instead of in a thread: handing a read
+    to a thread and its answer back cost more CPU than the read (bench/README.md). At most
+    ``size`` connections per loop, opened on first need and handed to waiting reads in turn
+    (first come, first served: a read never waits behind later ones). One that fails is closed
+    and its place opened again on the next read. They are closed synchronously
+    (:meth:`close_all`), as the loop they were used on may be gone by then.
+    """
+
+    def __init__(self, conninfo: str, dialect: Dialect, size: int) -> None:
+        self.conninfo = conninfo
+        self.dialect = dialect
+        # A free place: an open connection, or None for one to open.
+        self.free: list[psycopg.AsyncConnection[Any] | None] = [None] * size
+        self.waiting: collections.deque[asyncio.Future[psycopg.AsyncConnection[Any] | None]] = (
+            collections.deque()
         )
+        self.open: set[psycopg.AsyncConnection[Any]] = set()
+        self.loop: weakref.ref[asyncio.AbstractEventLoop] = weakref.ref(asyncio.get_running_loop())
+
+    async def _take(self) -> psycopg.AsyncConnection[Any] | None:
+        if self.free:
+            return self.free.pop()
+        turn: asyncio.Future[psycopg.AsyncConnection[Any] | None]
+        turn = asyncio.get_running_loop().create_future()
+        self.waiting.append(turn)
+        try:
+            return await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._give_back(turn.result())  # handed over just as the read was cancelled
+            raise
+
+    def _give_back(self, conn: psycopg.AsyncConnection[Any] | None) -> None:
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():
+                turn.set_result(conn)
+                return
+        self.free.append(conn)
+
+    async def first(
+        self, query: DirectRead, params: dict[str, str | None]
+    ) -> tuple[Any, ...] | None:
+        for attempt in (1, 2):
+            conn = await self._take()
+            try:
+                if conn is None:
+                    conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                    self.open.add(conn)
+                row = await query.first_async(conn, self.dialect, params)
+            except psycopg.Error as exc:
+                lost = conn is None or conn.broken or conn.closed
+                if lost:
+                    self._discard(conn)
+                    conn = None
+                self._give_back(conn)
+                if lost and attempt == 1:
+                    continue  # the server went away since the last read: once more, afresh
+                raise DBAPIError.instance(
+                    query.sql(self.dialect), params, exc, psycopg.Error, connection_invalidated=lost
+                ) from exc
+            except BaseException:
+                # Cancelled mid-read (the client went away): the connection's state is unknown.
+                self._discard(conn)
+                self._give_back(None)
+                raise
+            self._give_back(conn)
+            return row
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _discard(self, conn: psycopg.AsyncConnection[Any] | None) -> None:
+        if conn is not None:
+            self.open.discard(conn)
+            conn.pgconn.finish()
+
+    def close_all(self) -> None:
+        for conn in list(self.open):
+            self._discard(conn)
 
 
 QUICK_READERS = 8
-"""Threads (and so connections) per process for quick reads on PostgreSQL."""
+"""Connections per event loop for direct reads on PostgreSQL."""
 
 
 class Database:
@@ -234,7 +331,9 @@ class Database:
         self._single_reader = self.engine.execution_options(
             **({"sqlite_begin": False} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
         )
-        self._readers: ThreadPoolExecutor | None = None
+        self._loop_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopReaders]
+        self._loop_readers = weakref.WeakKeyDictionary()
+        self._all_loop_readers: set[LoopReaders] = set()
         self._held = threading.local()
         self._held_lock = threading.Lock()
         self._held_all: list[Connection] = []
@@ -284,28 +383,47 @@ class Database:
             held.close()
             raise
 
-    async def quick_read(self, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """``read(…)``, a function that makes one quick read through :meth:`read_connection`,
-        called from the event loop.
+    async def read_first(
+        self, query: DirectRead, params: dict[str, str | None]
+    ) -> tuple[Any, ...] | None:
+        """``query``'s first row, read from the event loop (hot paths: license validation).
 
         On SQLite it runs right there: an indexed read of a local file in WAL mode never waits
-        for a lock, and costs less than a trip to a thread. A PostgreSQL server is waited for
-        in a few threads of its own, so that few connections stay open for these reads.
+        for a lock, and costs less than a trip to a thread. On PostgreSQL the loop waits for the
+        server on an asyncio connection of its own (:class:`LoopReaders`).
         """
         if self.is_sqlite:
-            return read(*args, **kwargs)
-        with self._held_lock:
-            if self._readers is None:
-                self._readers = ThreadPoolExecutor(QUICK_READERS, thread_name_prefix="read")
-            readers = self._readers
+            with self.read_connection() as conn:
+                return query.first(conn, params)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(readers, functools.partial(read, *args, **kwargs))
+        readers = self._loop_readers.get(loop)
+        if readers is None:
+            readers = self._readers_for(loop)
+        return await readers.first(query, params)
+
+    def _readers_for(self, loop: asyncio.AbstractEventLoop) -> LoopReaders:
+        url = self.engine.url.set(drivername="postgresql")
+        readers = LoopReaders(
+            url.render_as_string(hide_password=False), self.engine.dialect, QUICK_READERS
+        )
+        with self._held_lock:
+            # Loops that ended (a test client's, a restarted server's) leave their connections
+            # behind: closed here, so that they never add up.
+            for old in list(self._all_loop_readers):
+                ended = old.loop()
+                if ended is None or ended.is_closed():
+                    self._all_loop_readers.discard(old)
+                    old.close_all()
+            self._loop_readers[loop] = readers
+            self._all_loop_readers.add(readers)
+        return readers
 
     def dispose(self) -> None:
         with self._held_lock:
-            readers, self._readers = self._readers, None
-        if readers is not None:
-            readers.shutdown(wait=True)
+            every, self._all_loop_readers = self._all_loop_readers, set()
+            self._loop_readers.clear()
+        for readers in every:
+            readers.close_all()
         with self._held_lock:
             held, self._held_all = self._held_all, []
         for conn in held:

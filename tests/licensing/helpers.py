@@ -12,7 +12,7 @@ import httpx
 import httpx2
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from shipkey.db import Database, DirectRead
 from shipkey.licensing.models import License
@@ -97,9 +97,21 @@ def count_queries(engine: Engine) -> Iterator[list[str]]:
             statements.append(read.sql(conn.dialect))
         return direct(read, conn, params)
 
+    direct_on_loop = DirectRead.first_async
+
+    async def first_async(
+        read: DirectRead, conn: Any, dialect: Dialect, params: dict[str, str | None]
+    ) -> tuple[Any, ...] | None:
+        if dialect is engine.dialect:
+            statements.append(read.sql(dialect))
+        return await direct_on_loop(read, conn, dialect, params)
+
     event.listen(engine, "before_cursor_execute", record)
     try:
-        with patch.object(DirectRead, "first", first):
+        with (
+            patch.object(DirectRead, "first", first),
+            patch.object(DirectRead, "first_async", first_async),
+        ):
             yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)

@@ -139,8 +139,8 @@ async def validate(request: Request) -> Response:
     data = await json_body(request, ValidateRequest)
     limits.hit_key(data.license_key)
     db, settings = get_database(request), get_settings(request)
-    args = (db, settings.license_key_secret, data.license_key, data.machine_id)
-    result, sightings = await db.quick_read(service.check, *args)
+    secret = settings.license_key_secret
+    result, sightings = await service.check_on_loop(db, secret, data.license_key, data.machine_id)
     if sightings:  # a write, which may wait for SQLite's lock: never on the event loop
         await run_in_threadpool(service.record_sightings, db, sightings, result.now)
     info = LicenseInfo.of(result.license, result.now) if result.license is not None else None

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError
@@ -756,6 +756,12 @@ def _validation_lookup(
             raise
         with db.read_connection() as conn:  # the server went away since: once more, afresh
             row = _VALIDATION_LOOKUP.first(conn, params)
+    return _validation_view(row, key, machine_id)
+
+
+def _validation_view(
+    row: tuple[Any, ...] | None, key: str, machine_id: str | None
+) -> tuple[LicenseView, SeatView | None] | None:
     if row is None:
         return None
     lic = LicenseView(
@@ -806,7 +812,28 @@ def check(
     key = parse_key(raw_key, secret)
     if key is None:
         return Validation("INVALID_FORMAT", None, now), Sightings()
-    found = _validation_lookup(db, key, machine_id)
+    return _judge(_validation_lookup(db, key, machine_id), machine_id, now)
+
+
+async def check_on_loop(
+    db: Database,
+    secret: str,
+    raw_key: str,
+    machine_id: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Validation, Sightings]:
+    """:func:`check` for the event loop: the read waits there (``Database.read_first``)."""
+    now = now or utcnow()
+    key = parse_key(raw_key, secret)
+    if key is None:
+        return Validation("INVALID_FORMAT", None, now), Sightings()
+    row = await db.read_first(_VALIDATION_LOOKUP, {"key": key, "machine_id": machine_id})
+    return _judge(_validation_view(row, key, machine_id), machine_id, now)
+
+
+def _judge(
+    found: tuple[LicenseView, SeatView | None] | None, machine_id: str | None, now: datetime
+) -> tuple[Validation, Sightings]:
     if found is None:
         return Validation("NOT_FOUND", None, now), Sightings()
     lic, activation = found
