@@ -360,7 +360,7 @@ class Database:
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """A Core connection for one quick read statement (hot paths: see :meth:`quick_read`).
+        """A Core connection for one quick read statement (hot paths: see :meth:`read_first`).
 
         No transaction is opened (SQLite: no BEGIN; PostgreSQL: autocommit): the statement is
         its own consistent snapshot, so the connection can stay open between reads, and each
