@@ -21,6 +21,12 @@ def markdown(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def _speed(data: dict[str, Any]) -> str:
+    """The machine's speed when the run ended (``common.reference_ms``), where it was recorded."""
+    reference = data.get("machine", {}).get("referenceMs")
+    return "" if reference is None else f"; reference loop {reference:g} ms"
+
+
 def met(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
@@ -55,7 +61,7 @@ def downloads(data: dict[str, Any]) -> str:
     par = data["parallel"]
     return (
         f"One {data['fileBytes'] / MiB / 1024:g} GiB download, median of {data['repeat']} "
-        f"(measured {data['measuredAt']}):\n\n"
+        f"(measured {data['measuredAt']}{_speed(data)}):\n\n"
         + markdown(["server", "GB/s", "vs nginx", "server CPU s/GiB"], rows)
         + f"\n\n{par['downloads']} parallel downloads: nginx {par['nginxGbPerS']:.2f} GB/s, "
         f"shipkey stream {par['shipkeyGbPerS']:.2f} GB/s; shipkey RSS "
@@ -83,7 +89,7 @@ def licenses(data: dict[str, Any]) -> str:
     parts = [
         f"{data['connections']} connections, {data['workers']} worker(s), "
         f"{data.get('server', 'granian')}, {data['seconds']:g} s a row "
-        f"(measured {data['measuredAt']}):"
+        f"(measured {data['measuredAt']}{_speed(data)}):"
     ]
     for name, db in data["databases"].items():
         runs = db["runs"]
@@ -138,7 +144,7 @@ def webhooks(data: dict[str, Any]) -> str:
     return (
         f"{data['events']:,} events (+{data['duplicatesSent']:,} sent twice), "
         f"{data['concurrency']} clients, {data['database']}, "
-        f"{data.get('workers', 1)} worker(s) (measured {data['measuredAt']}):\n\n"
+        f"{data.get('workers', 1)} worker(s) (measured {data['measuredAt']}{_speed(data)}):\n\n"
         + markdown(
             ["measure", "value", "goal"],
             [
@@ -164,7 +170,7 @@ def webhooks(data: dict[str, Any]) -> str:
 
 def client(data: dict[str, Any]) -> str:
     per = data["perSecond"]
-    return f"One thread (measured {data['measuredAt']}):\n\n" + markdown(
+    return f"One thread (measured {data['measuredAt']}{_speed(data)}):\n\n" + markdown(
         ["what", "per second", "goal"],
         [
             [

@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib
+import json
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from bench import apps, common, downloads, licenses, webhooks
+from bench import apps, common, downloads, licenses, report, webhooks
 from shipkey import migrate
 from shipkey.db import Database
 from shipkey.licensing.keys import check_key
@@ -105,3 +106,16 @@ def test_bench_app_adds_only_an_empty_endpoint(
     with TestClient(app) as client:
         assert client.get(apps.EMPTY_PATH).json() == {}
         assert apps.EMPTY_PATH not in client.get("/openapi.json").json()["paths"]
+
+
+def test_results_record_how_fast_the_machine_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert common.reference_ms(rounds=1) > 0
+    monkeypatch.setattr(common, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(common, "reference_ms", lambda: 7.5)
+    path = common.write_results("client", {"perSecond": {}, "goals": {}})
+    document = json.loads(path.read_text())
+    assert document["machine"]["referenceMs"] == 7.5
+    assert report._speed(document) == "; reference loop 7.5 ms"
+    assert report._speed({"machine": {"cpus": 2}}) == ""  # results from before it was recorded
