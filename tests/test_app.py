@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,8 +13,10 @@ from fastapi.testclient import TestClient
 from shipkey.app import GC_YOUNG_THRESHOLD, create_app, settle_heap
 from shipkey.config import Settings
 from shipkey.db import Database
+from shipkey.licensing import keys
 from shipkey.licensing import routes as license_routes
 from shipkey.storage import Storage
+from tests.conftest import ADMIN_TOKEN
 from tests.factories import create_purchase, product_with_file
 
 
@@ -98,3 +101,26 @@ def test_a_nul_character_is_refused_not_a_500(admin: TestClient, db: Database) -
     else:  # PostgreSQL refuses NUL in text
         assert response.status_code == 400
         assert response.json()["code"] == "INVALID_INPUT"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("driver", ["sqlite", "postgresql"])
+def test_a_database_that_is_away_is_a_503_not_a_500(
+    settings: Settings, tmp_path: Path, driver: str
+) -> None:
+    away = {
+        "sqlite": f"sqlite:///{tmp_path / 'no such directory' / 'shipkey.db'}",
+        "postgresql": "postgresql+psycopg://postgres@127.0.0.1:1/nothing",  # nobody listens
+    }[driver]
+    app = create_app(settings.model_copy(update={"database_url": away}))
+    client = TestClient(app)
+    key = keys.generate_key("ABC", settings.license_key_secret)
+    answers = [
+        client.post("/api/licenses/validate", json={"licenseKey": key}),
+        client.get("/api/admin/products", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "DATABASE_UNAVAILABLE"
+        assert answer.headers["Retry-After"] == "5"
+    app.state.db.dispose()

@@ -12,10 +12,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER = 5
+"""Seconds a client is asked to wait when the database is not available (503)."""
 
 
 class ShipkeyError(Exception):
@@ -149,6 +152,18 @@ def install_error_handlers(app: FastAPI) -> None:
             "A value in the request cannot be stored (a NUL character, or a number out of range).",
             "INVALID_INPUT",
             400,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_away(_request: Request, exc: OperationalError) -> JSONResponse:
+        # The server is down or unreachable, or SQLite's lock was not free within its timeout:
+        # nothing was changed (the transaction, if any, was rolled back); the caller can retry.
+        log.warning("the database is not available: %s", exc.orig)
+        return error_response(
+            "The database is not available; try again in a few seconds.",
+            "DATABASE_UNAVAILABLE",
+            503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
         )
 
     @app.exception_handler(Exception)
