@@ -69,6 +69,7 @@ def format_when(value: datetime, locale: str) -> str:
 def environment(locale: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
+        auto_reload=False,  # the package's own templates: no stat() of the file per render
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -325,6 +325,7 @@ def short_date_plain(value: date, locale: str) -> str:
 def environment(locale: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
+        auto_reload=False,  # the package's own templates: no stat() of the file per render
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=Undefined,
         trim_blocks=True,
