@@ -27,7 +27,7 @@ from shipkey.db import (
     update_if,
     utcnow,
 )
-from shipkey.licensing.service import _VALIDATION_LOOKUP, _validation_lookup
+from shipkey.licensing.service import _VALIDATION_LOOKUP
 from shipkey.orders.models import Customer
 from tests.licensing.helpers import activate, licensed_key, set_expiry
 
@@ -262,9 +262,10 @@ def test_a_postgresql_read_connection_that_the_server_dropped_is_replaced(
         with db.engine.connect() as admin:
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
             admin.commit()
-        # A validation read retries once on a fresh connection.
-        assert _validation_lookup(db, "KEY-AAAAA-BBBBB-CCCCC-DDDDD-EEEE", None) is None
-        with db.read_connection() as conn:
+        with pytest.raises(DBAPIError) as lost, db.read_connection() as conn:
+            conn.execute(text("SELECT 1"))
+        assert lost.value.connection_invalidated
+        with db.read_connection() as conn:  # a fresh one
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != backend
     finally:
         db.dispose()
@@ -283,9 +284,12 @@ def test_a_direct_read_converts_values_as_core_does(admin: TestClient, db: Datab
         with db.read_connection() as conn:
             direct = _VALIDATION_LOOKUP.first(conn, params)
             core = conn.execute(statement, params).first()
+        on_loop = asyncio.run(db.read_first(_VALIDATION_LOOKUP, params))  # asyncio on PostgreSQL
         assert core is not None
-        assert direct == tuple(core)  # dates, enums and the product's JSON alike
-        assert [type(value) for value in direct] == [type(value) for value in core]
+        for row in (direct, on_loop):
+            assert row == tuple(core)  # dates, enums and the product's JSON alike
+            assert row is not None
+            assert [type(value) for value in row] == [type(value) for value in core]
     with db.read_connection() as conn:
         assert _VALIDATION_LOOKUP.first(conn, {"key": "NOPE", "machine_id": None}) is None
         assert "FROM licenses" in _VALIDATION_LOOKUP.sql(conn.dialect)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -91,6 +93,14 @@ def test_no_manual_license_for_a_product_without_one(admin: TestClient, db: Data
     assert refused.value.code == "NO_LICENSE"
 
 
+def _validate(*args: Any, **kwargs: Any) -> service.Validation:
+    return asyncio.run(service.validate(*args, **kwargs))
+
+
+def _check(*args: Any, **kwargs: Any) -> tuple[service.Validation, service.Sightings]:
+    return asyncio.run(service.check(*args, **kwargs))
+
+
 def test_validation_reads_without_locks_and_writes_last_seen_once_a_minute(
     admin: TestClient, client: TestClient, db: Database
 ) -> None:
@@ -99,16 +109,16 @@ def test_validation_reads_without_locks_and_writes_last_seen_once_a_minute(
     activate(client, key, "m1")
     start = datetime.now(UTC)
     with count_queries(db.engine) as statements:
-        assert service.validate(db, SECRET, key, "m1", now=start).valid
+        assert _validate(db, SECRET, key, "m1", now=start).valid
     assert not any("FOR UPDATE" in s.upper() for s in statements)
     assert _writes(statements) == []  # seen at activation, less than a minute ago
 
     later = start + timedelta(minutes=2)
     with count_queries(db.engine) as statements:
-        assert service.validate(db, SECRET, key, "m1", now=later).valid
+        assert _validate(db, SECRET, key, "m1", now=later).valid
     assert len(_writes(statements)) == 1
     with count_queries(db.engine) as statements:
-        service.validate(db, SECRET, key, "m1", now=later + timedelta(seconds=30))
+        _validate(db, SECRET, key, "m1", now=later + timedelta(seconds=30))
     assert _writes(statements) == []
     with db.read_session() as session:
         activation = session.scalars(select(LicenseActivation)).one()
@@ -123,7 +133,7 @@ def test_check_is_one_read_and_leaves_the_writes_to_the_caller(
     activate(client, key, "m1")
     later = datetime.now(UTC) + timedelta(minutes=2)
     with count_queries(db.engine) as statements:
-        result, sightings = service.check(db, SECRET, key, "m1", now=later)
+        result, sightings = _check(db, SECRET, key, "m1", now=later)
     assert result.code == "VALID"
     assert result.license is not None
     assert result.license.features == ["export", "sync"]
@@ -133,9 +143,9 @@ def test_check_is_one_read_and_leaves_the_writes_to_the_caller(
     assert _writes(statements) == []
     assert not any(s.lstrip().upper().startswith("BEGIN") for s in statements)
 
-    assert service.check(db, SECRET, key, "other machine", now=later)[0].code == "NOT_ACTIVATED"
+    assert _check(db, SECRET, key, "other machine", now=later)[0].code == "NOT_ACTIVATED"
     unknown = keys.generate_key("ABC", SECRET)
-    assert service.check(db, SECRET, unknown, now=later) == (
+    assert _check(db, SECRET, unknown, now=later) == (
         service.Validation("NOT_FOUND", None, later),
         service.Sightings(),
     )
@@ -167,11 +177,11 @@ def test_validation_records_an_expiry_once(admin: TestClient, db: Database) -> N
     licensed_product(admin, licenseType="TRIAL", licenseDays=1)
     _, key = buy(admin)
     past = datetime.now(UTC) + timedelta(days=2)
-    assert service.validate(db, SECRET, key, now=past).code == "EXPIRED"
+    assert _validate(db, SECRET, key, now=past).code == "EXPIRED"
     assert load(db, key).status is LicenseStatus.EXPIRED
     assert load(db, key).expired_at == past
     with count_queries(db.engine) as statements:
-        assert service.validate(db, SECRET, key, now=past).code == "EXPIRED"
+        assert _validate(db, SECRET, key, now=past).code == "EXPIRED"
     assert _writes(statements) == []
 
 
@@ -202,7 +212,7 @@ def test_reinstating_after_the_end_gives_an_expired_license(
 def test_an_expired_license_can_be_suspended_and_revoked(admin: TestClient, db: Database) -> None:
     licensed_product(admin, licenseType="TRIAL", licenseDays=1)
     _, key = buy(admin)
-    service.validate(db, SECRET, key, now=datetime.now(UTC) + timedelta(days=2))
+    _validate(db, SECRET, key, now=datetime.now(UTC) + timedelta(days=2))
     with db.session() as session:
         lic = service.lookup(session, key)
         assert service.suspend(session, lic).status is LicenseStatus.SUSPENDED

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from shipkey.admin.auth import require_admin
 from shipkey.db import utcnow
@@ -139,10 +138,9 @@ async def validate(request: Request) -> Response:
     data = await json_body(request, ValidateRequest)
     limits.hit_key(data.license_key)
     db, settings = get_database(request), get_settings(request)
-    secret = settings.license_key_secret
-    result, sightings = await service.check_on_loop(db, secret, data.license_key, data.machine_id)
-    if sightings:  # a write, which may wait for SQLite's lock: never on the event loop
-        await run_in_threadpool(service.record_sightings, db, sightings, result.now)
+    result = await service.validate(
+        db, settings.license_key_secret, data.license_key, data.machine_id
+    )
     info = LicenseInfo.of(result.license, result.now) if result.license is not None else None
     answer = ValidateResponse(valid=result.valid, code=result.code, license=info)
     # Already checked by its type: serialised once, not validated again on the way out.

@@ -23,6 +23,7 @@ is written the first time that is noticed (even by a request that is then refuse
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import LicenseType, Product
@@ -738,27 +738,6 @@ _VALIDATION_LOOKUP = DirectRead(
 """The one read of a validation: the license, its product and the machine's active seat."""
 
 
-def _validation_lookup(
-    db: Database, key: str, machine_id: str | None
-) -> tuple[LicenseView, SeatView | None] | None:
-    """What validation reads, in one query on a read-only connection.
-
-    Validation is the hottest endpoint (programs call it at every start), so it skips the ORM
-    (session, identity map, mapped objects) and SQLAlchemy's execution path (``DirectRead``),
-    which cost several times the query itself. The row comes back as read-only snapshots.
-    """
-    params = {"key": key, "machine_id": machine_id}
-    try:
-        with db.read_connection() as conn:
-            row = _VALIDATION_LOOKUP.first(conn, params)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        with db.read_connection() as conn:  # the server went away since: once more, afresh
-            row = _VALIDATION_LOOKUP.first(conn, params)
-    return _validation_view(row, key, machine_id)
-
-
 def _validation_view(
     row: tuple[Any, ...] | None, key: str, machine_id: str | None
 ) -> tuple[LicenseView, SeatView | None] | None:
@@ -779,23 +758,27 @@ def _validation_view(
     return lic, seat
 
 
-def validate(
+async def validate(
     db: Database,
     secret: str,
     raw_key: str,
     machine_id: str | None = None,
     now: datetime | None = None,
 ) -> Validation:
-    """Whether a key is valid now (and, with ``machine_id``, activated on that machine).
+    """Whether a key is valid now (and, with ``machine_id``, activated on that machine), from
+    the event loop.
 
-    Reads without locks; a malformed key is answered without any query.
+    Reads without locks; a malformed key is answered without any query. The rare write (a
+    machine last seen more than a minute ago, an expiry noticed) goes to a thread, as it may
+    wait for SQLite's write lock.
     """
-    result, sightings = check(db, secret, raw_key, machine_id, now)
-    record_sightings(db, sightings, result.now)
+    result, sightings = await check(db, secret, raw_key, machine_id, now)
+    if sightings:
+        await asyncio.to_thread(record_sightings, db, sightings, result.now)
     return result
 
 
-def check(
+async def check(
     db: Database,
     secret: str,
     raw_key: str,
@@ -805,24 +788,12 @@ def check(
     """The read half of :func:`validate`: the answer, and what ought to be recorded.
 
     One query, no write, no lock: a reader never waits (WAL on SQLite, MVCC on PostgreSQL).
-    The caller passes the sightings to :func:`record_sightings` (rarely anything: at most one
-    write a minute per activation).
+    Validation is the hottest endpoint (programs call it at every start), so the query skips
+    the ORM and SQLAlchemy's execution path (``DirectRead``) and waits on the event loop
+    (``Database.read_first``); the row comes back as read-only snapshots. The caller passes the
+    sightings to :func:`record_sightings` (rarely anything: at most one write a minute per
+    activation).
     """
-    now = now or utcnow()
-    key = parse_key(raw_key, secret)
-    if key is None:
-        return Validation("INVALID_FORMAT", None, now), Sightings()
-    return _judge(_validation_lookup(db, key, machine_id), machine_id, now)
-
-
-async def check_on_loop(
-    db: Database,
-    secret: str,
-    raw_key: str,
-    machine_id: str | None = None,
-    now: datetime | None = None,
-) -> tuple[Validation, Sightings]:
-    """:func:`check` for the event loop: the read waits there (``Database.read_first``)."""
     now = now or utcnow()
     key = parse_key(raw_key, secret)
     if key is None:
