@@ -90,6 +90,31 @@ def test_fifty_copies_of_one_event_make_one_purchase_one_delivery_one_email(
     assert [m.status for m in mails(db)] == [MailStatus.SENT]
 
 
+def test_events_of_one_payment_link_sale_arriving_together_make_one_purchase(
+    admin: TestClient, live_server: str, db: Database, worker: Worker, clock: Clock
+) -> None:
+    """Different events (so no event-id dedupe) naming one Checkout Session that no purchase
+    exists for yet: each tries to make it; the session id's uniqueness lets one through and the
+    others find it, each event taking effect without an error or a retry."""
+    software(admin)
+    sale = checkout_session(product="pixel-forge", locale="de-CH")
+    completed = [event("checkout.session.completed", sale) for _ in range(12)]
+    succeeded = [event("checkout.session.async_payment_succeeded", sale) for _ in range(12)]
+    responses = _fire(live_server, _shuffled(*((payload, 1) for payload in completed + succeeded)))
+
+    assert [r.status_code for r in responses] == [200] * 24
+    assert {r.json()["status"] for r in responses} == {"PROCESSED"}
+    assert [row.attempts for row in _all_applied(db)] == [1] * 24
+    purchase = only_purchase(db)
+    assert purchase.stripe_checkout_session_id == sale["id"]
+    assert purchase.locale == "de"
+    record = admin_purchase(admin, purchase.id)
+    assert record["status"] == "COMPLETED"
+    assert len(record["licenses"]) == 1
+    _drain(worker, clock, rounds=2)
+    assert len(mails(db, "delivery")) == 1
+
+
 def _shuffled(*groups: tuple[dict[str, Any], int]) -> list[bytes]:
     bodies = [body_of(payload) for payload, copies in groups for _ in range(copies)]
     random.shuffle(bodies)

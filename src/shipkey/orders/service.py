@@ -21,11 +21,20 @@ from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import Product
 from shipkey.config import Settings
-from shipkey.db import conditional_update, insert_new, new_id, rowcount, update_if, utcnow
+from shipkey.db import (
+    conditional_update,
+    insert_new,
+    insert_row,
+    new_id,
+    rowcount,
+    update_if,
+    utcnow,
+)
 from shipkey.downloads import jobs as stamping
 from shipkey.downloads import service as downloads
 from shipkey.errors import Conflict, NotFound
@@ -90,29 +99,71 @@ def new_purchase(
     source: str = "admin",
     max_downloads: int | None = None,
     purchase_id: str | None = None,
-    flush: bool = True,
+    columns: dict[str, str | None] | None = None,
 ) -> Purchase:
-    """A PENDING purchase (the buyer may be unknown until the payment tells). With
-    ``flush=False`` it is written by the caller's next flush, with what the caller adds."""
-    customer = customer_for(session, email, name, locale) if email else None
-    purchase = Purchase(
-        id=purchase_id or new_id("pur"),
-        product=product,
-        customer_id=customer.id if customer else None,
-        email=customer.email if customer else None,
-        name=name,
-        locale=locale,
-        status=PurchaseStatus.PENDING,
-        amount=amount if amount is not None else product.price,
-        currency=(currency or product.currency).upper(),
-        source=source,
-        max_downloads=max_downloads or product.max_downloads,
-        download_count=0,
-        amount_refunded=0,
+    """A PENDING purchase, written at once (the buyer may be unknown until the payment tells);
+    ``columns`` are more of its values (the payment provider's ids)."""
+    values = _purchase_values(
+        session, product, email, name, locale, amount, currency, source, max_downloads
     )
-    session.add(purchase)
-    if flush:
-        session.flush()
+    values |= {"id": purchase_id or new_id("pur"), **(columns or {})}
+    return _with_product(insert_row(session, Purchase, values), product)
+
+
+def new_purchase_once(
+    session: Session,
+    product: Product,
+    *,
+    email: str,
+    name: str | None,
+    locale: str | None,
+    amount: int | None,
+    currency: str | None,
+    source: str,
+    columns: dict[str, str | None],
+) -> Purchase | None:
+    """:func:`new_purchase` for a sale that names itself (its Checkout Session in
+    ``columns``): None when a purchase for it exists already, made by a concurrent delivery of
+    the same sale. No savepoint is needed: the INSERT does nothing on the unique value."""
+    values = _purchase_values(session, product, email, name, locale, amount, currency, source, None)
+    values |= {"id": new_id("pur"), **columns}
+    purchase = insert_new(session, Purchase, values)
+    return _with_product(purchase, product) if purchase is not None else None
+
+
+def _purchase_values(
+    session: Session,
+    product: Product,
+    email: str | None,
+    name: str | None,
+    locale: str | None,
+    amount: int | None,
+    currency: str | None,
+    source: str,
+    max_downloads: int | None,
+) -> dict[str, Any]:
+    """Every column a new purchase sets (none is left for the database to fill in and to be
+    read back); the buyer is found or made first."""
+    customer = customer_for(session, email, name, locale) if email else None
+    return {
+        "product_id": product.id,
+        "customer_id": customer.id if customer else None,
+        "email": customer.email if customer else None,
+        "name": name,
+        "locale": locale,
+        "status": PurchaseStatus.PENDING,
+        "amount": amount if amount is not None else product.price,
+        "currency": (currency or product.currency).upper(),
+        "source": source,
+        "max_downloads": max_downloads or product.max_downloads,
+        "download_count": 0,
+        "amount_refunded": 0,
+        "created_at": utcnow(),
+    }
+
+
+def _with_product(purchase: Purchase, product: Product) -> Purchase:
+    set_committed_value(purchase, "product", product)
     return purchase
 
 
@@ -146,8 +197,7 @@ def set_buyer(
 ) -> None:
     """What the payment tells about the buyer: its e-mail address wins; the locale chosen at
     checkout is kept, else the payment's is taken when it is one shipkey speaks."""
-    language = locale.replace("-", "_").split("_")[0].lower() if locale else None
-    spoken = language if language in LOCALES else None
+    spoken = spoken_locale(locale)
     if email and not _is_buyer(purchase, email):
         customer = customer_for(session, email, name, spoken)
         purchase.customer_id = customer.id
@@ -161,6 +211,12 @@ def set_buyer(
     if spoken and not purchase.locale:
         purchase.locale = spoken
     session.flush()
+
+
+def spoken_locale(locale: str | None) -> str | None:
+    """The language of a locale (``de-CH`` → ``de``) when shipkey speaks it, else None."""
+    language = locale.replace("-", "_").split("_")[0].lower() if locale else None
+    return language if language in LOCALES else None
 
 
 def _is_buyer(purchase: Purchase, email: str) -> bool:

@@ -106,15 +106,15 @@ def start(
         for_sale = session.get(Product, product.id)
         if for_sale is None:
             raise NotFound("The product was deleted.", "PRODUCT_NOT_FOUND")
-        purchase = orders.new_purchase(
+        orders.new_purchase(
             session,
             for_sale,
             email=email,
             locale=data.locale,
             source="stripe",
             purchase_id=purchase_id,
+            columns={"stripe_checkout_session_id": created.id},
         )
-        purchase.stripe_checkout_session_id = created.id
     return CheckoutCreated(url=created.url, purchase_id=purchase_id, session_id=created.id)
 
 

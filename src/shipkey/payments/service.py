@@ -25,7 +25,6 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, exists, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
@@ -429,39 +428,48 @@ def _create_for_link(
     email = _buyer_email(obj)
     if email is None:
         raise Unprocessable("The Checkout Session has no customer e-mail address.")
-    try:
-        with session.begin_nested():
-            purchase = orders.new_purchase(
-                session,
-                product,
-                email=email,
-                name=_name(_dict(obj.get("customer_details")).get("name")),
-                amount=_amount(obj.get("amount_total")),
-                currency=_currency(obj.get("currency")),
-                source="stripe",
-                flush=False,
-            )
-            record_session(session, purchase, obj)  # written with the purchase: one INSERT
-    except IntegrityError:
-        found = _by_session(session, session_id)
-        if found is None:
-            raise
-        return found, False
-    return purchase, True
+    purchase = orders.new_purchase_once(
+        session,
+        product,
+        email=email,
+        name=_name(_dict(obj.get("customer_details")).get("name")),
+        locale=orders.spoken_locale(_str(obj.get("locale"))),
+        amount=_amount(obj.get("amount_total")),
+        currency=_currency(obj.get("currency")),
+        source="stripe",
+        columns=_session_ids(obj),
+    )
+    if purchase is not None:
+        return purchase, True
+    found = _by_session(session, session_id)
+    if found is None:  # the INSERT met another unique value: nothing a retry would not fix
+        raise RuntimeError(f"A purchase for session {session_id!r} could not be made.")
+    return found, False
+
+
+def _session_ids(obj: dict[str, Any]) -> dict[str, str | None]:
+    """The Stripe ids a Checkout Session gives its purchase."""
+    return {
+        "stripe_checkout_session_id": _str(obj.get("id")),
+        "stripe_payment_intent_id": _ref(obj.get("payment_intent")),
+        "stripe_subscription_id": _ref(obj.get("subscription")),
+        "stripe_customer_id": _ref(obj.get("customer")),
+    }
 
 
 def record_session(session: Session, purchase: Purchase, obj: dict[str, Any]) -> None:
     """What a Checkout Session tells: its ids, the buyer's e-mail address and locale."""
-    session_id = _str(obj.get("id"))
+    ids = _session_ids(obj)
+    session_id = ids["stripe_checkout_session_id"]
     if purchase.stripe_checkout_session_id is None and session_id is not None:
         purchase.stripe_checkout_session_id = session_id
     purchase.stripe_payment_intent_id = (
-        _ref(obj.get("payment_intent")) or purchase.stripe_payment_intent_id
+        ids["stripe_payment_intent_id"] or purchase.stripe_payment_intent_id
     )
     purchase.stripe_subscription_id = (
-        _ref(obj.get("subscription")) or purchase.stripe_subscription_id
+        ids["stripe_subscription_id"] or purchase.stripe_subscription_id
     )
-    purchase.stripe_customer_id = _ref(obj.get("customer")) or purchase.stripe_customer_id
+    purchase.stripe_customer_id = ids["stripe_customer_id"] or purchase.stripe_customer_id
     details = _dict(obj.get("customer_details"))
     orders.set_buyer(
         session,
