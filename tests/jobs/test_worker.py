@@ -8,14 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db import Database, utcnow
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
-from shipkey.jobs.registry import JobContext, PermanentError, Registry
+from shipkey.jobs.registry import JobContext, PermanentError, Recorder, Registry
 from shipkey.jobs.worker import DEFAULT_LEASE, Foreground, Worker
 from shipkey.mail.models import MailKind, MailMessage
 from shipkey.storage import Storage
@@ -61,6 +61,58 @@ def test_a_job_runs_once_with_its_payload(
     assert done.attempts == 1
     assert done.finished_at == clock.now
     assert done.locked_until is None
+
+
+def _follow(session: Session, kind: str) -> None:
+    """A trace of a recorder: a job that is not due (so no worker here runs it)."""
+    jobs.enqueue(session, kind, {}, run_at=utcnow() + timedelta(days=30))
+
+
+def _followers(db: Database) -> list[str]:
+    with db.read_session() as session:
+        return list(session.scalars(select(Job.kind).where(Job.kind.like("test.follow%"))))
+
+
+def test_what_a_handler_returns_is_written_in_the_transaction_that_finishes_its_job(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    registry.register(
+        "test.record", lambda _ctx, _job: lambda session: _follow(session, "test.follow")
+    )
+    job_id = _enqueue(db, "test.record")
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+    begun: list[object] = []
+
+    def count(conn: object) -> None:
+        begun.append(conn)
+
+    event.listen(db.engine, "begin", count)
+    try:
+        assert worker.run_once(limit=1) == 1
+    finally:
+        event.remove(db.engine, "begin", count)
+
+    assert len(begun) == 2  # the claim, and the finish with what the handler achieved
+    assert _job(db, job_id).status is JobStatus.DONE
+    assert _followers(db) == ["test.follow"]
+
+
+def test_a_recorder_that_fails_is_a_failed_attempt_and_writes_nothing(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    def record(session: Session) -> None:
+        _follow(session, "test.follow")
+        raise RuntimeError("cannot record")
+
+    registry.register("test.record", lambda _ctx, _job: record)
+    job_id = _enqueue(db, "test.record")
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+
+    assert worker.run_once() == 1
+    waiting = _job(db, job_id)
+    assert waiting.status is JobStatus.QUEUED
+    assert waiting.last_error == "RuntimeError: cannot record"
+    assert _followers(db) == []
 
 
 def test_dedupe_key_makes_enqueue_idempotent(db: Database) -> None:
@@ -186,16 +238,20 @@ def test_an_expired_lease_is_claimed_again_and_the_late_finish_ignored(
     first = Worker(settings, db, storage, registry=registry, clock=clock, name="first")
     second = Worker(settings, db, storage, registry=registry, clock=later, name="second")
 
-    def slow(ctx: JobContext, _job: Job) -> None:
-        runs.append("first" if ctx.clock is clock else "second")
+    def slow(ctx: JobContext, _job: Job) -> Recorder:
+        name = "first" if ctx.clock is clock else "second"
+        runs.append(name)
         if len(runs) == 1:  # the first worker is "stuck" past its lease: the second takes over
             assert second.run_once() == 1
+        return lambda session: _follow(session, f"test.follow.{name}")
 
     registry.register("test.slow", slow)
     job_id = _enqueue(db, "test.slow")
     assert first.run_once() == 1
 
     assert runs == ["first", "second"]
+    # What each attempt achieved is recorded, the late one's too: its work did happen.
+    assert sorted(_followers(db)) == ["test.follow.first", "test.follow.second"]
     done = _job(db, job_id)
     assert done.status is JobStatus.DONE
     assert done.attempts == 2

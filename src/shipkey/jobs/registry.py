@@ -6,6 +6,11 @@ row (changing it changes nothing). It succeeds by returning and fails by raising
 :class:`PermanentError` says that retrying cannot help. A job may run more than once (a worker
 can die after the work but before recording it), so handlers must be idempotent.
 
+A handler may return a :data:`Recorder`, a function of a session that writes what its I/O
+achieved (an e-mail marked sent): it runs in the transaction that records the job DONE, so both
+commit together, in one short transaction instead of two. It runs even when the job's lease was
+taken over meanwhile (the I/O did happen), so it is idempotent too.
+
 Give-up hooks run inside the transaction that marks a job FAILED, so their writes (marking an
 e-mail failed, queueing an alert) commit together with it.
 
@@ -54,7 +59,8 @@ class JobContext:
         return self.clock()
 
 
-Handler = Callable[[JobContext, Job], None]
+Recorder = Callable[[Session], object]
+Handler = Callable[[JobContext, Job], Recorder | None]
 GiveUpHook = Callable[[Session, JobContext, Job], None]
 
 

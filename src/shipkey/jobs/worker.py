@@ -1,8 +1,9 @@
 """The worker: claims due jobs, runs their handlers outside any transaction, records outcomes.
 
-Each job takes one short transaction to claim and one to finish; the handler's I/O happens in
-between, holding no lock. A worker killed mid-job loses nothing: the job's lease expires and the
-job is claimed again (by this worker once restarted, or by another).
+Each job takes one short transaction to claim and one to finish (with what the handler
+achieved); the handler's I/O happens in between, holding no lock. A worker killed mid-job loses
+nothing: the job's lease expires and the job is claimed again (by this worker once restarted,
+or by another).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from shipkey.config import Settings
 from shipkey.db import Database, utcnow
 from shipkey.jobs import service
 from shipkey.jobs.models import Job, JobStatus
-from shipkey.jobs.registry import JobContext, PermanentError, Registry, default_registry
+from shipkey.jobs.registry import (
+    JobContext,
+    PermanentError,
+    Recorder,
+    Registry,
+    default_registry,
+)
 from shipkey.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -183,18 +190,20 @@ class Worker:
         try:
             if job_type is None:
                 raise LookupError(f"no handler is registered for job kind {job.kind!r}")
-            job_type.handler(self.ctx, job)
+            record = job_type.handler(self.ctx, job)
+            self._finish_done(job, record)
         except PermanentError as exc:
             log.warning("job %s (%s) failed for good: %s", job.id, job.kind, exc)
             self._finish_failed(job, service.describe(exc), permanent=True)
         except Exception as exc:
             log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, exc)
             self._finish_failed(job, service.describe(exc), permanent=False)
-        else:
-            self._finish_done(job)
 
-    def _finish_done(self, job: Job) -> None:
+    def _finish_done(self, job: Job, record: Recorder | None) -> None:
+        """DONE, with what the handler achieved (its recorder) in the same transaction."""
         with self.ctx.db.session() as session:
+            if record is not None:
+                record(session)
             row = service.claimed(session, job.id, self.name, job.attempts)
             if row is None:
                 log.warning("job %s finished after its lease was taken over", job.id)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shipkey.jobs.models import Job
-from shipkey.jobs.registry import JobContext, Registry
+from shipkey.jobs.registry import JobContext, Recorder, Registry
 from shipkey.jobs.service import describe
 from shipkey.mail import service
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
@@ -42,13 +42,14 @@ def _outgoing(ctx: JobContext, message_id: str) -> Outgoing | None:
         )
 
 
-def send(ctx: JobContext, job: Job) -> None:
-    """Send one outbox message; the database is touched only before and after the I/O."""
+def send(ctx: JobContext, job: Job) -> Recorder | None:
+    """Send one outbox message; the database is touched only before and after the I/O. The
+    message is marked SENT in the transaction that finishes the job."""
     message_id = _message_id(job)
     outgoing = _outgoing(ctx, message_id)
     if outgoing is None:
         log.info("mail %s is no longer pending; nothing to send", message_id)
-        return
+        return None
     email = build_email(outgoing, ctx.settings)
     try:
         sender_for(ctx.settings).send(email)
@@ -56,8 +57,8 @@ def send(ctx: JobContext, job: Job) -> None:
         with ctx.db.session() as session:
             service.record_error(session, message_id, describe(exc))
         raise
-    with ctx.db.session() as session:
-        service.mark_sent(session, message_id, str(email["Message-ID"]), ctx.now())
+    header_id, sent_at = str(email["Message-ID"]), ctx.now()
+    return lambda session: service.mark_sent(session, message_id, header_id, sent_at)
 
 
 def message_failed(session: Session, _ctx: JobContext, job: Job) -> None:
