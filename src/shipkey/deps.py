@@ -10,11 +10,11 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.downloads.service import Client
+from shipkey.group_commit import GroupCommit
 from shipkey.net import client_ip
 from shipkey.storage import Storage
 
@@ -84,20 +84,24 @@ async def write_slot(request: Request) -> AsyncIterator[None]:
         yield
 
 
-async def write_transaction(
+async def grouped_write(
     request: Request, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
 ) -> T:
-    """``work(session, …)`` in one write transaction, committed before this returns: what
-    :data:`DbSession` gives a plain ``def`` handler, for an ``async`` one on a hot path. The
-    writer's place is taken as :func:`write_slot` does; the transaction (open, work, commit)
-    is one trip to the thread pool instead of three."""
-
-    def run() -> T:
-        with get_database(request).session() as session:
-            return work(session, *args, **kwargs)
-
-    async with _write_slots(request):
-        return await run_in_threadpool(run)
+    """``work(session, …)`` committed before this returns, for a route that takes bursts
+    (Stripe's webhook): the work of requests that arrive together is committed in one
+    transaction, each in its own savepoint (:mod:`shipkey.group_commit`), and the writer's
+    place is taken as :func:`write_slot` does."""
+    state = request.app.state
+    group: GroupCommit | None = getattr(state, "group_commit", None)
+    if group is None:
+        db = get_database(request)
+        slots = _write_slots(request)
+        if db.is_sqlite:
+            group = GroupCommit(db, slots, writers=WRITERS_SQLITE)
+        else:  # side by side, each in its own transaction (see shipkey.group_commit)
+            group = GroupCommit(db, slots, writers=WRITERS_POSTGRESQL, batch=1)
+        state.group_commit = group
+    return await group.run(lambda session: work(session, *args, **kwargs))
 
 
 def write_session(

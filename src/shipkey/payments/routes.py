@@ -14,7 +14,7 @@ from shipkey.deps import (
     ReadSession,
     SettingsDep,
     get_settings,
-    write_transaction,
+    grouped_write,
 )
 from shipkey.pages import templates
 from shipkey.payments import checkout, service, webhooks
@@ -49,7 +49,8 @@ async def stripe_webhook(
     event = webhooks.verify(
         await request.body(), stripe_signature, secret.get_secret_value() if secret else None
     )
-    received = await write_transaction(request, service.receive, settings, event)
+    # Events that arrive together are committed together (each still all-or-nothing).
+    received = await grouped_write(request, service.receive, settings, event)
     return WebhookReceived(duplicate=received.duplicate, status=received.status)
 
 
