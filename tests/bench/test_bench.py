@@ -3,6 +3,7 @@ themselves are not run by the tests (speed is measured with ``make bench-*``).""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import importlib
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from bench import apps, common, downloads, licenses, report, webhooks
 from shipkey import migrate
@@ -84,6 +86,41 @@ def test_webhook_events_are_signed_as_stripe_signs_them() -> None:
     assert session["payment_status"] == "paid"
     assert session["metadata"] == {"product": webhooks.PRODUCT}
     assert session["customer_details"] == {"name": "Ada", "email": webhooks.buyer(7)}
+
+
+def test_the_webhook_load_generator_reads_each_kind_of_answer() -> None:
+    answers = (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"
+        b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n"
+        b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+
+    async def read_all() -> list[tuple[int, bool]]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(answers)
+        reader.feed_eof()
+        seen = [await webhooks.read_response(reader) for _ in range(3)]
+        assert await reader.read() == b""  # every byte of the three answers consumed
+        return seen
+
+    assert asyncio.run(read_all()) == [(200, False), (400, False), (503, True)]
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"stripe_webhook_secret": SecretStr(webhooks.WEBHOOK_SECRET)}
+
+
+def test_the_webhook_load_generator_gets_answers_from_a_real_server(live_server: str) -> None:
+    bodies = [json.dumps(webhooks.make_event(i, "test", {})).encode() for i in range(6)] + [b"{}"]
+    port = int(live_server.rsplit(":", 1)[1])
+
+    _wall, statuses, _cpu = asyncio.run(webhooks.send_all("127.0.0.1", port, bodies, 2))
+
+    # Signed as Stripe signs: six events accepted (no product by that slug: kept as failed);
+    # the last body is no event.
+    assert sorted(statuses) == [200] * 6 + [400]
 
 
 @pytest.mark.parametrize(
