@@ -22,9 +22,13 @@ def markdown(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def _speed(data: dict[str, Any]) -> str:
-    """The machine's speed when the run ended (``common.reference_ms``), where it was recorded."""
-    reference = data.get("machine", {}).get("referenceMs")
-    return "" if reference is None else f"; reference loop {reference:g} ms"
+    """Which machine (its kernel's name tells the virtual machines apart) and how fast it was
+    when the run ended (``common.reference_ms``), where they were recorded."""
+    machine = data.get("machine", {})
+    parts = [f"on {machine['system']}"] if machine.get("system") else []
+    if machine.get("referenceMs") is not None:
+        parts.append(f"reference loop {machine['referenceMs']:g} ms")
+    return "".join(f"; {part}" for part in parts)
 
 
 def met(flag: bool) -> str:

@@ -154,5 +154,6 @@ def test_results_record_how_fast_the_machine_was(
     path = common.write_results("client", {"perSecond": {}, "goals": {}})
     document = json.loads(path.read_text())
     assert document["machine"]["referenceMs"] == 7.5
-    assert report._speed(document) == "; reference loop 7.5 ms"
+    system = document["machine"]["system"]
+    assert report._speed(document) == f"; on {system}; reference loop 7.5 ms"
     assert report._speed({"machine": {"cpus": 2}}) == ""  # results from before it was recorded
