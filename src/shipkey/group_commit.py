@@ -8,8 +8,9 @@ writer takes what has queued up (at most :data:`BATCH` pieces), runs each piece 
 of one transaction, and commits once.
 
 On PostgreSQL transactions run side by side, and one holding the row locks of many events
-could deadlock with another batch (seen in the race tests): there each piece of work keeps a
-transaction of its own (``batch=1``), run the same way.
+could deadlock with another batch (seen in the race tests); batches were also slower there in
+the bench. So there each piece of work keeps a transaction of its own (``batch=1``), run the
+same way.
 
 Every request keeps its own all-or-nothing. Work that raises is rolled back to its savepoint and
 its request gets the error, while the rest of the batch goes on; a commit that fails fails every
