@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import threading
 import uuid
+from typing import Any
 
 import pytest
 import redis
+from limits import parse
 
 from shipkey.config import Settings
 from shipkey.errors import ShipkeyError
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.portal.service import LoginRateLimits
+from shipkey.throttle import Throttle
 
 REDIS_URL = os.environ.get("SHIPKEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -28,6 +33,31 @@ def test_processes_share_the_counts_in_redis() -> None:
     with pytest.raises(ShipkeyError) as refused:
         second.hit_key(key)  # the fourth, counted across both
     assert refused.value.code == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize(("storage", "off_the_loop"), [("memory://", False), (REDIS_URL, True)])
+def test_from_the_event_loop_only_a_remote_store_is_counted_in_a_thread(
+    storage: str, off_the_loop: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round trip to Redis (up to its timeout) must not stop every request of the process;
+    a dictionary update in memory costs less than the trip to a thread."""
+    throttle = Throttle(enabled=True, storage=storage)
+    counted_in: list[int] = []
+    count = throttle.hit
+
+    def recorded(*args: Any) -> None:
+        counted_in.append(threading.get_ident())
+        count(*args)
+
+    monkeypatch.setattr(throttle, "hit", recorded)
+
+    async def from_the_loop() -> int:
+        await throttle.hit_async(parse("5/minute"), "test", "ip", uuid.uuid4().hex, "requests")
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(from_the_loop())
+    assert len(counted_in) == 1
+    assert (counted_in[0] != loop_thread) is off_the_loop
 
 
 def test_an_unreachable_store_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:

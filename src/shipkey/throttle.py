@@ -5,6 +5,11 @@ process and machine (``SHIPKEY_RATE_LIMIT_STORAGE=redis://…``). Over a limit t
 ``RATE_LIMITED`` with ``Retry-After`` (whole seconds until the oldest counted request leaves
 the window). When the store cannot be reached, requests are let through and a warning is logged
 at most once a minute: a limiter that fails must not take the service down with it.
+
+Routes that run on the event loop count with :meth:`Throttle.hit_async`: in memory the count
+is a dictionary update and stays on the loop; with Redis it is a network round trip (up to
+:data:`REDIS_TIMEOUT` when Redis is slow), which would stop every other request of the
+process meanwhile, so it is made from a worker thread.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 from limits import RateLimitItem
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 
 from shipkey.errors import TooManyRequests
 
@@ -38,6 +44,19 @@ class Throttle:
         )
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage, **options))
         self._warned_at = -WARN_EVERY
+        self.remote = not storage.startswith("memory")
+        """Whether counting is a round trip to another server (Redis)."""
+
+    async def hit_async(
+        self, item: RateLimitItem, namespace: str, scope: str, identifier: str, what: str
+    ) -> None:
+        """:meth:`hit` for a caller on the event loop, which a remote store never blocks."""
+        if not self.enabled:
+            return
+        if self.remote:
+            await run_in_threadpool(self.hit, item, namespace, scope, identifier, what)
+        else:
+            self.hit(item, namespace, scope, identifier, what)
 
     def hit(
         self, item: RateLimitItem, namespace: str, scope: str, identifier: str, what: str

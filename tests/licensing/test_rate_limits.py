@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.licensing.helpers import Response, licensed_key
+from tests.test_throttle import REDIS_URL
 
 PER_IP = int(rate_limits.PER_IP.split("/")[0])
 PER_KEY = int(rate_limits.PER_KEY.split("/")[0])
@@ -72,6 +74,24 @@ def test_each_address_has_its_own_limit(limited_app: FastAPI, limited: TestClien
         assert _validate(neighbour, "KEY-0") == 200
     # Neither the rest of the API nor the admin side is limited.
     assert limited.get("/healthz").status_code == 200
+
+
+def test_limits_counted_in_redis_apply_to_the_routes(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    """The routes count off the event loop with Redis (see shipkey.throttle): same answers."""
+    shared = settings.model_copy(update={"rate_limits": "on", "rate_limit_storage": REDIS_URL})
+    app = create_app(shared, db=db, storage=storage)
+    run = uuid.uuid4().int  # counts of other runs (same Redis, same minute) never collide
+    key = f"REDIS-{run % 10**8}"
+    address = f"10.{run % 250}.{run // 250 % 250}.{run // 62500 % 250 + 1}"
+    with TestClient(app, client=(address, 40000)) as remote:
+        for _ in range(PER_KEY):
+            assert _validate(remote, key) == 200
+        _assert_limited(remote.post("/api/licenses/validate", json={"licenseKey": key}))
+        for _ in range(PER_IP - PER_KEY - 1):
+            assert remote.get("/api/licenses/public-keys").status_code == 200
+        _assert_limited(remote.get("/api/licenses/public-keys"))  # the per-IP limit
 
 
 def test_limits_are_off_in_the_suite(client: TestClient) -> None:

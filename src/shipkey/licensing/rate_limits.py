@@ -48,12 +48,27 @@ class LicenseRateLimits:
         """Count a request from ``ip``; 429 when over the limit."""
         self._throttle.hit(self.per_ip, NAMESPACE, "ip", ip or "unknown", "requests")
 
+    async def hit_ip_async(self, ip: str | None) -> None:
+        """:meth:`hit_ip` from the event loop (see :meth:`shipkey.throttle.Throttle.hit_async`)."""
+        await self._throttle.hit_async(self.per_ip, NAMESPACE, "ip", ip or "unknown", "requests")
+
     def hit_key(self, raw_key: str) -> None:
         """Count a request for a license key (as typed: trimmed and upper-cased first).
 
         Strings longer than any key are not counted per key (they are refused as malformed,
         and the per-IP limit already covers them), so junk cannot fill the memory.
         """
-        key = normalize_key(raw_key)
-        if key and len(key) <= MAX_KEY_LENGTH:
+        key = _countable(raw_key)
+        if key is not None:
             self._throttle.hit(self.per_key, NAMESPACE, "key", key, "requests")
+
+    async def hit_key_async(self, raw_key: str) -> None:
+        """:meth:`hit_key` from the event loop."""
+        key = _countable(raw_key)
+        if key is not None:
+            await self._throttle.hit_async(self.per_key, NAMESPACE, "key", key, "requests")
+
+
+def _countable(raw_key: str) -> str | None:
+    key = normalize_key(raw_key)
+    return key if key and len(key) <= MAX_KEY_LENGTH else None

@@ -55,8 +55,8 @@ RateLimitsDep = Annotated[LicenseRateLimits, Depends(get_rate_limits)]
 
 
 async def limit_by_ip(limits: RateLimitsDep, client: ClientDep) -> None:
-    # In memory and quick: no thread hop (see shipkey.deps).
-    limits.hit_ip(client.ip)
+    # In memory: no thread hop (see shipkey.deps); with Redis, off the event loop.
+    await limits.hit_ip_async(client.ip)
 
 
 router = APIRouter(prefix="/api/licenses", tags=["licenses"], dependencies=[Depends(limit_by_ip)])
@@ -134,9 +134,9 @@ async def validate(request: Request) -> Response:
     """Whether a key is valid now and, with ``machineId``, activated on that machine."""
     # Programs call this at every start: no dependencies and no declared body (see json_body).
     limits: LicenseRateLimits = request.app.state.license_rate_limits
-    limits.hit_ip(get_client(request).ip)  # first: a malformed body counts as well
+    await limits.hit_ip_async(get_client(request).ip)  # first: a malformed body counts too
     data = await json_body(request, ValidateRequest)
-    limits.hit_key(data.license_key)
+    await limits.hit_key_async(data.license_key)
     db, settings = get_database(request), get_settings(request)
     result = await service.validate(
         db, settings.license_key_secret, data.license_key, data.machine_id
