@@ -6,24 +6,39 @@ same time from many threads (one connection each) and check the final state.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import event as sqlalchemy_event
 
 from shipkey.config import Settings
 from shipkey.db import Database
+from shipkey.group_commit import GroupCommit
 from shipkey.jobs.worker import Worker
 from shipkey.mail.models import MailStatus
+from shipkey.payments import service
 from shipkey.payments.models import EventStatus, WebhookEvent
+from shipkey.payments.service import Received
+from shipkey.payments.webhooks import parse
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock
 from tests.mail.helpers import with_smtp
 from tests.mail.smtp import SmtpTestServer
-from tests.payments.helpers import admin_purchase, events, mails, only_purchase, software
+from tests.payments.helpers import (
+    admin_purchase,
+    events,
+    mails,
+    only_purchase,
+    purchases,
+    software,
+)
 from tests.payments.stripe_objects import (
     WEBHOOK_PATH,
     body_of,
@@ -113,6 +128,48 @@ def test_events_of_one_payment_link_sale_arriving_together_make_one_purchase(
     assert len(record["licenses"]) == 1
     _drain(worker, clock, rounds=2)
     assert len(mails(db, "delivery")) == 1
+
+
+def test_a_burst_applied_in_one_shared_transaction_takes_effect_event_by_event(
+    admin: TestClient, db: Database, settings: Settings
+) -> None:
+    """What group commit does with a burst on SQLite (shipkey.group_commit), on both
+    databases: sales, a copy of one, and one that cannot take effect, applied in one
+    transaction, each with its own outcome."""
+    software(admin)
+    sales = [
+        event(
+            "checkout.session.completed",
+            checkout_session(product="pixel-forge", email=f"b{i}@example.com"),
+        )
+        for i in range(6)
+    ]
+    unknown = event("checkout.session.completed", checkout_session(product="no-such-product"))
+    burst = [parse(body_of(payload).decode()) for payload in [*sales, sales[0], unknown]]
+    group = GroupCommit(db, anyio.Semaphore(1), writers=1)
+    commits: list[object] = []
+
+    def count(conn: object) -> None:
+        commits.append(conn)
+
+    async def deliver() -> list[Received]:
+        works = [functools.partial(service.receive, settings=settings, event=e) for e in burst]
+        return await asyncio.gather(*(group.run(work) for work in works))
+
+    sqlalchemy_event.listen(db.engine, "commit", count)
+    try:
+        received = asyncio.run(deliver())
+    finally:
+        sqlalchemy_event.remove(db.engine, "commit", count)
+
+    assert len(commits) == 1
+    assert [(r.duplicate, r.status) for r in received] == [
+        *[(False, EventStatus.PROCESSED)] * 6,
+        (True, None),
+        (False, EventStatus.FAILED),
+    ]
+    assert sorted(str(p.email) for p in purchases(db)) == [f"b{i}@example.com" for i in range(6)]
+    assert len(mails(db, "delivery")) == 6
 
 
 def _shuffled(*groups: tuple[dict[str, Any], int]) -> list[bytes]:
