@@ -87,6 +87,10 @@ def test_refund_and_dispute_stop_access(
     assert client.get(f"/api/access/{token}").json()["code"] == "SUSPENDED"
     page = client.get(f"/access/{token}", follow_redirects=False)
     assert page.status_code == 403
+    assert "This access is paused while a payment question is settled." in page.text
+    german = client.get(f"/access/{token}", headers={"Accept-Language": "de"})
+    assert "Gesperrt" in german.text
+    assert "Dieser Zugang ruht" in german.text
     refunded = admin.post(f"/api/admin/purchases/{bought.id}/refund").json()
     checked = client.get(f"/api/access/{token}").json()
     assert (checked["valid"], checked["code"]) == (False, "REVOKED")

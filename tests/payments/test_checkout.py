@@ -125,7 +125,8 @@ def test_the_success_page_delivers_once_and_the_webhook_finds_it_done(
 
     page = client.get("/checkout/success", params={"session_id": started["sessionId"]})
     assert page.status_code == 200
-    assert "Thank you for your purchase" in page.text
+    assert "Vielen Dank für Ihren Kauf" in page.text  # the buyer checked out in German
+    assert '<html lang="de">' in page.text
     assert "ada@example.com" in page.text
     done = purchase(db, started["purchaseId"])
     assert done.status.value == "COMPLETED"
@@ -164,7 +165,34 @@ def test_the_success_page_for_unknown_sessions(client: TestClient) -> None:
     assert client.get("/checkout/success").status_code == 422
 
 
+def test_the_success_page_speaks_the_browser_s_language_before_the_checkout_s(
+    admin: TestClient, client: TestClient, fake_stripe: FakeStripe
+) -> None:
+    software(admin)
+    started = client.post("/api/checkout", json={"product": "pixel-forge"}).json()
+    fake_stripe.pay(started["sessionId"], locale="de")
+    page = client.get(
+        "/checkout/success",
+        params={"session_id": started["sessionId"]},
+        headers={"Accept-Language": "en-GB,en;q=0.9"},
+    )
+    assert "Thank you for your purchase" in page.text
+    assert '<html lang="en">' in page.text
+    unpaid = client.post("/api/checkout", json={"product": "pixel-forge"}).json()
+    fake_stripe.pay(unpaid["sessionId"], payment_status="unpaid")
+    pending = client.get(
+        "/checkout/success",
+        params={"session_id": unpaid["sessionId"]},
+        headers={"Accept-Language": "de-AT"},
+    )
+    assert "Fast geschafft" in pending.text
+    assert "SEPA-Lastschrift" in pending.text
+
+
 def test_the_cancel_page(client: TestClient) -> None:
     page = client.get("/checkout/cancel", params={"purchase": "pur_x"})
     assert page.status_code == 200
     assert "Nothing was charged" in page.text
+    german = client.get("/checkout/cancel", headers={"Accept-Language": "de"})
+    assert "Bezahlung abgebrochen" in german.text
+    assert "Es wurde nichts berechnet" in german.text

@@ -12,7 +12,7 @@ from shipkey.deps import ReadSession, SettingsDep
 from shipkey.fulfilment import access
 from shipkey.fulfilment.models import AccessKind
 from shipkey.mail.service import purchase_url
-from shipkey.pages import templates
+from shipkey.pages import page
 from shipkey.schemas import ApiModel
 
 router = APIRouter(tags=["access"])
@@ -65,7 +65,7 @@ def open_access(
         return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
     read = AccessRead.of(result)
     status: Literal[200, 403] = 200 if result.valid else 403
-    return templates.TemplateResponse(
+    return page(
         request,
         "access_grant.html",
         {
@@ -75,6 +75,6 @@ def open_access(
             "course_slug": read.course_slug,
             "purchase_url": purchase_url(settings, read.purchase_id),
         },
+        purchase_locale=result.grant.purchase.locale,
         status_code=status,
-        headers={"Cache-Control": "no-store"},
     )

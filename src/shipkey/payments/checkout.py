@@ -127,6 +127,7 @@ class PurchaseView:
 
     state: str  # "paid", "processing", "failed", "refunded", "unknown"
     purchase_id: str | None = None
+    locale: str | None = None  # the purchase's, for the page's language
     product_name: str | None = None
     email: str | None = None
     purchase_url: str | None = None
@@ -173,6 +174,7 @@ def view(session: Session, settings: Settings, purchase: Purchase) -> PurchaseVi
     result = PurchaseView(
         state=states[purchase.status],
         purchase_id=purchase.id,
+        locale=purchase.locale,
         product_name=purchase.product.name,
         email=purchase.email,
         purchase_url=purchase_url(settings, purchase.id),

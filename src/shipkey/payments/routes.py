@@ -16,7 +16,7 @@ from shipkey.deps import (
     get_settings,
     grouped_write,
 )
-from shipkey.pages import templates
+from shipkey.pages import page
 from shipkey.payments import checkout, service, webhooks
 from shipkey.payments.gateway import StripeGateway
 from shipkey.payments.models import EventStatus
@@ -68,14 +68,12 @@ def checkout_success(
     session_id: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> HTMLResponse:
     view = checkout.confirm(db, settings, StripeGateway(settings), session_id)
-    return templates.TemplateResponse(
-        request, "checkout_success.html", {"view": view}, headers={"Cache-Control": "no-store"}
-    )
+    return page(request, "checkout_success.html", {"view": view}, purchase_locale=view.locale)
 
 
 @router.get("/checkout/cancel", response_class=HTMLResponse, include_in_schema=False)
 def checkout_cancel(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "checkout_cancel.html", {})
+    return page(request, "checkout_cancel.html", {})
 
 
 @admin_router.get("")
