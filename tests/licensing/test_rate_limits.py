@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -111,7 +112,7 @@ def test_the_limiter_counts_normalised_keys_and_skips_junk() -> None:
         limits.hit_key("x" * 100)  # longer than any key: only the per-IP limit applies
     off = LicenseRateLimits(enabled=False, per_ip="1/minute", per_key="1/minute")
     for _ in range(3):
-        off.hit_ip("10.0.0.1")
+        asyncio.run(off.hit_ip_async("10.0.0.1"))
         off.hit_key("abc-1")
 
 

@@ -169,24 +169,23 @@ def test_the_success_page_speaks_the_browser_s_language_before_the_checkout_s(
     admin: TestClient, client: TestClient, fake_stripe: FakeStripe
 ) -> None:
     software(admin)
-    started = client.post("/api/checkout", json={"product": "pixel-forge"}).json()
-    fake_stripe.pay(started["sessionId"], locale="de")
-    page = client.get(
-        "/checkout/success",
-        params={"session_id": started["sessionId"]},
-        headers={"Accept-Language": "en-GB,en;q=0.9"},
-    )
-    assert "Thank you for your purchase" in page.text
-    assert '<html lang="en">' in page.text
-    unpaid = client.post("/api/checkout", json={"product": "pixel-forge"}).json()
-    fake_stripe.pay(unpaid["sessionId"], payment_status="unpaid")
-    pending = client.get(
-        "/checkout/success",
-        params={"session_id": unpaid["sessionId"]},
-        headers={"Accept-Language": "de-AT"},
-    )
-    assert "Fast geschafft" in pending.text
-    assert "SEPA-Lastschrift" in pending.text
+
+    def success_page(language: str, **payment: str) -> str:
+        started = client.post("/api/checkout", json={"product": "pixel-forge"}).json()
+        fake_stripe.pay(started["sessionId"], **payment)
+        page = client.get(
+            "/checkout/success",
+            params={"session_id": started["sessionId"]},
+            headers={"Accept-Language": language},
+        )
+        return page.text
+
+    paid_in_german = success_page("en-GB,en;q=0.9", locale="de")
+    assert "Thank you for your purchase" in paid_in_german
+    assert '<html lang="en">' in paid_in_german
+    pending = success_page("de-AT", payment_status="unpaid")
+    assert "Fast geschafft" in pending
+    assert "SEPA-Lastschrift" in pending
 
 
 def test_the_cancel_page(client: TestClient) -> None:

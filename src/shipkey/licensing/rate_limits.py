@@ -44,12 +44,9 @@ class LicenseRateLimits:
         self.per_key: RateLimitItem = parse(per_key)
         self._throttle = Throttle(enabled=enabled, storage=storage)
 
-    def hit_ip(self, ip: str | None) -> None:
-        """Count a request from ``ip``; 429 when over the limit."""
-        self._throttle.hit(self.per_ip, NAMESPACE, "ip", ip or "unknown", "requests")
-
     async def hit_ip_async(self, ip: str | None) -> None:
-        """:meth:`hit_ip` from the event loop (see :meth:`shipkey.throttle.Throttle.hit_async`)."""
+        """Count a request from ``ip``; 429 when over the limit. Called from the event loop
+        (see :meth:`shipkey.throttle.Throttle.hit_async`)."""
         await self._throttle.hit_async(self.per_ip, NAMESPACE, "ip", ip or "unknown", "requests")
 
     def hit_key(self, raw_key: str) -> None:
