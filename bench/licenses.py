@@ -3,7 +3,9 @@
 For each database (SQLite, PostgreSQL) in one run, on one server (Granian, as ``shipkey serve``
 runs it, same worker count):
 
-1. ``GET /bench/empty`` (answers ``{}`` from the same app): the bound;
+1. ``GET /bench/empty`` (answers ``{}`` from the same app): the bound; also ``POST`` with the
+   same bodies as validate, to that endpoint and to ``/bench/lane-empty`` in the fast lane
+   (where validate is answered, see ``shipkey.fast_lane``): the floor of the lane;
 2. validate, keys spread over all 1,000 licenses of the database;
 3. validate, one hot key;
 4. then the database grows to 1,000,000 licenses (bulk inserts: ``executemany`` on SQLite,
@@ -32,7 +34,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, insert, make_url, text
 
-from bench.apps import EMPTY_PATH
+from bench.apps import EMPTY_PATH, LANE_EMPTY_PATH
 from bench.common import (
     BENCH_DIR,
     PYTHON,
@@ -272,6 +274,7 @@ def run_database(
             check_valid(base, small_keys[0])
             runs["empty"] = load(base, pid, None, seconds)
             runs["emptyPost"] = load(base, pid, spread_small, seconds, EMPTY_PATH)
+            runs["laneEmptyPost"] = load(base, pid, spread_small, seconds, LANE_EMPTY_PATH)
             runs["spread1k"] = load(base, pid, spread_small, seconds)
             runs["hot"] = load(base, pid, hot_file, seconds)
         console.print(f"[bold]{name}[/bold]: growing to {LARGE:,} licenses …")
@@ -293,6 +296,7 @@ def run_database(
     empty, spread, hot, large = (runs[k] for k in ("empty", "spread1k", "hot", "spread1m"))
     ratio = spread["requests_per_s"] / empty["requests_per_s"]
     ratio_post = spread["requests_per_s"] / runs["emptyPost"]["requests_per_s"]
+    ratio_lane = spread["requests_per_s"] / runs["laneEmptyPost"]["requests_per_s"]
     hot_ratio = hot["requests_per_s"] / spread["requests_per_s"]
     growth = large["p50_ms"] / spread["p50_ms"]
     return {
@@ -300,6 +304,7 @@ def run_database(
         "seedSeconds1m": seed_seconds,
         "ratioToEmpty": ratio,
         "ratioToEmptyPost": ratio_post,
+        "ratioToLaneEmptyPost": ratio_lane,
         "cpuRatioToEmpty": empty["cpu_us_per_request"] / spread["cpu_us_per_request"],
         "hotToSpread": hot_ratio,
         "latency1mTo1k": growth,
@@ -336,6 +341,7 @@ def show(results: dict[str, Any]) -> None:
     labels = {
         "empty": "empty JSON endpoint (bound)",
         "emptyPost": "empty JSON endpoint, POST with the same body",
+        "laneEmptyPost": "empty JSON endpoint in the fast lane, POST with the same body",
         "spread1k": "validate, keys spread, 1,000 licenses",
         "hot": "validate, one hot key, 1,000 licenses",
         "empty1m": "empty JSON endpoint (bound), 1,000,000 licenses",
@@ -352,6 +358,7 @@ def show(results: dict[str, Any]) -> None:
                 runs[key]["cpu_us_per_request"],
             ]
             for key, label in labels.items()
+            if key in runs
         ]
         console.print(
             table(
@@ -378,6 +385,12 @@ def show(results: dict[str, Any]) -> None:
                     [
                         "validate req/s vs the same POST to the empty endpoint",
                         f"{data.get('ratioToEmptyPost', 0):.2f}×",
+                        "",
+                        "",
+                    ],
+                    [
+                        "validate req/s vs the same POST to the empty endpoint in the lane",
+                        f"{data.get('ratioToLaneEmptyPost', 0):.2f}×",
                         "",
                         "",
                     ],

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
@@ -21,6 +22,7 @@ from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.downloads import routes as download_routes
 from shipkey.errors import error_response, install_error_handlers
+from shipkey.fast_lane import ShipkeyApp
 from shipkey.fulfilment import routes as access_routes
 from shipkey.jobs.worker import Foreground, background_worker
 from shipkey.licensing import routes as license_routes
@@ -62,9 +64,12 @@ def create_app(
     db: Database | None = None,
     storage: Storage | None = None,
     run_worker: bool = False,
-) -> FastAPI:
+    fast_lane: bool = True,
+) -> ShipkeyApp:
     """A shipkey app for these settings. Pass ``db``/``storage`` to share them (tests, CLI);
-    ``run_worker`` runs the background worker in a thread while the app is up."""
+    ``run_worker`` runs the background worker in a thread while the app is up. License
+    validation is answered in the fast lane (:mod:`shipkey.fast_lane`) unless ``fast_lane`` is
+    false or OpenTelemetry is on (a traced request needs the framework's layers)."""
     database = db or Database(settings.resolved_database_url)
     files = storage or storage_for(settings)
     check_settings(settings, files)
@@ -80,12 +85,13 @@ def create_app(
         if db is None:
             database.dispose()
 
-    app = FastAPI(
+    telemetry = _telemetry()
+    app = ShipkeyApp(
         title="shipkey",
         version=__version__,
         summary="Delivers digital products the moment they are paid for.",
         lifespan=lifespan,
-        telemetry=_telemetry(),
+        telemetry=telemetry,
     )
     app.state.settings = settings
     app.state.db = database
@@ -115,6 +121,10 @@ def create_app(
 
     # Routes are matched in order: the one programs call at every start comes first.
     app.include_router(license_routes.validate_router)
+    if fast_lane and not any(telemetry.values()):
+        for route in license_routes.validate_router.routes:
+            if isinstance(route, APIRoute):
+                app.fast_route(route)
     app.include_router(catalog_routes.router)
     app.include_router(upload_routes.router)
     app.include_router(order_routes.router)
@@ -168,7 +178,7 @@ def settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
-def create_app_from_env() -> FastAPI:
+def create_app_from_env() -> ShipkeyApp:
     """The factory ASGI servers call (``shipkey serve`` uses it), once per worker process."""
     app = create_app(Settings(), run_worker=True)
     settle_heap()

@@ -130,7 +130,7 @@ def test_every_benchmark_module_imports(module: str) -> None:
     assert importlib.import_module(module).main is not None
 
 
-def test_bench_app_adds_only_an_empty_endpoint(
+def test_bench_app_adds_only_empty_endpoints(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path}/bench.db"
@@ -142,7 +142,16 @@ def test_bench_app_adds_only_an_empty_endpoint(
     app = apps.create_bench_app()
     with TestClient(app) as client:
         assert client.get(apps.EMPTY_PATH).json() == {}
-        assert apps.EMPTY_PATH not in client.get("/openapi.json").json()["paths"]
+        assert client.post(apps.EMPTY_PATH, json={"licenseKey": "K"}).json() == {}
+        assert client.post(apps.LANE_EMPTY_PATH, json={"licenseKey": "K"}).json() == {}
+        paths = client.get("/openapi.json").json()["paths"]
+        assert apps.EMPTY_PATH not in paths
+        assert apps.LANE_EMPTY_PATH not in paths
+    assert app.fast_routes == [("POST", "/api/licenses/validate"), ("POST", apps.LANE_EMPTY_PATH)]
+    assert [getattr(route, "path", None) for route in app.router.routes[:2]] == [
+        apps.EMPTY_PATH,
+        apps.EMPTY_PATH,
+    ]
 
 
 def test_results_record_how_fast_the_machine_was(

@@ -120,3 +120,23 @@ def test_malformed_validations_count_against_the_address(limited: TestClient) ->
     for _ in range(PER_IP):
         assert limited.post("/api/licenses/validate", json={"nonsense": 1}).status_code == 422
     _assert_limited(limited.post("/api/licenses/validate", json={"licenseKey": "KEY-1"}))
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    proxied = settings.model_copy(update={"rate_limits": "on", "trusted_proxies": "10.0.0.0/8"})
+    app = create_app(proxied, db=db, storage=storage)
+    with TestClient(app, client=("10.0.0.2", 40000)) as proxy:
+
+        def from_client(address: str, key: str) -> Response:
+            return proxy.post(
+                "/api/licenses/validate",
+                json={"licenseKey": key},
+                headers={"X-Forwarded-For": f"{address}, 10.0.0.3"},
+            )
+
+        for number in range(PER_IP):
+            assert from_client("192.0.2.10", f"KEY-{number}").status_code == 200
+        _assert_limited(from_client("192.0.2.10", "KEY-NEW"))
+        assert from_client("192.0.2.11", "KEY-NEW").status_code == 200  # another client

@@ -9,11 +9,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from shipkey.app import create_app
+from shipkey.config import Settings
 from shipkey.db import Database
 from shipkey.licensing import keys
 from shipkey.licensing.license_file import verify_license_file
 from shipkey.licensing.models import LicenseStatus
 from shipkey.licensing.signing_keys import SigningKeyStore
+from shipkey.storage import Storage
 from tests.conftest import SECRET
 from tests.factories import create_product, create_purchase, product_with_file
 from tests.licensing.helpers import (
@@ -287,6 +290,42 @@ def test_every_validation_code(admin: TestClient, client: TestClient, db: Databa
     assert validate(client, expired)["license"]["status"] == "EXPIRED"
     assert load(db, expired).status is LicenseStatus.EXPIRED
     assert load(db, expired).expired_at is not None
+
+
+def test_validation_answers_in_the_fast_lane_as_the_framework_would(
+    admin: TestClient, client: TestClient, settings: Settings, db: Database, storage: Storage
+) -> None:
+    """Programs call validate at every start: shipkey answers it in the fast lane
+    (shipkey.fast_lane). Every answer, good or bad input, is the one the route gives through
+    FastAPI."""
+    assert ("POST", "/api/licenses/validate") in client.app.fast_routes  # type: ignore[attr-defined]
+    key = licensed_key(admin)
+    activate(client, key, "m1")
+    bodies = [
+        f'{{"licenseKey": "{key}", "machineId": "m1"}}',
+        f'{{"licenseKey": "{key}", "machineId": "m2"}}',
+        f'{{"licenseKey": "{key.lower()}"}}',
+        '{"licenseKey": "nonsense"}',
+        f'{{"licenseKey": "{keys.generate_key("PIX", SECRET)}"}}',
+        '{"licenseKey": 42}',
+        '{"licenseKey": "A", "machineId": ""}',
+        "{}",
+        "[]",
+        "",
+        "{not json",
+        '{"licenseKey": "' + "A" * (1024 * 1024) + '"}',
+    ]
+    framework = create_app(settings, db=db, storage=storage, fast_lane=False)
+    assert framework.fast_routes == []
+    with TestClient(framework) as through_fastapi:
+        for body in bodies:
+            sent = {"content": body, "headers": {"Content-Type": "application/json"}}
+            fast = client.post("/api/licenses/validate", **sent)  # type: ignore[arg-type]
+            slow = through_fastapi.post("/api/licenses/validate", **sent)  # type: ignore[arg-type]
+            assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), body[:80]
+            assert fast.headers["content-type"] == slow.headers["content-type"]
+        wrong = client.get("/api/licenses/validate")
+        assert (wrong.status_code, wrong.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
 
 
 def test_validation_updates_last_seen(admin: TestClient, client: TestClient) -> None:

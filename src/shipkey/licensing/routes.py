@@ -117,8 +117,9 @@ validate_router = APIRouter(prefix="/api/licenses", tags=["licenses"])
 """``validate``, the endpoint programs call at every start. It reads what it needs from the
 app's state and its body itself instead of through dependencies and a declared body (FastAPI
 solves them on every request, which cost more than the validation's query), and counts the
-per-IP limit that every public license endpoint has itself. bench/README.md has the
-measurements."""
+per-IP limit that every public license endpoint has itself. The app answers it in the fast lane
+(:mod:`shipkey.fast_lane`), before the framework's layers, with the same answers.
+bench/README.md has the measurements."""
 
 
 @validate_router.post(
