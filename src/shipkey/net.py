@@ -22,6 +22,13 @@ def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _canonical(value: str) -> str | None:
+    """``value`` as :func:`client_ip` records an address, None when it is not one."""
+    addr = _parse_ip(value)
+    return None if addr is None else str(addr)
+
+
 def _trusted(
     addr: ipaddress.IPv4Address | ipaddress.IPv6Address, nets: Sequence[IPNetwork]
 ) -> bool:
@@ -37,10 +44,14 @@ def client_ip(
     chain is walked from the right, skipping further trusted proxies, and the first address not
     trusted is the client. Anything unparseable ends the walk at the last good address.
     """
-    peer_addr = _parse_ip(peer) if peer else None
+    if not peer:
+        return peer
+    if not forwarded_for or not trusted:  # the usual case, without a proxy to believe
+        return _canonical(peer) or peer
+    peer_addr = _parse_ip(peer)
     if peer_addr is None:
         return peer
-    if not forwarded_for or not trusted or not _trusted(peer_addr, trusted):
+    if not _trusted(peer_addr, trusted):
         return str(peer_addr)
     client = peer_addr
     for hop in reversed(forwarded_for[:4096].split(",")):

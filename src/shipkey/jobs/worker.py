@@ -65,18 +65,19 @@ class Foreground:
 
     def __init__(self) -> None:
         self._count = 0
-        self._quiet = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # taken directly on every request: cheaper than the
+        self._quiet = threading.Condition(self._lock)  # condition's own (Python) methods
 
     @property
     def busy(self) -> int:
         return self._count
 
     def enter(self) -> None:
-        with self._quiet:
+        with self._lock:
             self._count += 1
 
     def leave(self) -> None:
-        with self._quiet:
+        with self._lock:
             self._count -= 1
             if self._count == 0:
                 self._quiet.notify_all()

@@ -15,7 +15,7 @@ from shipkey.deps import (
     DbSession,
     ReadSession,
     SettingsDep,
-    get_client,
+    get_client_ip,
     get_database,
     get_settings,
     json_body,
@@ -135,7 +135,7 @@ async def validate(request: Request) -> Response:
     """Whether a key is valid now and, with ``machineId``, activated on that machine."""
     # Programs call this at every start: no dependencies and no declared body (see json_body).
     limits: LicenseRateLimits = request.app.state.license_rate_limits
-    await limits.hit_ip_async(get_client(request).ip)  # first: a malformed body counts too
+    await limits.hit_ip_async(get_client_ip(request))  # first: a malformed body counts too
     data = await json_body(request, ValidateRequest)
     await limits.hit_key_async(data.license_key)
     db, settings = get_database(request), get_settings(request)
