@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from shipkey.db import (
     ID_ALPHABET,
     QUICK_READERS,
+    BatchRead,
     Database,
     DirectRead,
     conditional_update,
@@ -27,9 +29,12 @@ from shipkey.db import (
     update_if,
     utcnow,
 )
-from shipkey.licensing.service import _VALIDATION_LOOKUP
+from shipkey.licensing import keys
+from shipkey.licensing import service as licensing
+from shipkey.licensing.service import _VALIDATION_BATCH, _VALIDATION_LOOKUP
 from shipkey.orders.models import Customer
-from tests.licensing.helpers import activate, licensed_key, set_expiry
+from tests.conftest import SECRET
+from tests.licensing.helpers import activate, buy, count_queries, licensed_key, set_expiry
 
 
 def test_new_id_has_prefix_and_twenty_base36_characters() -> None:
@@ -209,6 +214,74 @@ def test_connections_of_loops_that_ended_are_closed(db: Database) -> None:
     assert opened
     assert all(conn.closed for conn in opened)
     assert earlier not in db._all_loop_readers
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_reads_that_arrive_together_are_made_as_one_statement(
+    admin: TestClient, db: Database
+) -> None:
+    first = licensed_key(admin)
+    _, second = buy(admin)
+    activate(admin, first, "m1")
+    activate(admin, second, "m2")
+    asked = [
+        (first, "m1", "VALID"),
+        (first, "m2", "NOT_ACTIVATED"),
+        (second, "m2", "VALID"),
+        (second, None, "VALID"),
+        (first.lower(), "m1", "VALID"),
+        ("NOPE-NOPE", None, "INVALID_FORMAT"),  # refused before any read
+        (keys.generate_key("PIX", SECRET), "m1", "NOT_FOUND"),
+        (first, "m1", "VALID"),  # the same key and machine twice in one batch
+    ] * 3
+
+    async def together() -> list[tuple[licensing.Validation, licensing.Sightings]]:
+        return list(
+            await asyncio.gather(
+                *(licensing.check(db, SECRET, key, machine) for key, machine, _ in asked)
+            )
+        )
+
+    with count_queries(db.engine) as statements:
+        answers = asyncio.run(together())
+    assert [validation.code for validation, _ in answers] == [code for *_, code in asked]
+    assert statements == [_VALIDATION_BATCH.read.sql(db.engine.dialect)]  # one, for all
+    seat = answers[0][0].license
+    assert seat is not None
+    assert seat.key == first
+    assert answers[2][0].license is not None
+    assert answers[2][0].license.key == second
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_batch_that_fails_fails_each_of_its_reads_and_a_cancelled_one_leaves_the_rest(
+    db: Database,
+) -> None:
+    none = {"key": "NOPE", "machine_id": None}
+    columns: list[Any] = [literal_column("1"), literal_column("1 / 0")]
+    broken = BatchRead(select(*columns), {"key": "keys"})
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        failing = await asyncio.gather(
+            *(db.read_first(_VALIDATION_LOOKUP, none, batch=broken) for _ in range(3)),
+            return_exceptions=True,
+        )
+        tasks = [
+            asyncio.create_task(db.read_first(_VALIDATION_LOOKUP, none, batch=_VALIDATION_BATCH))
+            for _ in range(5)
+        ]
+        await asyncio.sleep(0)  # all five are waiting for the same statement
+        tasks[1].cancel()
+        rest = await asyncio.gather(*tasks, return_exceptions=True)
+        return failing, rest
+
+    failing, rest = asyncio.run(scenario())
+    assert all(isinstance(error, DBAPIError) for error in failing)
+    assert "division by zero" in str(failing[0])
+    assert isinstance(rest[1], asyncio.CancelledError)
+    assert [found for index, found in enumerate(rest) if index != 1] == [None] * 4
+    [readers] = db._all_loop_readers
+    assert len(readers.free) == QUICK_READERS  # every place is back
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -119,6 +119,7 @@ class Base(DeclarativeBase):
 
 ModelT = TypeVar("ModelT", bound=Base)
 P = ParamSpec("P")
+R = TypeVar("R")
 T = TypeVar("T")
 
 
@@ -214,12 +215,45 @@ class DirectRead:
         return _converted(row, processors)
 
     async def first_async(
-        self, conn: psycopg.AsyncConnection[Any], dialect: Dialect, params: dict[str, str | None]
+        self, conn: psycopg.AsyncConnection[Any], dialect: Dialect, params: dict[str, Any]
     ) -> tuple[Any, ...] | None:
         """:meth:`first` on an asyncio psycopg connection (PostgreSQL, see ``LoopReaders``)."""
         sql, _names, processors = self._for(dialect)
         cursor = await conn.execute(sql, params)
         return _converted(await cursor.fetchone(), processors)
+
+    async def all_async(
+        self, conn: psycopg.AsyncConnection[Any], dialect: Dialect, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """Every row, on an asyncio psycopg connection (see :class:`BatchRead`)."""
+        sql, _names, processors = self._for(dialect)
+        cursor = await conn.execute(sql, params)
+        return [
+            tuple(
+                value if convert is None or value is None else convert(value)
+                for convert, value in zip(processors, row, strict=True)
+            )
+            for row in await cursor.fetchall()
+        ]
+
+
+class BatchRead:
+    """The same read for many parameter sets at once, as one statement (PostgreSQL).
+
+    Reads of one :class:`DirectRead` that arrive in the same turn of the event loop are made
+    together (see :meth:`Database.read_first`): under load many validations wait for the server
+    at once, and each paid a round trip, the driver's work around it and the server's own
+    per-statement cost. ``statement`` takes each parameter as an array (``arrays`` names the
+    array parameter for each single one) and selects, first, the 1-based position of the set
+    each row answers (``unnest(…) WITH ORDINALITY``), then the single read's columns.
+    """
+
+    def __init__(self, statement: Select[Any], arrays: dict[str, str]) -> None:
+        self.read = DirectRead(statement)
+        self.arrays = arrays
+
+    def params(self, sets: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+        return {array: [one[name] for one in sets] for name, array in self.arrays.items()}
 
 
 def _converted(row: Sequence[Any] | None, processors: list[Any]) -> tuple[Any, ...] | None:
@@ -251,6 +285,11 @@ class LoopReaders:
             collections.deque()
         )
         self.open: set[psycopg.AsyncConnection[Any]] = set()
+        self.batches: dict[
+            BatchRead,
+            list[tuple[dict[str, str | None], asyncio.Future[tuple[Any, ...] | None]]],
+        ] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
         self.loop: weakref.ref[asyncio.AbstractEventLoop] = weakref.ref(asyncio.get_running_loop())
 
     async def _take(self) -> psycopg.AsyncConnection[Any] | None:
@@ -277,13 +316,60 @@ class LoopReaders:
     async def first(
         self, query: DirectRead, params: dict[str, str | None]
     ) -> tuple[Any, ...] | None:
+        return await self._run(query, params, query.first_async)
+
+    async def first_batched(
+        self, batch: BatchRead, params: dict[str, str | None]
+    ) -> tuple[Any, ...] | None:
+        """:meth:`first`, made with the other reads of ``batch`` that arrive in this turn of
+        the event loop: the first to arrive schedules the statement for the next turn."""
+        loop = asyncio.get_running_loop()
+        waiting = self.batches.get(batch)
+        if waiting is None:
+            waiting = self.batches[batch] = []
+            loop.call_soon(self._start_batch, batch)
+        answer: asyncio.Future[tuple[Any, ...] | None] = loop.create_future()
+        waiting.append((params, answer))
+        return await answer
+
+    def _start_batch(self, batch: BatchRead) -> None:
+        waiting = self.batches.pop(batch, [])
+        task = asyncio.get_running_loop().create_task(self._read_batch(batch, waiting))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _read_batch(
+        self,
+        batch: BatchRead,
+        waiting: list[tuple[dict[str, str | None], asyncio.Future[tuple[Any, ...] | None]]],
+    ) -> None:
+        try:
+            rows = await self._run(
+                batch.read, batch.params([params for params, _ in waiting]), batch.read.all_async
+            )
+        except BaseException as exc:
+            error = exc if isinstance(exc, Exception) else asyncio.CancelledError()
+            for _, answer in waiting:
+                if not answer.done():
+                    answer.set_exception(error)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        found = {row[0]: row[1:] for row in rows}
+        for position, (_, answer) in enumerate(waiting, start=1):
+            if not answer.done():  # not cancelled meanwhile (its client went away)
+                answer.set_result(found.get(position))
+
+    async def _run(
+        self, query: DirectRead, params: dict[str, Any], read: Callable[..., Awaitable[R]]
+    ) -> R:
         for attempt in (1, 2):
             conn = await self._take()
             try:
                 if conn is None:
                     conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
                     self.open.add(conn)
-                row = await query.first_async(conn, self.dialect, params)
+                row = await read(conn, self.dialect, params)
             except psycopg.Error as exc:
                 lost = conn is None or conn.broken or conn.closed
                 if lost:
@@ -384,13 +470,18 @@ class Database:
             raise
 
     async def read_first(
-        self, query: DirectRead, params: dict[str, str | None]
+        self,
+        query: DirectRead,
+        params: dict[str, str | None],
+        batch: BatchRead | None = None,
     ) -> tuple[Any, ...] | None:
         """``query``'s first row, read from the event loop (hot paths: license validation).
 
         On SQLite it runs right there: an indexed read of a local file in WAL mode never waits
         for a lock, and costs less than a trip to a thread. On PostgreSQL the loop waits for the
-        server on an asyncio connection of its own (:class:`LoopReaders`).
+        server on an asyncio connection of its own (:class:`LoopReaders`); with ``batch`` (the
+        same read for many parameter sets), the reads that arrive in one turn of the loop are
+        made as one statement.
         """
         if self.is_sqlite:
             with self.read_connection() as conn:
@@ -399,6 +490,8 @@ class Database:
         readers = self._loop_readers.get(loop)
         if readers is None:
             readers = self._readers_for(loop)
+        if batch is not None:
+            return await readers.first_batched(batch, params)
         return await readers.first(query, params)
 
     def _readers_for(self, loop: asyncio.AbstractEventLoop) -> LoopReaders:

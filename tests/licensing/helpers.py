@@ -106,11 +106,21 @@ def count_queries(engine: Engine) -> Iterator[list[str]]:
             statements.append(read.sql(dialect))
         return await direct_on_loop(read, conn, dialect, params)
 
+    all_on_loop = DirectRead.all_async
+
+    async def all_async(
+        read: DirectRead, conn: Any, dialect: Dialect, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        if dialect is engine.dialect:
+            statements.append(read.sql(dialect))
+        return await all_on_loop(read, conn, dialect, params)
+
     event.listen(engine, "before_cursor_execute", record)
     try:
         with (
             patch.object(DirectRead, "first", first),
             patch.object(DirectRead, "first_async", first_async),
+            patch.object(DirectRead, "all_async", all_async),
         ):
             yield statements
     finally:

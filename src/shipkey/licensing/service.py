@@ -30,12 +30,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import String, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import LicenseType, Product
 from shipkey.catalog.schemas import DEFAULT_LICENSE_DAYS
-from shipkey.db import Database, DirectRead, insert_ignore, insert_new, new_id, rowcount, utcnow
+from shipkey.db import (
+    BatchRead,
+    Database,
+    DirectRead,
+    insert_ignore,
+    insert_new,
+    new_id,
+    rowcount,
+    utcnow,
+)
 from shipkey.errors import BadRequest, Conflict, Forbidden, NotFound
 from shipkey.licensing import keys
 from shipkey.licensing.license_file import LicenseFilePayload, sign_license_file
@@ -711,19 +721,20 @@ class Validation:
         return self.code == "VALID"
 
 
+_VALIDATION_COLUMNS = (
+    License.id,
+    License.status,
+    License.expires_at,
+    License.license_type,
+    License.max_activations,
+    License.activation_count,
+    Product.name,
+    Product.meta,
+    LicenseActivation.id,
+    LicenseActivation.last_seen_at,
+)
 _VALIDATION_LOOKUP = DirectRead(
-    select(
-        License.id,
-        License.status,
-        License.expires_at,
-        License.license_type,
-        License.max_activations,
-        License.activation_count,
-        Product.name,
-        Product.meta,
-        LicenseActivation.id,
-        LicenseActivation.last_seen_at,
-    )
+    select(*_VALIDATION_COLUMNS)
     .join(Product, Product.id == License.product_id)
     .outerjoin(
         LicenseActivation,
@@ -736,6 +747,30 @@ _VALIDATION_LOOKUP = DirectRead(
     .where(License.key == bindparam("key"))
 )
 """The one read of a validation: the license, its product and the machine's active seat."""
+
+_WANTED = (
+    func.unnest(
+        bindparam("keys", type_=ARRAY(String)), bindparam("machine_ids", type_=ARRAY(String))
+    )
+    .table_valued("key", "machine_id", with_ordinality="position")
+    .render_derived(name="wanted")
+)
+_VALIDATION_BATCH = BatchRead(
+    select(_WANTED.c.position, *_VALIDATION_COLUMNS)
+    .select_from(_WANTED)
+    .join(License, License.key == _WANTED.c.key)
+    .join(Product, Product.id == License.product_id)
+    .outerjoin(
+        LicenseActivation,
+        and_(
+            LicenseActivation.license_id == License.id,
+            LicenseActivation.machine_id == _WANTED.c.machine_id,
+            LicenseActivation.deactivated_at.is_(None),
+        ),
+    ),
+    {"key": "keys", "machine_id": "machine_ids"},
+)
+"""The same read for the validations that arrive together (PostgreSQL, see ``BatchRead``)."""
 
 
 def _validation_view(
@@ -798,7 +833,8 @@ async def check(
     key = parse_key(raw_key, secret)
     if key is None:
         return Validation("INVALID_FORMAT", None, now), Sightings()
-    row = await db.read_first(_VALIDATION_LOOKUP, {"key": key, "machine_id": machine_id})
+    params = {"key": key, "machine_id": machine_id}
+    row = await db.read_first(_VALIDATION_LOOKUP, params, batch=_VALIDATION_BATCH)
     return _judge(_validation_view(row, key, machine_id), machine_id, now)
 
 
