@@ -228,13 +228,7 @@ class DirectRead:
         """Every row, on an asyncio psycopg connection (see :class:`BatchRead`)."""
         sql, _names, processors = self._for(dialect)
         cursor = await conn.execute(sql, params)
-        return [
-            tuple(
-                value if convert is None or value is None else convert(value)
-                for convert, value in zip(processors, row, strict=True)
-            )
-            for row in await cursor.fetchall()
-        ]
+        return [_converted_row(row, processors) for row in await cursor.fetchall()]
 
 
 class BatchRead:
@@ -257,8 +251,10 @@ class BatchRead:
 
 
 def _converted(row: Sequence[Any] | None, processors: list[Any]) -> tuple[Any, ...] | None:
-    if row is None:
-        return None
+    return None if row is None else _converted_row(row, processors)
+
+
+def _converted_row(row: Sequence[Any], processors: list[Any]) -> tuple[Any, ...]:
     return tuple(
         value if convert is None or value is None else convert(value)
         for convert, value in zip(processors, row, strict=True)
@@ -347,14 +343,15 @@ class LoopReaders:
             rows = await self._run(
                 batch.read, batch.params([params for params, _ in waiting]), batch.read.all_async
             )
-        except BaseException as exc:
-            error = exc if isinstance(exc, Exception) else asyncio.CancelledError()
+        except Exception as exc:  # each of the reads fails as a single read would
             for _, answer in waiting:
                 if not answer.done():
-                    answer.set_exception(error)
-            if not isinstance(exc, Exception):
-                raise
+                    answer.set_exception(exc)
             return
+        except BaseException:  # the loop is shutting down
+            for _, answer in waiting:
+                answer.cancel()
+            raise
         found = {row[0]: row[1:] for row in rows}
         for position, (_, answer) in enumerate(waiting, start=1):
             if not answer.done():  # not cancelled meanwhile (its client went away)
