@@ -254,6 +254,31 @@ def test_reads_that_arrive_together_are_made_as_one_statement(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_value_the_driver_refuses_fails_its_own_read_not_the_others(
+    admin: TestClient, db: Database
+) -> None:
+    key = licensed_key(admin)
+    activate(admin, key, "m1")
+    machines = ["m1", "m1\x00", "m1", "\ud800", "m1"]
+
+    async def together() -> list[Any]:
+        return list(
+            await asyncio.gather(
+                *(licensing.check(db, SECRET, key, machine) for machine in machines),
+                return_exceptions=True,
+            )
+        )
+
+    with count_queries(db.engine) as statements:
+        answers = asyncio.run(together())
+    for index in (0, 2, 4):
+        assert answers[index][0].code == "VALID"
+    assert isinstance(answers[1], DBAPIError)  # as before batching: the request's own 400
+    assert isinstance(answers[3], UnicodeEncodeError)
+    assert statements.count(_VALIDATION_BATCH.read.sql(db.engine.dialect)) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_batch_that_fails_fails_each_of_its_reads_and_a_cancelled_one_leaves_the_rest(
     db: Database,
 ) -> None:

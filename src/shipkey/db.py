@@ -250,6 +250,22 @@ class BatchRead:
         return {array: [one[name] for one in sets] for name, array in self.arrays.items()}
 
 
+def _driver_takes(value: str | None) -> bool:
+    """Whether psycopg sends ``value`` as text: PostgreSQL's text holds no NUL character, and
+    a string that is not valid Unicode (a lone surrogate) cannot be encoded."""
+    if value is None:
+        return True
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _converted(row: Sequence[Any] | None, processors: list[Any]) -> tuple[Any, ...] | None:
     return None if row is None else _converted_row(row, processors)
 
@@ -487,8 +503,9 @@ class Database:
         readers = self._loop_readers.get(loop)
         if readers is None:
             readers = self._readers_for(loop)
-        if batch is not None:
+        if batch is not None and all(_driver_takes(value) for value in params.values()):
             return await readers.first_batched(batch, params)
+        # Alone: a value the driver refuses (a NUL character) fails this read, not its batch.
         return await readers.first(query, params)
 
     def _readers_for(self, loop: asyncio.AbstractEventLoop) -> LoopReaders:
