@@ -93,12 +93,28 @@ def test_insert_new_gives_the_row_without_reading_it_back(db: Database) -> None:
         assert made.email == "a@example.com"
         assert made.name is None  # a column left NULL is known, not loaded
         assert session.get(Customer, made.id) is made
+        assert made not in session.dirty  # saved: nothing to flush
+        made.name = "Ada"  # a change made afterwards is saved as any other
     assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 1
     with db.session() as session:
         assert insert_new(session, Customer, _customer("a@example.com")) is None  # unique email
         stored = session.scalars(select(Customer)).one()
         assert stored.id == made.id
         assert stored.locale == "en"
+        assert stored.name == "Ada"
+
+
+def test_an_insert_writes_the_objects_waiting_in_the_session_first(db: Database) -> None:
+    statements = _count_statements(db)
+    with db.session() as session:
+        session.add(Customer(**_customer("first@example.com")))
+        insert_row(session, Customer, _customer("second@example.com"))
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 2
+    with db.read_session() as session:
+        emails = session.scalars(select(Customer.email).order_by(Customer.email))
+        assert list(emails) == ["first@example.com", "second@example.com"]
 
 
 def test_insert_row_raises_on_a_duplicate_and_keeps_the_transaction_usable(db: Database) -> None:

@@ -39,7 +39,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Session,
+    configure_mappers,
+    make_transient_to_detached,
+    sessionmaker,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Select
@@ -599,12 +605,15 @@ def _insert_statement(table: Table, dialect: str, *, ignore: bool) -> Any:
 def _execute_insert(
     session: Session, stmt: Any, values: dict[str, Any], options: dict[str, Any]
 ) -> Any:
-    # Session.execute flushes pending objects first (rows this one may refer to).
-    return session.execute(stmt, values, execution_options=options)
+    session.flush()  # pending objects first (rows this one may refer to)
+    return session.connection().execute(stmt, values, execution_options=options)
 
 
 def _attach(session: Session, model: type[ModelT], values: dict[str, Any]) -> ModelT:
-    row = model(**(_nulls(_table(model)) | values))
+    # The values as loaded ones (no attribute events, no change history): the row is saved.
+    configure_mappers()  # as the model's constructor would (at once when done already)
+    row: ModelT = model.__mapper__.class_manager.new_instance()
+    row.__dict__.update(_nulls(_table(model)) | values)
     make_transient_to_detached(row)
     session.add(row)
     return row
@@ -628,7 +637,8 @@ def update_if(session: Session, row: Any, stmt: Any, values: dict[str, Any]) -> 
     it did not, ``row`` is read again, so the caller sees the state that won.
     """
     params = {"_row_id": row.id} | {f"_new_{name}": value for name, value in values.items()}
-    matched = rowcount(session.execute(stmt, params)) == 1
+    session.flush()
+    matched = rowcount(session.connection().execute(stmt, params)) == 1
     if matched:
         for name, value in values.items():
             set_committed_value(row, name, value)
