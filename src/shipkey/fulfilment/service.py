@@ -26,14 +26,15 @@ from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage
 from shipkey.orders.models import Purchase, PurchaseStatus
 
+CLAIMABLE = (Purchase.fulfilled_at.is_(None), Purchase.customer_id.is_not(None))
+"""What a purchase must be for an UPDATE to claim it: not delivered yet, its buyer known.
+Whoever's UPDATE stamps ``fulfilled_at`` delivers."""
 _CLAIM = conditional_update(
     Purchase,
     Purchase.status == PurchaseStatus.COMPLETED,
-    Purchase.fulfilled_at.is_(None),
-    Purchase.customer_id.is_not(None),
+    *CLAIMABLE,
     columns=("fulfilled_at", "delivered_at"),
 )
-"""Whoever's UPDATE stamps ``fulfilled_at`` delivers."""
 
 
 @dataclass
@@ -60,6 +61,13 @@ def fulfil(
     now = now or utcnow()
     if not update_if(session, purchase, _CLAIM, {"fulfilled_at": now, "delivered_at": now}):
         return None
+    return deliver(session, settings, purchase, now)
+
+
+def deliver(session: Session, settings: Settings, purchase: Purchase, now: datetime) -> Delivery:
+    """What :func:`fulfil` hands over, for a caller whose conditional UPDATE has just stamped
+    ``fulfilled_at`` (so it alone delivers): :func:`fulfil` itself, and completing a purchase,
+    which claims it in the UPDATE that completes it."""
     if purchase.customer_id is None:
         # The claim saw a buyer that this session has not loaded (another request recorded it
         # while this one waited for the row): read the row again rather than deliver to no one.

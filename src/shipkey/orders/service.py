@@ -243,13 +243,32 @@ def _move_statement(sources: tuple[PurchaseStatus, ...], columns: tuple[str, ...
     return conditional_update(Purchase, Purchase.status.in_(sources), columns=("status", *columns))
 
 
+_COMPLETE_AND_CLAIM = conditional_update(
+    Purchase,
+    Purchase.status == PurchaseStatus.PENDING,
+    *fulfilment.CLAIMABLE,
+    columns=("status", "completed_at", "fulfilled_at", "delivered_at"),
+)
+"""PENDING → COMPLETED and claimed for delivery (:data:`fulfilment.CLAIMABLE`) in one UPDATE."""
+
+
 def complete(
     session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
 ) -> fulfilment.Delivery | None:
     """PENDING → COMPLETED, then fulfil. Completing twice fulfils once; a purchase that was
-    refunded or disputed in the meantime is not delivered."""
+    refunded or disputed in the meantime is not delivered. A pending purchase whose buyer is
+    known is completed and claimed for delivery by one UPDATE."""
     now = now or utcnow()
-    _move(session, purchase, [PurchaseStatus.PENDING], PurchaseStatus.COMPLETED, completed_at=now)
+    completed = PurchaseStatus.COMPLETED
+    values = {"status": completed, "completed_at": now, "fulfilled_at": now, "delivered_at": now}
+    if update_if(session, purchase, _COMPLETE_AND_CLAIM, values):
+        return fulfilment.deliver(session, settings, purchase, now)
+    # Not the usual case: ``purchase`` now shows the state that holds (completed already, or
+    # its buyer is not known yet), and each step is tried on its own.
+    if purchase.status is PurchaseStatus.PENDING:
+        _move(session, purchase, [PurchaseStatus.PENDING], completed, completed_at=now)
+    if purchase.status is not completed or purchase.fulfilled_at is not None:
+        return None
     return fulfilment.fulfil(session, settings, purchase, now)
 
 
