@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -11,9 +12,13 @@ from fastapi.testclient import TestClient
 from shipkey.app import create_app
 from shipkey.config import Settings
 from shipkey.db import Database
+from shipkey.fulfilment import service as fulfilment
 from shipkey.jobs.models import Job
+from shipkey.jobs.worker import Worker
+from shipkey.orders.models import Customer, Purchase
 from shipkey.payments.models import EventStatus, WebhookEvent
 from shipkey.storage import Storage
+from tests.jobs.helpers import Clock
 from tests.payments.helpers import count, event_row, mails, only_purchase, software
 from tests.payments.stripe_objects import (
     WEBHOOK_PATH,
@@ -159,6 +164,71 @@ def test_a_new_event_id_for_the_same_session_delivers_once(
     deliver(client, event("checkout.session.async_payment_succeeded", obj))
     assert only_purchase(db).status.value == "COMPLETED"
     assert len(mails(db, "delivery")) == 1
+
+
+def _failing_delivery(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """Make the delivery of the next ``times`` completions raise, after the purchase, its
+    buyer and its completion were written; the number of calls so far."""
+    calls = [0]
+    deliver_goods = fulfilment.deliver
+
+    def deliver_or_fail(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= times:
+            raise RuntimeError("the disk is full")
+        return deliver_goods(*args, **kwargs)
+
+    monkeypatch.setattr(fulfilment, "deliver", deliver_or_fail)
+    return calls
+
+
+def test_an_event_that_fails_is_kept_with_nothing_of_its_effect_and_retried(
+    admin: TestClient,
+    client: TestClient,
+    db: Database,
+    worker: Worker,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    software(admin)
+    payload = event("checkout.session.completed", checkout_session(product="pixel-forge"))
+    calls = _failing_delivery(monkeypatch, times=2)  # the first try and the one kept
+    assert deliver(client, payload)["status"] == "RECEIVED"
+    assert calls[0] == 2
+    row = event_row(db, payload["id"])
+    assert row.status is EventStatus.RECEIVED
+    assert row.error is not None
+    assert "the disk is full" in row.error
+    assert row.attempts == 1
+    assert count(db, Purchase) == 0  # neither try left its purchase, buyer or completion
+    assert count(db, Customer) == 0
+    assert mails(db) == []
+    assert count(db, Job) == 1  # the retry
+
+    clock.advance(minutes=5)
+    worker.run_once()
+    row = event_row(db, payload["id"])
+    assert row.status is EventStatus.PROCESSED
+    assert row.attempts == 2
+    assert only_purchase(db).fulfilled_at is not None
+    assert len(mails(db, "delivery")) == 1
+
+
+def test_an_event_whose_first_try_fails_takes_effect_on_the_second(
+    admin: TestClient, client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    software(admin)
+    payload = event("checkout.session.completed", checkout_session(product="pixel-forge"))
+    calls = _failing_delivery(monkeypatch, times=1)
+    assert deliver(client, payload) == {"received": True, "duplicate": False, "status": "PROCESSED"}
+    assert calls[0] == 2
+    row = event_row(db, payload["id"])
+    assert (row.status, row.error, row.attempts) == (EventStatus.PROCESSED, None, 1)
+    purchase = only_purchase(db)
+    assert row.purchase_id == purchase.id
+    assert count(db, Customer) == 1
+    assert len(mails(db, "delivery")) == 1
+    assert count(db, Job) == 1  # the e-mail's, no retry
 
 
 def test_the_event_log_is_listed_for_the_seller(

@@ -49,8 +49,12 @@ async def stripe_webhook(
     event = webhooks.verify(
         await request.body(), stripe_signature, secret.get_secret_value() if secret else None
     )
-    # Events that arrive together are committed together (each still all-or-nothing).
-    received = await grouped_write(request, service.receive, settings, event)
+    # Events that arrive together are committed together (each still all-or-nothing). One that
+    # does not take effect at once is rolled back and received again, which keeps it for later.
+    try:
+        received = await grouped_write(request, service.receive_at_once, settings, event)
+    except service.NotApplied:
+        received = await grouped_write(request, service.receive, settings, event)
     return WebhookReceived(duplicate=received.duplicate, status=received.status)
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
 from shipkey.config import Settings
-from shipkey.db import insert_new, new_id, utcnow
+from shipkey.db import conditional_update, insert_new, new_id, update_if, utcnow
 from shipkey.errors import Conflict, NotFound
 from shipkey.jobs import service as jobs
 from shipkey.jobs.service import describe
@@ -77,12 +77,49 @@ class Received:
     status: EventStatus | None
 
 
+class NotApplied(Exception):  # noqa: N818 - reads as "(the event was) not applied"
+    """Raised by :func:`receive_at_once`: the event did not take effect. The caller rolls
+    back what that call wrote and hands the event to :func:`receive`."""
+
+
 def receive(
     session: Session, settings: Settings, event: StripeEvent, now: datetime | None = None
 ) -> Received:
     """Store a verified event once and apply it; a duplicate changes nothing."""
     now = now or utcnow()
-    row = insert_new(
+    row = _store(session, event, now)
+    if row is None:
+        return Received(event.id, duplicate=True, status=None)
+    status = _process(session, settings, row, now)
+    if status in (EventStatus.WAITING, EventStatus.RECEIVED):
+        _retry_later(session, row)
+    return Received(event.id, duplicate=False, status=status)
+
+
+def receive_at_once(
+    session: Session, settings: Settings, event: StripeEvent, now: datetime | None = None
+) -> Received:
+    """:func:`receive` for the usual case, an event that takes effect at once, without the
+    savepoint that keeps the event when its effect is undone (two round trips and a nested
+    transaction less per event). When the event does not take effect this raises
+    :class:`NotApplied`: the caller rolls this call's writes back (its transaction, or the
+    savepoint group commit gives each request) and calls :func:`receive`, which applies it
+    again and records how it ended."""
+    now = now or utcnow()
+    row = _store(session, event, now)
+    if row is None:
+        return Received(event.id, duplicate=True, status=None)
+    try:
+        outcome = apply(session, settings, event, now)
+    except Exception as exc:
+        raise NotApplied(event.id) from exc
+    _applied(session, row, outcome, now)
+    return Received(event.id, duplicate=False, status=outcome.status)
+
+
+def _store(session: Session, event: StripeEvent, now: datetime) -> WebhookEvent | None:
+    """The event's row, inserted now; None when it was there already (a duplicate)."""
+    return insert_new(
         session,
         WebhookEvent,
         {
@@ -94,16 +131,21 @@ def receive(
             "status": EventStatus.RECEIVED,
             "livemode": event.livemode,
             "payload": event.payload,
-            "attempts": 1,  # this one, applied below
+            "attempts": 1,  # this one, applied next
             "received_at": now,
         },
     )
-    if row is None:
-        return Received(event.id, duplicate=True, status=None)
-    status = _process(session, settings, row, now)
-    if status in (EventStatus.WAITING, EventStatus.RECEIVED):
-        _retry_later(session, row)
-    return Received(event.id, duplicate=False, status=status)
+
+
+_APPLIED = conditional_update(
+    WebhookEvent, columns=("status", "error", "processed_at", "purchase_id")
+)
+
+
+def _applied(session: Session, row: WebhookEvent, outcome: Outcome, now: datetime) -> None:
+    """Record that the event took effect (one UPDATE, the row is not flushed)."""
+    values = {"status": outcome.status, "error": None, "processed_at": now}
+    update_if(session, row, _APPLIED, values | {"purchase_id": outcome.purchase_id})
 
 
 def _retry_later(session: Session, row: WebhookEvent) -> None:
@@ -201,8 +243,7 @@ def _process(session: Session, settings: Settings, row: WebhookEvent, now: datet
         row.status, row.error = EventStatus.RECEIVED, describe(exc)
     else:
         savepoint.commit()
-        row.status, row.error, row.processed_at = outcome.status, None, now
-        row.purchase_id = outcome.purchase_id
+        _applied(session, row, outcome, now)
     return row.status
 
 
