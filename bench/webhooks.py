@@ -52,7 +52,7 @@ WEBHOOK_SECRET = "whsec_bench_webhooks"  # noqa: S105
 WEBHOOK_PATH = "/api/webhooks/stripe"
 PRODUCT = "bench-app"
 GOAL_ACCEPTED = 200.0
-FIXTURES = ROOT.parent.parent / "shared" / "fixtures" / "stripe"
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "stripe"
 """The contract's Stripe fixtures, when this checkout sits beside shared/ (optional)."""
 
 POSTGRES_URL = os.environ.get(
