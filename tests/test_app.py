@@ -94,17 +94,19 @@ def test_license_validation_is_matched_before_every_other_route(client: TestClie
     assert answer.json() == {"valid": False, "code": "INVALID_FORMAT", "license": None}
 
 
-def test_license_validation_takes_the_fast_lane_unless_requests_are_traced(
+def test_validation_and_the_webhook_take_the_fast_lane_unless_requests_are_traced(
     settings: Settings, db: Database, storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    validate = ("POST", "/api/licenses/validate")
-    assert create_app(settings, db=db, storage=storage).fast_routes == [validate]
+    hot = [("POST", "/api/licenses/validate"), ("POST", "/api/webhooks/stripe")]
+    assert create_app(settings, db=db, storage=storage).fast_routes == hot
     monkeypatch.setenv("OTEL_SERVICE_NAME", "shipkey")  # OpenTelemetry configured
     traced = create_app(settings, db=db, storage=storage)
     assert traced.fast_routes == []
     with TestClient(traced) as client:
         answer = client.post("/api/licenses/validate", json={"licenseKey": "nonsense"})
         assert answer.json()["code"] == "INVALID_FORMAT"
+        answer = client.post("/api/webhooks/stripe", content=b"{}")
+        assert answer.status_code == 503  # no webhook secret in these settings
 
 
 def test_a_nul_character_is_refused_not_a_500(admin: TestClient, db: Database) -> None:

@@ -147,7 +147,11 @@ def test_bench_app_adds_only_empty_endpoints(
         paths = client.get("/openapi.json").json()["paths"]
         assert apps.EMPTY_PATH not in paths
         assert apps.LANE_EMPTY_PATH not in paths
-    assert app.fast_routes == [("POST", "/api/licenses/validate"), ("POST", apps.LANE_EMPTY_PATH)]
+    assert app.fast_routes == [
+        ("POST", "/api/licenses/validate"),
+        ("POST", "/api/webhooks/stripe"),
+        ("POST", apps.LANE_EMPTY_PATH),
+    ]
     assert [getattr(route, "path", None) for route in app.router.routes[:2]] == [
         apps.EMPTY_PATH,
         apps.EMPTY_PATH,

@@ -91,6 +91,8 @@ def test_a_stale_timestamp_is_refused(admin: TestClient, client: TestClient, db:
         b'{"id": "evt_1", "type": "x", "data": {"object": {"amount": -Infinity}}}',
         b'{"id": "evt_1", "type": "x", "data": {"object": {"name": "\\ud800"}}}',
         b'{"id": "evt_1", "type": "x", "data": {"object": {"metadata": {"a": "\\u0000"}}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"\\u0000": 1}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": {"a\x00": 1}}}',  # raw NUL
     ],
 )
 def test_a_malformed_body_is_refused_even_when_signed(
@@ -229,6 +231,48 @@ def test_an_event_whose_first_try_fails_takes_effect_on_the_second(
     assert count(db, Customer) == 1
     assert len(mails(db, "delivery")) == 1
     assert count(db, Job) == 1  # the e-mail's, no retry
+
+
+def test_the_webhook_answers_in_the_fast_lane_as_the_framework_would(
+    admin: TestClient, client: TestClient, settings: Settings, db: Database, storage: Storage
+) -> None:
+    """Stripe's bursts are answered in the fast lane (shipkey.fast_lane): every answer is the
+    one the route gives through FastAPI, and its OpenAPI entry still names the header."""
+    assert ("POST", WEBHOOK_PATH) in client.app.fast_routes  # type: ignore[attr-defined]
+    software(admin)
+    framework = create_app(settings, db=db, storage=storage, fast_lane=False)
+    sales = [
+        body_of(event("checkout.session.completed", checkout_session(product="pixel-forge")))
+        for _ in range(2)
+    ]
+    cases: list[tuple[bytes, str | None]] = [
+        (sales[0], "sign"),  # applied by the lane ...
+        (sales[1], "sign"),
+        (b"{}", None),
+        (b"{}", "t=1,v1=00"),
+        (b"not json", "sign"),
+        (b'{"id": "evt_1", "type": "x", "data": {"object": {"a": "\\u0000"}}}', "sign"),
+    ]
+    with TestClient(framework) as through_fastapi:
+        for body, signature in cases:
+            headers = {"Content-Type": "application/json"}
+            if signature is not None:
+                headers["Stripe-Signature"] = sign(body) if signature == "sign" else signature
+            fast = client.post(WEBHOOK_PATH, content=body, headers=headers)
+            slow = through_fastapi.post(WEBHOOK_PATH, content=body, headers=headers)
+            # ... and by the framework: the second delivery of each is a duplicate there.
+            if fast.status_code == 200:
+                assert fast.json() == {"received": True, "duplicate": False, "status": "PROCESSED"}
+                assert slow.json() == {"received": True, "duplicate": True, "status": None}
+            else:
+                assert (fast.status_code, fast.json()) == (slow.status_code, slow.json())
+            assert fast.headers["content-type"] == slow.headers["content-type"]
+        wrong = client.get(WEBHOOK_PATH)
+        assert (wrong.status_code, wrong.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
+        operation = through_fastapi.get("/openapi.json").json()["paths"][WEBHOOK_PATH]["post"]
+    assert [p["name"] for p in operation["parameters"]] == ["Stripe-Signature"]
+    assert "WebhookReceived" in str(operation["responses"]["200"])
+    assert len(mails(db, "delivery")) == 2
 
 
 def test_the_event_log_is_listed_for_the_seller(

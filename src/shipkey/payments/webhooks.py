@@ -53,13 +53,14 @@ def verify(body: bytes, header: str | None, secret: str | None) -> StripeEvent:
 
 
 def parse(text: str) -> StripeEvent:
-    """A Stripe event from its JSON; 400 ``INVALID_PAYLOAD`` when it is not one."""
+    """A Stripe event from its JSON (the body, decoded from UTF-8); 400 ``INVALID_PAYLOAD``
+    when it is not one."""
     invalid = BadRequest("The body is not a Stripe event.", "INVALID_PAYLOAD")
     try:
         payload = json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError) as exc:
         raise invalid from exc
-    if not isinstance(payload, dict) or _unstorable(payload):
+    if not isinstance(payload, dict) or ("\\u" in text and _unstorable(payload)):
         raise invalid
     event_id, event_type, data = payload.get("id"), payload.get("type"), payload.get("data")
     if not isinstance(event_id, str) or not event_id or len(event_id) > MAX_ID_LENGTH:
@@ -84,7 +85,9 @@ def _not_json(constant: str) -> None:
 
 def _unstorable(value: object) -> bool:
     """Whether any string (key or value) holds U+0000 or a lone surrogate (JSON allows both as
-    escapes; no database can store them as text)."""
+    escapes; no database can store them as text). Only an escape (``\\u…``) can put either
+    into decoded UTF-8 text: the decoder refuses a lone surrogate and the JSON parser a raw
+    control character, so :func:`parse` looks only when the text has one."""
     stack = [value]
     while stack:
         item = stack.pop()
