@@ -25,7 +25,8 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shipkey.catalog.models import Product
 from shipkey.config import Settings
@@ -51,6 +52,15 @@ WON = ("won", "warning_closed")
 
 
 _PRODUCT_BY_SLUG = select(Product).where(Product.slug == bindparam("slug"))
+_LINK_SALE = (
+    select(Product, Purchase)
+    .outerjoin(Purchase, Purchase.stripe_checkout_session_id == bindparam("session_id"))
+    .where(Product.slug == bindparam("slug"))
+    # The purchase's product is the one in the row (not joined a second time; set on it).
+    .options(lazyload(Purchase.product))
+    .execution_options(populate_existing=True)
+)
+"""A product, and the purchase of a Checkout Session if there is one (the id is unique)."""
 
 
 class NotYet(Exception):  # noqa: N818 - reads as "not yet (there)"
@@ -419,10 +429,23 @@ def _find_or_create(session: Session, obj: dict[str, Any]) -> tuple[Purchase | N
     """
     metadata = _metadata(obj)
     session_id = _str(obj.get("id"))
+    own_reference = _str(metadata.get("purchaseId"))
+    client_reference = _str(obj.get("client_reference_id"))
+    slug = _str(metadata.get("product"))
+    if own_reference is None and client_reference is None and slug and session_id:
+        # A Payment Link sale, the usual event: the purchase an earlier event of this session
+        # made, if any, and the product are read together.
+        found = session.execute(_LINK_SALE, {"slug": slug, "session_id": session_id}).first()
+        if found is not None:
+            sold, made = found
+            if made is None:
+                return _create_for_link(session, obj, sold)
+            set_committed_value(made, "product", sold)  # the product of the row, not read again
+            return made, False
+        # No such product (renamed since?): the purchase is still looked for, as for any session.
     purchase = _by_session(session, session_id)
     if purchase is not None:
         return purchase, False
-    own_reference = _str(metadata.get("purchaseId"))
     if own_reference is not None:
         purchase = _by_reference(session, own_reference)
         if purchase is None:
@@ -430,15 +453,17 @@ def _find_or_create(session: Session, obj: dict[str, Any]) -> tuple[Purchase | N
         if not _pays_for(purchase, obj):
             raise Unprocessable(f"The session does not pay for purchase {own_reference!r}.")
         return purchase, False
-    purchase = _by_reference(session, _str(obj.get("client_reference_id")))
+    purchase = _by_reference(session, client_reference)
     if purchase is not None and _pays_for(purchase, obj):
         return purchase, False
-    slug = _str(metadata.get("product"))
     if slug is None:
         return None, False
     if session_id is None:
         raise Unprocessable("The Checkout Session has no id.")
-    return _create_for_link(session, obj, slug, session_id)
+    product = session.scalars(_PRODUCT_BY_SLUG, {"slug": slug}).first()
+    if product is None:
+        raise Unprocessable(f"metadata.product names no product: {slug!r}.")
+    return _create_for_link(session, obj, product)
 
 
 def _pays_for(purchase: Purchase, obj: dict[str, Any]) -> bool:
@@ -459,13 +484,11 @@ def _pays_for(purchase: Purchase, obj: dict[str, Any]) -> bool:
 
 
 def _create_for_link(
-    session: Session, obj: dict[str, Any], slug: str, session_id: str
+    session: Session, obj: dict[str, Any], product: Product
 ) -> tuple[Purchase, bool]:
     """A Payment Link sale: the purchase is made from the session (once, even when two events
     of one session arrive together: the session id is unique). True when made here."""
-    product = session.scalars(_PRODUCT_BY_SLUG, {"slug": slug}).first()
-    if product is None:
-        raise Unprocessable(f"metadata.product names no product: {slug!r}.")
+    session_id = _str(obj.get("id"))
     email = _buyer_email(obj)
     if email is None:
         raise Unprocessable("The Checkout Session has no customer e-mail address.")
