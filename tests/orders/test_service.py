@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shipkey.config import Settings
@@ -24,13 +25,18 @@ def _pending(admin: TestClient) -> str:
     return purchase_id
 
 
+def _loaded(session: Session, purchase_id: str) -> Purchase:
+    purchase = session.get(Purchase, purchase_id)
+    assert purchase is not None
+    return purchase
+
+
 def test_a_pending_purchase_is_completed_and_claimed_by_one_update(
     admin: TestClient, db: Database, settings: Settings
 ) -> None:
     purchase_id = _pending(admin)
     with count_queries(db.engine) as statements, db.session() as session:
-        purchase = session.get(Purchase, purchase_id)
-        assert purchase is not None
+        purchase = _loaded(session, purchase_id)
         delivery = orders.complete(session, settings, purchase)
     assert delivery is not None
     assert len(delivery.licenses) == 1
@@ -50,22 +56,19 @@ def test_a_purchase_without_a_buyer_is_completed_and_delivered_once_the_buyer_is
             update(Purchase).where(Purchase.id == purchase_id).values(customer_id=None, email=None)
         )
     with db.session() as session:
-        purchase = session.get(Purchase, purchase_id)
-        assert purchase is not None
+        purchase = _loaded(session, purchase_id)
         assert orders.complete(session, settings, purchase) is None
         assert purchase.status is PurchaseStatus.COMPLETED
         assert purchase.fulfilled_at is None
     with db.session() as session:
-        purchase = session.get(Purchase, purchase_id)
-        assert purchase is not None
+        purchase = _loaded(session, purchase_id)
         orders.set_buyer(session, purchase, "late@example.com")
         delivery = orders.complete(session, settings, purchase)
         assert delivery is not None
         assert delivery.message is not None
         assert delivery.message.to_address == "late@example.com"
     with db.session() as session:  # completing again delivers nothing more
-        purchase = session.get(Purchase, purchase_id)
-        assert purchase is not None
+        purchase = _loaded(session, purchase_id)
         assert orders.complete(session, settings, purchase) is None
 
 
@@ -74,12 +77,10 @@ def test_a_refunded_purchase_is_not_completed(
 ) -> None:
     purchase_id = _pending(admin)
     with db.session() as session:
-        purchase = session.get(Purchase, purchase_id)
-        assert purchase is not None
+        purchase = _loaded(session, purchase_id)
         orders.refund(session, settings, purchase, before_delivery=True)
     with db.session() as session:
-        purchase = session.get(Purchase, purchase_id)
-        assert purchase is not None
+        purchase = _loaded(session, purchase_id)
         assert orders.complete(session, settings, purchase) is None
         assert purchase.status is PurchaseStatus.REFUNDED
     record = admin.get(f"/api/admin/purchases/{purchase_id}").json()
@@ -92,8 +93,7 @@ def test_completion_sees_a_buyer_recorded_meanwhile(
 ) -> None:
     purchase_id = _pending(admin)
     with db.session() as session:
-        purchase = session.get(Purchase, purchase_id)
-        assert purchase is not None
+        purchase = _loaded(session, purchase_id)
         # As a session sees a row it read before another request recorded the buyer.
         set_committed_value(purchase, "customer_id", None)
         set_committed_value(purchase, "email", None)

@@ -107,7 +107,7 @@ def new_purchase(
         session, product, email, name, locale, amount, currency, source, max_downloads
     )
     values |= {"id": purchase_id or new_id("pur"), **(columns or {})}
-    return _with_product(insert_row(session, Purchase, values), product)
+    return with_product(insert_row(session, Purchase, values), product)
 
 
 def new_purchase_once(
@@ -128,7 +128,7 @@ def new_purchase_once(
     values = _purchase_values(session, product, email, name, locale, amount, currency, source, None)
     values |= {"id": new_id("pur"), **columns}
     purchase = insert_new(session, Purchase, values)
-    return _with_product(purchase, product) if purchase is not None else None
+    return with_product(purchase, product) if purchase is not None else None
 
 
 def _purchase_values(
@@ -162,7 +162,8 @@ def _purchase_values(
     }
 
 
-def _with_product(purchase: Purchase, product: Product) -> Purchase:
+def with_product(purchase: Purchase, product: Product) -> Purchase:
+    """``purchase`` with ``product`` (already loaded, its own) as its product, not read again."""
     set_committed_value(purchase, "product", product)
     return purchase
 

@@ -28,7 +28,6 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, lazyload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from shipkey.catalog.models import Product
 from shipkey.config import Settings
@@ -442,8 +441,7 @@ def _find_or_create(session: Session, obj: dict[str, Any]) -> tuple[Purchase | N
             sold, made = found
             if made is None:
                 return _create_for_link(session, obj, sold)
-            set_committed_value(made, "product", sold)  # the product of the row, not read again
-            return made, False
+            return orders.with_product(made, sold), False
         # No such product (renamed since?): the purchase is still looked for, as for any session.
     purchase = _by_session(session, session_id)
     if purchase is not None:
