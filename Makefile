@@ -6,7 +6,7 @@ SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export SHIPKEY_TEST_DATABASE_URL
 
-.PHONY: install run test lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-client
+.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-client
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
@@ -40,7 +40,11 @@ unit: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) tests
 	$(BIN)/pytest clients/python/tests
 
-test: lint typecheck unit
+# Programs some tests start (Chromium, nginx, curl): installed with apt-get when missing.
+test-needs:
+	$(PYTHON) -m tests.needs
+
+test: test-needs lint typecheck unit
 
 # Extract translatable strings (babel.cfg) and merge them into each language's .po catalog.
 messages: install

@@ -31,12 +31,32 @@ from shipkey.app import create_app
 from shipkey.config import Settings
 from shipkey.db import Base, Database
 from shipkey.storage import Storage, storage_for
+from tests.needs import missing, sentence
 
 # The moto S3 server, and browser fixtures (a live site with SMTP, Debian's Chromium).
 pytest_plugins = ["tests.s3_server", "tests.web"]
 
 ADMIN_TOKEN = "sk_admin_test-token-for-the-suite"
 SECRET = "test-secret-key-that-is-long-enough-for-hmac"
+
+
+def _needs_of(item: pytest.Item) -> set[str]:
+    """The outside programs a test starts (tests/needs.py names them and their packages)."""
+    needs = {name for mark in item.iter_markers("needs") for name in mark.args}
+    if item.get_closest_marker("browser"):
+        needs.add("chromium")
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("download_mode") == "x-accel":
+        needs.add("nginx")
+    return needs
+
+
+def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
+    """A run whose tests need a program that is not installed stops before the first test,
+    with one sentence naming the package; such a test never errors, skips or passes alone."""
+    absent = missing(sorted(set().union(*(_needs_of(item) for item in items))))
+    if absent:
+        pytest.exit(sentence(absent), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def _worker() -> str:

@@ -1,8 +1,8 @@
 """Fixtures for pages in a real browser: the app behind uvicorn with its background worker,
 e-mail over a real SMTP server (aiosmtpd), and Debian's Chromium driven by Playwright.
 
-Chromium is the system's (``/usr/bin/chromium``, installed by ``.ci/run``); Playwright's own
-browser downloads are never used.
+Chromium is the system's (``/usr/bin/chromium``; ``make test`` installs it, see tests/needs.py);
+Playwright's own browser downloads are never used.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ http {{
 def run_nginx(upstream_url: str, files_root: Path, workdir: Path) -> Iterator[str]:
     """Start nginx in front of ``upstream_url``; yields nginx's own URL."""
     binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-    assert binary is not None, "nginx is needed: apt-get install nginx-light (.ci/run does)"
+    assert binary is not None, "tests/needs.py names nginx; `make test` installs it"
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     site = workdir / "shipkey.conf"

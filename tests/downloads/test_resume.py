@@ -49,9 +49,10 @@ def test_cut_download_resumes_byte_identical(admin: TestClient, live_server: str
     assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 1
 
 
+@pytest.mark.needs("curl")
 def test_curl_continue_at(admin: TestClient, live_server: str, tmp_path: Path) -> None:
     curl = shutil.which("curl")
-    assert curl is not None, "curl is needed for this test"
+    assert curl is not None, "tests/needs.py names curl"
     data = os.urandom(SIZE)
     product, _ = product_with_file(admin, content=data)
     purchase = create_purchase(admin, product["slug"])
