@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from shipkey.app import create_app_from_env
-from shipkey.fast_lane import ShipkeyApp
+from shipkey.http.fast_lane import ShipkeyApp
 
 EMPTY_PATH = "/bench/empty"
 LANE_EMPTY_PATH = "/bench/lane-empty"

@@ -85,7 +85,7 @@ def make_keys(count: int, rng: random.Random) -> list[str]:
 def reset_database(url: str) -> None:
     """An empty, migrated database at ``url``."""
     from shipkey import migrate
-    from shipkey.db import Database
+    from shipkey.db.engine import Database
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -112,7 +112,7 @@ class Seeder:
         from shipkey.catalog import service as catalog
         from shipkey.catalog.models import ProductType
         from shipkey.catalog.schemas import ProductCreate
-        from shipkey.db import Database
+        from shipkey.db.engine import Database
         from shipkey.orders import service as orders
 
         self.db = Database(url)

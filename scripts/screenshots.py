@@ -23,17 +23,18 @@ from sqlalchemy import update
 
 from shipkey import demo, migrate
 from shipkey.app import create_app
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, utcnow
+from shipkey.db.engine import Database
 from shipkey.downloads import service as downloads
 from shipkey.downloads.models import Download
 from shipkey.licensing import service as licensing
 from shipkey.mail import service as mail
-from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase
 from shipkey.orders.schemas import PurchaseCreate
 from shipkey.portal import service as portal
 from shipkey.portal.models import LoginPurpose
+from shipkey.sales import flows
 from shipkey.storage import open_storage
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,7 +61,7 @@ def seed(settings: Settings, db: Database) -> str:
         for day in range(29, 0, -1):
             for _ in range(rng.randint(0, 4)):
                 slug = rng.choice(["field-guide", "pixel-forge", "field-guide"])
-                purchase, delivery = orders.create_purchase(
+                purchase, delivery = flows.create_purchase(
                     session,
                     settings,
                     PurchaseCreate(product=slug, email=rng.choice(BUYERS)),
@@ -87,7 +88,7 @@ def seed(settings: Settings, db: Database) -> str:
             session, settings, "typo@exmaple.com", "en", f"{settings.base_url}/login/x"
         )
         mail.mark_failed(session, failed.id, "550 5.1.1 <typo@exmaple.com>: Recipient unknown")
-        sale, delivery = orders.create_purchase(
+        sale, delivery = flows.create_purchase(
             session,
             settings,
             PurchaseCreate(product="pixel-forge", email=BUYER, name="Demo Buyer", locale="de"),

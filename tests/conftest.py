@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from shipkey import migrate
 from shipkey.app import create_app
 from shipkey.config import Settings
-from shipkey.db import Base, Database
+from shipkey.db.engine import Database
+from shipkey.db.types import Base
 from shipkey.storage import Storage, storage_for
 from tests.needs import missing, sentence
 

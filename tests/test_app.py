@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from shipkey.app import GC_YOUNG_THRESHOLD, create_app, settle_heap
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.licensing import keys
 from shipkey.licensing import routes as license_routes
 from shipkey.storage import Storage

@@ -10,7 +10,7 @@ from shipkey.admin import service as admin_service
 from shipkey.catalog.models import Product
 from shipkey.cli import app
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from tests.admin_ui.helpers import admin_sign_in
 from tests.factories import create_purchase, product_with_file
 from tests.portal.helpers import csrf_of, sign_in

@@ -6,7 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from shipkey import migrate
-from shipkey.db import Base, Database
+from shipkey.db.engine import Database
+from shipkey.db.types import Base
 
 
 def test_migrations_match_the_models(db: Database) -> None:

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from shipkey.app import create_app
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.storage import Storage
 from tests.conftest import ADMIN_TOKEN, SECRET
 from tests.mail.smtp import SmtpTestServer, free_port

@@ -19,21 +19,21 @@ from shipkey.admin_ui import routes as admin_ui_routes
 from shipkey.catalog import routes as catalog_routes
 from shipkey.catalog import upload_routes
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.downloads import routes as download_routes
 from shipkey.errors import error_response, install_error_handlers
-from shipkey.fast_lane import ShipkeyApp
 from shipkey.fulfilment import routes as access_routes
+from shipkey.http.fast_lane import ShipkeyApp
+from shipkey.http.middleware import BodyLimitMiddleware, ForegroundMiddleware
 from shipkey.jobs.worker import Foreground, background_worker
 from shipkey.licensing import routes as license_routes
 from shipkey.licensing import service as license_service
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
-from shipkey.middleware import BodyLimitMiddleware, ForegroundMiddleware
-from shipkey.orders import routes as order_routes
 from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
+from shipkey.sales import routes as order_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from shipkey import migrate as migrations
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.licensing.cli import keys_app, license_app
 from shipkey.terminal import err, out
 
@@ -277,9 +277,9 @@ def purchases_create(
     from pydantic import ValidationError
 
     from shipkey.errors import ShipkeyError
-    from shipkey.orders import service as orders
     from shipkey.orders.models import PurchaseStatus
     from shipkey.orders.schemas import PurchaseCreate
+    from shipkey.sales import flows
 
     settings = _settings()
     db = _database(settings)
@@ -291,7 +291,7 @@ def purchases_create(
             status=PurchaseStatus.PENDING if pending else PurchaseStatus.COMPLETED,
         )
         with db.session() as session:
-            purchase, delivery = orders.create_purchase(session, settings, data)
+            purchase, delivery = flows.create_purchase(session, settings, data)
             out().print(f"Purchase {purchase.id}: {purchase.status.value}")
             for link in delivery.links if delivery else []:
                 out().print(f"  download link: {link.url}")

@@ -15,9 +15,9 @@ from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate
 from shipkey.config import Settings
-from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase
 from shipkey.orders.schemas import PurchaseCreate
+from shipkey.sales import flows
 from shipkey.storage import Storage
 
 DEMO_BUYER = "buyer@example.com"
@@ -184,7 +184,7 @@ def seed(session: Session, storage: Storage, settings: Settings) -> DemoResult:
         ),
         created,
     )
-    purchase, delivery = orders.create_purchase(
+    purchase, delivery = flows.create_purchase(
         session, settings, PurchaseCreate(product=book.slug, email=DEMO_BUYER, name="Demo Buyer")
     )
     url = delivery.links[0].url if delivery and delivery.links else None

@@ -2,7 +2,7 @@
 
 from shipkey.admin.models import AdminToken
 from shipkey.catalog.models import LicenseType, Product, ProductType
-from shipkey.db import Base
+from shipkey.db.types import Base
 from shipkey.downloads.models import Download
 from shipkey.fulfilment.models import AccessGrant, AccessKind
 from shipkey.jobs.models import Job, JobStatus

@@ -11,8 +11,9 @@ from sqlalchemy import select, update
 
 from shipkey.admin import service as tokens
 from shipkey.app import create_app
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, utcnow
+from shipkey.db.engine import Database
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.mail.senders import MailboxSender, Outgoing, build_email, mailbox_dir

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from bench import apps, common, downloads, licenses, report, webhooks
 from shipkey import migrate
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.licensing.keys import check_key
 
 WRK_OUTPUT = """\

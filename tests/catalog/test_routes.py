@@ -144,7 +144,7 @@ def test_upload_guesses_type_when_none_is_given(admin: TestClient) -> None:
 
 
 def test_replacing_a_file_deletes_the_old_one(admin: TestClient, storage: Storage) -> None:
-    from shipkey.db import Database
+    from shipkey.db.engine import Database
 
     create_product(admin)
     upload(admin, "test-book", b"first")

@@ -226,7 +226,8 @@ def test_abandoned_uploads_are_swept(admin: TestClient, settings: Settings) -> N
     from sqlalchemy import update
 
     from shipkey.catalog.models import UploadSession
-    from shipkey.db import Database, utcnow
+    from shipkey.clock import utcnow
+    from shipkey.db.engine import Database
 
     create_product(admin)
     old = _open(admin, sha256=None)

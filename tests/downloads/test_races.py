@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.downloads import service as downloads
 from shipkey.downloads.models import Download
 from shipkey.orders.models import Purchase

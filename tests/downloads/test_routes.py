@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from shipkey.db import Database, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.engine import Database
 from shipkey.downloads.models import Download
 from tests.factories import create_purchase, new_link, product_with_file
 

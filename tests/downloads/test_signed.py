@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import utcnow
 from shipkey.downloads import service
 from tests.factories import create_product, product_with_file
 
@@ -66,7 +66,7 @@ def test_expired_signed_url_is_410(
     product_with_file(admin)
     key = admin.get("/api/admin/products/test-book").json()
     from shipkey.catalog.models import Product
-    from shipkey.db import Database
+    from shipkey.db.engine import Database
 
     db: Database = admin.app.state.db  # type: ignore[attr-defined]
     with db.read_session() as s:

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.downloads.copies import ensure_stamped
 from shipkey.downloads.jobs import DISCARD_JOB, STAMP_JOB
 from shipkey.downloads.models import StampedCopy

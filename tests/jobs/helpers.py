@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from shipkey.db import utcnow
+from shipkey.clock import utcnow
 
 
 class Clock:

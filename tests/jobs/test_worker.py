@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, utcnow
+from shipkey.db.engine import Database
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.registry import JobContext, PermanentError, Recorder, Registry
@@ -391,7 +392,7 @@ def test_the_served_app_counts_requests_for_its_embedded_worker(
     settings: Settings, db: Database, storage: Storage
 ) -> None:
     from shipkey.app import create_app
-    from shipkey.middleware import ForegroundMiddleware
+    from shipkey.http.middleware import ForegroundMiddleware
 
     def counted(run_worker: bool) -> bool:
         app = create_app(settings, db=db, storage=storage, run_worker=run_worker)

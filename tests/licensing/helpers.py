@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select, update
 from sqlalchemy.engine import Connection, Dialect
 
-from shipkey.db import Database, DirectRead
+from shipkey.db.engine import Database
+from shipkey.db.reads import DirectRead
 from shipkey.licensing.models import License
 from tests.factories import create_product, create_purchase
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.licensing.models import License, LicenseActivation
 from tests.licensing.helpers import activate, buy, deactivate, licensed_product
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from shipkey.app import create_app
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.errors import ShipkeyError
 from shipkey.licensing import rate_limits
 from shipkey.licensing.rate_limits import LicenseRateLimits

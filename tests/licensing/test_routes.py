@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from shipkey.app import create_app
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.licensing import keys
 from shipkey.licensing.license_file import verify_license_file
 from shipkey.licensing.models import LicenseStatus

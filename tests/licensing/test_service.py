@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shipkey.catalog.models import LicenseType, Product
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.errors import ShipkeyError
 from shipkey.licensing import keys, service
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.jobs.worker import Worker
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock

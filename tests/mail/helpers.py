@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.jobs.models import Job
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, utcnow
+from shipkey.db.engine import Database
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.worker import DEFAULT_LEASE, Worker
 from shipkey.mail.models import MailStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.jobs.models import JobStatus
 from shipkey.jobs.worker import Worker
 from shipkey.mail.models import MailKind, MailStatus

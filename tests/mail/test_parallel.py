@@ -7,7 +7,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.jobs.worker import Worker
 from shipkey.mail.models import MailStatus
 from shipkey.storage import Storage

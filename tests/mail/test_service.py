@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import func, select
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
+from shipkey.i18n import normalise_locale
 from shipkey.jobs.models import Job
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage
-from shipkey.mail.render import normalise_locale
 
 
 def _count(db: Database, model: type[Job] | type[MailMessage]) -> int:

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.jobs.models import JobStatus
 from shipkey.jobs.worker import Worker
 from shipkey.mail import senders

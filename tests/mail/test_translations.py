@@ -8,7 +8,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from shipkey.mail.render import TRANSLATIONS_DIR, render, translations
+from shipkey.i18n import TRANSLATIONS_DIR, translations
+from shipkey.mail.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 

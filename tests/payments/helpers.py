@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.fulfilment.models import AccessGrant
 from shipkey.mail.models import MailMessage
 from shipkey.orders.models import Purchase

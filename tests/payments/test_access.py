@@ -7,7 +7,7 @@ import time
 
 from fastapi.testclient import TestClient
 
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from tests.factories import create_product, create_purchase, upload
 from tests.payments.helpers import mails, only_purchase, subscription_product
 from tests.payments.stripe_objects import (

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from shipkey.app import create_app
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.orders.models import Purchase
 from shipkey.storage import Storage
 from tests.factories import create_product

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.worker import Worker
 from shipkey.payments.models import EventStatus

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.payments.models import EventStatus, WebhookEvent
 from shipkey.payments.service import HANDLERS
 from tests.payments.helpers import count, event_row, events, software

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, utcnow
+from shipkey.db.engine import Database
 from shipkey.jobs.worker import DEFAULT_LEASE, Worker
 from shipkey.mail.models import MailStatus
 from shipkey.storage import Storage

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event as sqlalchemy_event
 
 from shipkey.config import Settings
-from shipkey.db import Database
-from shipkey.group_commit import GroupCommit
+from shipkey.db.engine import Database
+from shipkey.db.group_commit import GroupCommit
 from shipkey.jobs.worker import Worker
 from shipkey.mail.models import MailStatus
 from shipkey.payments import service

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.payments import service
 from shipkey.payments.models import EventStatus, WebhookEvent
 from shipkey.payments.webhooks import StripeEvent, parse

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 
 from shipkey.app import create_app
 from shipkey.config import Settings
-from shipkey.db import Database
-from shipkey.fulfilment import service as fulfilment
+from shipkey.db.engine import Database
 from shipkey.jobs.models import Job
 from shipkey.jobs.worker import Worker
 from shipkey.orders.models import Customer, Purchase
 from shipkey.payments.models import EventStatus, WebhookEvent
+from shipkey.sales import delivery, flows
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock
 from tests.payments.helpers import count, event_row, mails, only_purchase, software
@@ -172,7 +172,7 @@ def _failing_delivery(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
     """Make the delivery of the next ``times`` completions raise, after the purchase, its
     buyer and its completion were written; the number of calls so far."""
     calls = [0]
-    deliver_goods = fulfilment.deliver
+    deliver_goods = delivery.deliver
 
     def deliver_or_fail(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
@@ -180,7 +180,7 @@ def _failing_delivery(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
             raise RuntimeError("the disk is full")
         return deliver_goods(*args, **kwargs)
 
-    monkeypatch.setattr(fulfilment, "deliver", deliver_or_fail)
+    monkeypatch.setattr(flows, "deliver", deliver_or_fail)
     return calls
 
 

@@ -7,7 +7,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.mail.models import MailMessage
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shipkey.app import create_app
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, utcnow
+from shipkey.db.engine import Database
 from shipkey.portal import service
 from shipkey.portal.models import LoginPurpose, LoginToken
 from shipkey.storage import Storage

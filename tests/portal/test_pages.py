@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.licensing.models import LicenseActivation
 from tests.factories import create_product, create_purchase, product_with_file
 from tests.portal.helpers import csrf, csrf_of, sign_in

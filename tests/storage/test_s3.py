@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from shipkey.config import Settings
-from shipkey.db import Database
+from shipkey.db.engine import Database
 from shipkey.downloads.http import content_disposition
 from shipkey.storage import ObjectNotFound, StorageError, open_storage, storage_for
 from shipkey.storage import s3 as s3_module

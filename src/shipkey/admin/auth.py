@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shipkey.admin import service
-from shipkey.db import utcnow
-from shipkey.deps import get_database, get_settings
+from shipkey.clock import utcnow
 from shipkey.errors import Unauthorized
+from shipkey.http.deps import get_database, get_settings
 
 _bearer = HTTPBearer(auto_error=False, description="An admin token (shipkey admin-token create).")
 

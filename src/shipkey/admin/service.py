@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
@@ -11,14 +10,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shipkey.admin.models import AdminToken
-from shipkey.db import utcnow
+from shipkey.clock import utcnow
+from shipkey.ids import hash_token
 
 TOKEN_PREFIX = "sk_admin_"  # noqa: S105 - a public prefix, not a secret
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_token(session: Session, name: str = "") -> tuple[AdminToken, str]:

@@ -16,8 +16,10 @@ from shipkey.admin_ui import charts, service
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
-from shipkey.db import Database
-from shipkey.deps import (
+from shipkey.db.engine import Database
+from shipkey.downloads import service as downloads
+from shipkey.errors import NotFound, ShipkeyError, TooManyRequests
+from shipkey.http.deps import (
     ClientDep,
     DatabaseDep,
     DbSession,
@@ -25,8 +27,6 @@ from shipkey.deps import (
     SettingsDep,
     StorageDep,
 )
-from shipkey.downloads import service as downloads
-from shipkey.errors import NotFound, ShipkeyError, TooManyRequests
 from shipkey.licensing import service as licensing
 from shipkey.licensing.models import License
 from shipkey.mail import senders
@@ -36,17 +36,20 @@ from shipkey.metrics import Metrics
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase
 from shipkey.portal import service as portal
-from shipkey.portal import web
-from shipkey.portal.web import CsrfChecked, PageError, WebSessionDep, redirect, render, tr
+from shipkey.sales import flows
+from shipkey.web.csrf import CsrfChecked
+from shipkey.web.errors import NeedsSignIn, PageError
+from shipkey.web.render import money, page_locale, redirect, render, short_date_plain, tr
+from shipkey.web.session import WebSessionDep, get_web_session, safe_next
 
 router = APIRouter(prefix="/admin", tags=["pages: admin"], include_in_schema=False)
 Posted = [CsrfChecked]
 
 
 def current_admin(request: Request) -> str:
-    admin = web.get_web_session(request).admin
+    admin = get_web_session(request).admin
     if admin is None:
-        raise web.NeedsSignIn("/admin/login", request.url.path)
+        raise NeedsSignIn("/admin/login", request.url.path)
     return admin
 
 
@@ -68,7 +71,7 @@ def login_page(
     return render(
         request,
         "admin/login.html",
-        {"next": web.safe_next(next, "/admin"), "email_login": bool(settings.admin_email)},
+        {"next": safe_next(next, "/admin"), "email_login": bool(settings.admin_email)},
     )
 
 
@@ -100,7 +103,7 @@ def sign_in_with_token(
             status_code=401,
         )
     web_session.sign_in_admin(name)
-    return redirect(request, web.safe_next(next, "/admin"))
+    return redirect(request, safe_next(next, "/admin"))
 
 
 @router.post("/login/email", dependencies=Posted)
@@ -118,7 +121,7 @@ def sign_in_by_email(
         limits.hit(client.ip, address)
     except TooManyRequests as exc:
         raise PageError(429, tr(request, "Too many requests"), exc.message) from exc
-    portal.request_admin_link(session, settings, address, web.page_locale(request))
+    portal.request_admin_link(session, settings, address, page_locale(request))
     return render(request, "portal/login_sent.html", {"email": address})
 
 
@@ -134,7 +137,7 @@ def sign_out(request: Request, web_session: WebSessionDep) -> Response:
 @router.get("", dependencies=Admin)
 def dashboard(request: Request, session: ReadSession) -> Response:
     numbers = service.dashboard(session)
-    locale = web.page_locale(request)
+    locale = page_locale(request)
     currency = numbers.revenue_currency or "EUR"
 
     def count_chart(chart_id: str, title: str, series: service.Series, unit: str) -> Any:
@@ -142,7 +145,7 @@ def dashboard(request: Request, session: ReadSession) -> Response:
             chart_id,
             title,
             series.points,
-            describe=lambda day, value: f"{web.short_date_plain(day, locale)}: {value:g} {unit}",
+            describe=lambda day, value: f"{short_date_plain(day, locale)}: {value:g} {unit}",
             integers=True,
         )
 
@@ -154,7 +157,7 @@ def dashboard(request: Request, session: ReadSession) -> Response:
         tr(request, "Revenue per day (%(currency)s)", currency=currency),
         numbers.revenue_series.points,
         describe=lambda day, value: (
-            f"{web.short_date_plain(day, locale)}: {web.money(int(value * 100), currency, locale)}"
+            f"{short_date_plain(day, locale)}: {money(int(value * 100), currency, locale)}"
         ),
     )
     deliveries_chart = count_chart(
@@ -300,7 +303,7 @@ async def create_product(request: Request, db: DatabaseDep) -> Response:
         return _product_errors(request, db, None, form, errors)
     except ShipkeyError as exc:
         return _product_errors(request, db, None, form, [exc.message])
-    web.get_web_session(request).notify(tr(request, "The product was created."))
+    get_web_session(request).notify(tr(request, "The product was created."))
     return redirect(request, f"/admin/products/{product_id}")
 
 
@@ -352,7 +355,7 @@ async def edit_product(request: Request, ref: str, db: DatabaseDep) -> Response:
         return _product_errors(request, db, current, form, errors)
     except ShipkeyError as exc:
         return _product_errors(request, db, current, form, [exc.message])
-    web.get_web_session(request).notify(tr(request, "Saved."))
+    get_web_session(request).notify(tr(request, "Saved."))
     return redirect(request, f"/admin/products/{current.id}")
 
 
@@ -425,7 +428,7 @@ def _resend(request: Request, session: Session, settings: Any, purchase: Purchas
 
 
 def _refund(request: Request, session: Session, settings: Any, purchase: Purchase) -> str:
-    orders.refund(session, settings, purchase)
+    flows.refund(session, settings, purchase)
     return tr(request, "Refunded: links ended and licenses revoked.")
 
 
@@ -436,7 +439,7 @@ def _reset(request: Request, session: Session, settings: Any, purchase: Purchase
 
 def _link(request: Request, session: Session, settings: Any, purchase: Purchase) -> str:
     link = downloads.issue_link(session, purchase, settings.base_url)
-    web.get_web_session(request).notify(tr(request, "A new download link:"), "link", url=link.url)
+    get_web_session(request).notify(tr(request, "A new download link:"), "link", url=link.url)
     return ""
 
 
@@ -556,7 +559,7 @@ def license_action(
         web_session.notify(
             tr(request, "License %(key)s: %(status)s", key=lic.key, status=lic.status.value)
         )
-    return redirect(request, web.safe_next(back, f"/admin/licenses/{lic.id}"))
+    return redirect(request, safe_next(back, f"/admin/licenses/{lic.id}"))
 
 
 # --- deliveries, webhooks, mailbox ----------------------------------------------------------

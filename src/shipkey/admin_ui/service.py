@@ -13,14 +13,15 @@ from sqlalchemy import Table, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from shipkey.admin import service as tokens
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Base, utcnow
+from shipkey.db.types import Base
 from shipkey.downloads.models import Download
 from shipkey.errors import BadRequest
-from shipkey.fulfilment import service as fulfilment
 from shipkey.licensing.models import License
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
 from shipkey.orders.models import Purchase, PurchaseStatus
+from shipkey.sales import delivery
 
 MAX_EXTRA_DOWNLOADS = 1000
 
@@ -192,7 +193,7 @@ def add_downloads(session: Session, purchase: Purchase, extra: int) -> Purchase:
 
 def resend_delivery(session: Session, settings: Settings, purchase: Purchase) -> MailMessage:
     """The delivery e-mail again (the same rule as ``POST /api/admin/purchases/{id}/resend``)."""
-    return fulfilment.resend(session, settings, purchase)
+    return delivery.resend(session, settings, purchase)
 
 
 def messages_for(session: Session, purchase_id: str) -> list[MailMessage]:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import service
 from shipkey.catalog.schemas import ProductCreate, ProductFile, ProductRead, ProductUpdate
-from shipkey.deps import DatabaseDep, DbSession, ReadSession, StorageDep
+from shipkey.http.deps import DatabaseDep, DbSession, ReadSession, StorageDep
 from shipkey.metrics import Metrics
 
 router = APIRouter(

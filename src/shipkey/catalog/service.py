@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from shipkey.catalog.models import Product
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
-from shipkey.db import Database, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.engine import Database
 from shipkey.downloads.http import sanitize_filename
 from shipkey.errors import BadRequest, Conflict, NotFound
 from shipkey.storage import Storage, StoredObject

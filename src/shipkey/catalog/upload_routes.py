@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import uploads
 from shipkey.catalog.upload_schemas import UploadCreate, UploadRead
-from shipkey.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
+from shipkey.http.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
 from shipkey.metrics import Metrics
 
 router = APIRouter(

@@ -32,7 +32,9 @@ from shipkey.catalog import service as catalog
 from shipkey.catalog.models import UploadSession
 from shipkey.catalog.schemas import ProductFile
 from shipkey.catalog.upload_schemas import UploadCreate
-from shipkey.db import Database, rowcount, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.engine import Database
+from shipkey.db.writes import rowcount
 from shipkey.errors import BadRequest, Conflict, NotFound, ShipkeyError
 from shipkey.storage import Storage
 

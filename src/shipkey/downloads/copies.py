@@ -18,7 +18,9 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
-from shipkey.db import Database, insert_ignore, rowcount, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.engine import Database
+from shipkey.db.writes import insert_ignore, rowcount
 from shipkey.downloads.models import StampedCopy
 from shipkey.downloads.stamping import Kind, Stamp, kind_of, stamp_file
 from shipkey.orders.models import Purchase, PurchaseStatus

@@ -7,7 +7,9 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shipkey.db import Base, UTCDateTime, new_id, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.types import Base, UTCDateTime
+from shipkey.ids import new_id
 from shipkey.orders.models import Purchase
 
 

@@ -7,10 +7,17 @@ from starlette.responses import Response
 
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import service as catalog
-from shipkey.deps import ClientDep, DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
 from shipkey.downloads import service
 from shipkey.downloads.responses import file_response
 from shipkey.downloads.schemas import SignedUrlCreate, SignedUrlRead
+from shipkey.http.deps import (
+    ClientDep,
+    DatabaseDep,
+    DbSession,
+    ReadSession,
+    SettingsDep,
+    StorageDep,
+)
 from shipkey.metrics import Metrics
 
 router = APIRouter(tags=["downloads"])

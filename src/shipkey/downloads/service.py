@@ -21,7 +21,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from shipkey.catalog.models import Product
-from shipkey.db import Database, rowcount, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.engine import Database
+from shipkey.db.writes import rowcount
 from shipkey.downloads import copies
 from shipkey.downloads.http import (
     ByteRange,
@@ -40,6 +42,8 @@ from shipkey.errors import (
     RangeNotSatisfiableError,
     ShipkeyError,
 )
+from shipkey.http.net import Client
+from shipkey.ids import hash_token
 from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.storage import ObjectNotFound, Storage
 
@@ -49,10 +53,6 @@ TOKEN_BYTES = 32  # 256 random bits
 _TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _SIG_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 MAX_SIGNED_URL_SECONDS = 90 * 24 * 3600
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -106,12 +106,6 @@ class RangeRequest:
 
     range: str | None = None
     if_range: str | None = None
-
-
-@dataclass(frozen=True)
-class Client:
-    ip: str | None = None
-    user_agent: str | None = None
 
 
 @dataclass(frozen=True)

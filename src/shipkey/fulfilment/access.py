@@ -20,9 +20,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product, ProductType
-from shipkey.db import insert_ignore, new_id, rowcount, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.writes import insert_ignore, rowcount
 from shipkey.errors import NotFound
 from shipkey.fulfilment.models import AccessGrant, AccessKind
+from shipkey.ids import hash_token, new_id
 from shipkey.orders.models import Purchase, PurchaseStatus
 
 DEFAULT_DAYS = {AccessKind.MEMBERSHIP: 365, AccessKind.SUBSCRIPTION: 365}
@@ -46,10 +48,6 @@ def kind_for(product: Product) -> AccessKind | None:
 def token_for(secret: bytes, grant_id: str) -> str:
     digest = hmac.new(secret, f"access/{grant_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def access_url(base_url: str, token: str) -> str:

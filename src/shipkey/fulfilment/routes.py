@@ -8,12 +8,12 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from shipkey.deps import ReadSession, SettingsDep
 from shipkey.fulfilment import access
 from shipkey.fulfilment.models import AccessKind
+from shipkey.http.deps import ReadSession, SettingsDep
 from shipkey.mail.service import purchase_url
-from shipkey.pages import page
 from shipkey.schemas import ApiModel
+from shipkey.web.render import page
 
 router = APIRouter(tags=["access"])
 

@@ -28,8 +28,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, utcnow
+from shipkey.db.engine import Database
 from shipkey.jobs.models import Job
 from shipkey.storage import Storage
 

@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from shipkey.db import insert_ignore, insert_row, new_id, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.writes import insert_ignore, insert_row
+from shipkey.ids import new_id
 from shipkey.jobs.models import Job, JobStatus
 
 ERROR_LIMIT = 4000

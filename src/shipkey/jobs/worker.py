@@ -21,8 +21,9 @@ from types import FrameType
 
 from sqlalchemy.orm import Session
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, utcnow
+from shipkey.db.engine import Database
 from shipkey.jobs import service
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.registry import (

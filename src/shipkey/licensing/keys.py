@@ -18,7 +18,7 @@ import hmac
 import re
 import string
 
-from shipkey.db import random_string
+from shipkey.ids import random_string
 
 KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 GROUP_COUNT = 4

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from limits import RateLimitItem, parse
 
+from shipkey.http.throttle import Throttle
 from shipkey.licensing.keys import MAX_KEY_LENGTH, normalize_key
-from shipkey.throttle import Throttle
 
 PER_IP = "120/minute"
 PER_KEY = "30/minute"

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from shipkey.admin.auth import require_admin
-from shipkey.db import utcnow
-from shipkey.deps import (
+from shipkey.clock import utcnow
+from shipkey.http.deps import (
     ClientDep,
     DatabaseDep,
     DbSession,

@@ -36,17 +36,12 @@ from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import LicenseType, Product
 from shipkey.catalog.schemas import DEFAULT_LICENSE_DAYS
-from shipkey.db import (
-    BatchRead,
-    Database,
-    DirectRead,
-    insert_ignore,
-    insert_new,
-    new_id,
-    rowcount,
-    utcnow,
-)
+from shipkey.clock import utcnow
+from shipkey.db.engine import Database
+from shipkey.db.reads import BatchRead, DirectRead
+from shipkey.db.writes import insert_ignore, insert_new, rowcount
 from shipkey.errors import BadRequest, Conflict, Forbidden, NotFound
+from shipkey.ids import new_id
 from shipkey.licensing import keys
 from shipkey.licensing.license_file import LicenseFilePayload, sign_license_file
 from shipkey.licensing.models import (

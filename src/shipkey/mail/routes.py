@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from shipkey.admin.auth import require_admin
-from shipkey.deps import DbSession, ReadSession
+from shipkey.http.deps import DbSession, ReadSession
 from shipkey.mail import service
 from shipkey.mail.models import MailStatus
 from shipkey.mail.schemas import DeliveryRead, StatusFilter

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import utcnow
 from shipkey.jobs.registry import PermanentError
 
 MAILBOX_DIR = "mailbox"

@@ -12,13 +12,16 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import insert_row, new_id, rowcount, utcnow
+from shipkey.db.writes import insert_row, rowcount
 from shipkey.errors import Conflict, NotFound
+from shipkey.i18n import normalise_locale
+from shipkey.ids import new_id
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
-from shipkey.mail.render import normalise_locale, render
+from shipkey.mail.render import render
 from shipkey.orders.models import Purchase
 
 SEND_JOB = "mail.send"

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import Connection
 
 from shipkey import models
-from shipkey.db import make_engine
+from shipkey.db.engine import make_engine
+from shipkey.db.types import JSONDict, UTCDateTime
 
 config = context.config
 target_metadata = models.Base.metadata
+
+
+def _render_item(kind: str, obj: Any, autogen: Any) -> str | Literal[False]:
+    """shipkey's column types spelled out in SQLAlchemy's own, so that a new migration never
+    imports the models' code (which may change after the migration is written)."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, JSONDict):
+        autogen.imports.add("from sqlalchemy.dialects import postgresql")
+        return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'
+    return False
 
 
 def _configure(connection: Connection) -> None:
@@ -18,6 +32,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -9,7 +9,9 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shipkey.catalog.models import Product
-from shipkey.db import Base, UTCDateTime, new_id, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.types import Base, UTCDateTime
+from shipkey.ids import new_id
 
 
 class PurchaseStatus(enum.StrEnum):

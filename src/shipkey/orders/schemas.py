@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, field_validator
 
-from shipkey.db import utcnow
+from shipkey.clock import utcnow
 from shipkey.downloads.models import Download
 from shipkey.fulfilment.models import AccessGrant, AccessKind
 from shipkey.licensing.models import License

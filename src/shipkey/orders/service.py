@@ -8,8 +8,14 @@
        └──refund (paid back before it was delivered)──▶ REFUNDED
 
 Every transition is a conditional UPDATE on the current status, so two concurrent events cannot
-both apply one, and an event that loses a race sees the winner's state. Taking goods back (links,
-licenses, access, and the buyer's notice) happens in one place, :func:`take_back`.
+both apply one, and an event that loses a race sees the winner's state. Each answers whether
+this call moved the purchase; what a move means (goods delivered or taken back, the buyer told)
+is decided by :mod:`shipkey.sales.flows`.
+
+Deliver once. A purchase is *claimed* for delivery when an UPDATE stamps ``fulfilled_at`` on a
+COMPLETED purchase whose buyer is known (:data:`CLAIMABLE`): by :func:`claim`, or by
+:func:`complete_and_claim` in the UPDATE that completes it. Only the caller whose UPDATE matched
+delivers (:func:`shipkey.sales.delivery.deliver`).
 """
 
 from __future__ import annotations
@@ -17,37 +23,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from shipkey.catalog import service as catalog
 from shipkey.catalog.models import Product
-from shipkey.config import Settings
-from shipkey.db import (
-    conditional_update,
-    insert_new,
-    insert_row,
-    new_id,
-    rowcount,
-    update_if,
-    utcnow,
-)
-from shipkey.downloads import jobs as stamping
-from shipkey.downloads import service as downloads
-from shipkey.errors import Conflict, NotFound
-from shipkey.fulfilment import access
-from shipkey.fulfilment import service as fulfilment
-from shipkey.licensing import service as licensing
-from shipkey.mail import service as mail
-from shipkey.mail.models import MailMessage
-from shipkey.mail.render import LOCALES
+from shipkey.clock import utcnow
+from shipkey.db.writes import conditional_update, insert_new, insert_row, rowcount, update_if
+from shipkey.errors import NotFound
+from shipkey.i18n import spoken_locale
+from shipkey.ids import new_id
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
-from shipkey.orders.schemas import PurchaseCreate
-
-Reason = Literal["refund", "dispute"]
 
 
 def get_purchase(session: Session, purchase_id: str) -> Purchase:
@@ -168,27 +156,6 @@ def with_product(purchase: Purchase, product: Product) -> Purchase:
     return purchase
 
 
-def create_purchase(
-    session: Session, settings: Settings, data: PurchaseCreate
-) -> tuple[Purchase, fulfilment.Delivery | None]:
-    """Record a sale. A COMPLETED one is fulfilled at once, exactly as a paid checkout is."""
-    product = catalog.get_product(session, data.product)
-    purchase = new_purchase(
-        session,
-        product,
-        email=str(data.email),
-        name=data.name,
-        locale=data.locale,
-        amount=data.amount,
-        currency=data.currency,
-        max_downloads=data.max_downloads,
-    )
-    delivery = None
-    if data.status is PurchaseStatus.COMPLETED:
-        delivery = complete(session, settings, purchase)
-    return purchase, delivery
-
-
 def set_buyer(
     session: Session,
     purchase: Purchase,
@@ -212,12 +179,6 @@ def set_buyer(
     if spoken and not purchase.locale:
         purchase.locale = spoken
     session.flush()
-
-
-def spoken_locale(locale: str | None) -> str | None:
-    """The language of a locale (``de-CH`` → ``de``) when shipkey speaks it, else None."""
-    language = locale.replace("-", "_").split("_")[0].lower() if locale else None
-    return language if language in LOCALES else None
 
 
 def _is_buyer(purchase: Purchase, email: str) -> bool:
@@ -244,130 +205,70 @@ def _move_statement(sources: tuple[PurchaseStatus, ...], columns: tuple[str, ...
     return conditional_update(Purchase, Purchase.status.in_(sources), columns=("status", *columns))
 
 
+CLAIMABLE = (Purchase.fulfilled_at.is_(None), Purchase.customer_id.is_not(None))
+"""What a purchase must be for an UPDATE to claim it: not delivered yet, its buyer known."""
+
+_CLAIM = conditional_update(
+    Purchase,
+    Purchase.status == PurchaseStatus.COMPLETED,
+    *CLAIMABLE,
+    columns=("fulfilled_at", "delivered_at"),
+)
 _COMPLETE_AND_CLAIM = conditional_update(
     Purchase,
     Purchase.status == PurchaseStatus.PENDING,
-    *fulfilment.CLAIMABLE,
+    *CLAIMABLE,
     columns=("status", "completed_at", "fulfilled_at", "delivered_at"),
 )
-"""PENDING → COMPLETED and claimed for delivery (:data:`fulfilment.CLAIMABLE`) in one UPDATE."""
 
 
-def complete(
-    session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
-) -> fulfilment.Delivery | None:
-    """PENDING → COMPLETED, then fulfil. Completing twice fulfils once; a purchase that was
-    refunded or disputed in the meantime is not delivered. A pending purchase whose buyer is
-    known is completed and claimed for delivery by one UPDATE."""
-    now = now or utcnow()
-    completed = PurchaseStatus.COMPLETED
-    values = {"status": completed, "completed_at": now, "fulfilled_at": now, "delivered_at": now}
-    if update_if(session, purchase, _COMPLETE_AND_CLAIM, values):
-        return fulfilment.deliver(session, settings, purchase, now)
-    # Not the usual case: ``purchase`` now shows the state that holds (completed already, or
-    # its buyer is not known yet), and each step is tried on its own.
-    if purchase.status is PurchaseStatus.PENDING:
-        _move(session, purchase, [PurchaseStatus.PENDING], completed, completed_at=now)
-    if purchase.status is not completed or purchase.fulfilled_at is not None:
-        return None
-    return fulfilment.fulfil(session, settings, purchase, now)
+def claim(session: Session, purchase: Purchase, now: datetime) -> bool:
+    """Claim a COMPLETED purchase for delivery; True for the one caller that delivers."""
+    return update_if(session, purchase, _CLAIM, {"fulfilled_at": now, "delivered_at": now})
 
 
-def fail(
-    session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
+def complete_and_claim(session: Session, purchase: Purchase, now: datetime) -> bool:
+    """PENDING → COMPLETED and claimed for delivery in one UPDATE (the usual sale: its buyer is
+    known); False leaves ``purchase`` showing the state that holds."""
+    values = {
+        "status": PurchaseStatus.COMPLETED,
+        "completed_at": now,
+        "fulfilled_at": now,
+        "delivered_at": now,
+    }
+    return update_if(session, purchase, _COMPLETE_AND_CLAIM, values)
+
+
+def mark_completed(session: Session, purchase: Purchase, now: datetime) -> bool:
+    """PENDING → COMPLETED without claiming it (its buyer is not known yet)."""
+    return _move(
+        session, purchase, [PurchaseStatus.PENDING], PurchaseStatus.COMPLETED, completed_at=now
+    )
+
+
+def mark_failed(session: Session, purchase: Purchase, now: datetime) -> bool:
+    """PENDING → FAILED (a delayed payment did not go through)."""
+    return _move(session, purchase, [PurchaseStatus.PENDING], PurchaseStatus.FAILED, failed_at=now)
+
+
+def mark_refunded(
+    session: Session, purchase: Purchase, now: datetime, *, before_delivery: bool
 ) -> bool:
-    """PENDING → FAILED (a delayed payment did not go through); the buyer is told."""
-    now = now or utcnow()
-    if not _move(session, purchase, [PurchaseStatus.PENDING], PurchaseStatus.FAILED, failed_at=now):
-        return False
-    if purchase.email:
-        mail.queue_payment_failed(session, settings, purchase)
-    return True
-
-
-def take_back(
-    session: Session,
-    settings: Settings | None,
-    purchase: Purchase,
-    now: datetime,
-    reason: Reason = "refund",
-) -> MailMessage | None:
-    """End what a purchase delivered: unused links, licenses, access; tell the buyer."""
-    downloads.end_unused_links(session, purchase.id, now)
-    licensing.revoke_for_purchase(session, purchase.id, now)
-    access.revoke_for_purchase(session, purchase.id, now)
-    if settings is None or purchase.fulfilled_at is None or not purchase.email:
-        return None
-    return mail.queue_revoked(session, settings, purchase, reason)
-
-
-def refund(
-    session: Session,
-    settings: Settings | None,
-    purchase: Purchase,
-    now: datetime | None = None,
-    *,
-    reason: Reason = "refund",
-    before_delivery: bool = False,
-) -> Purchase:
-    """COMPLETED or DISPUTED → REFUNDED: links, licenses and access end; the buyer is told.
-
-    With ``before_delivery`` (Stripe paid the money back) a PENDING purchase is refunded too,
-    so it is never delivered. Refunding a refunded purchase changes nothing and succeeds.
-    """
-    now = now or utcnow()
+    """COMPLETED or DISPUTED (with ``before_delivery`` PENDING too) → REFUNDED."""
     sources = [PurchaseStatus.COMPLETED, PurchaseStatus.DISPUTED]
     if before_delivery:
         sources.append(PurchaseStatus.PENDING)
-    if _move(session, purchase, sources, PurchaseStatus.REFUNDED, refunded_at=now):
-        take_back(session, settings, purchase, now, reason)
-        stamping.enqueue_discard(session, purchase)  # a personal copy is never needed again
-    elif purchase.status is not PurchaseStatus.REFUNDED:
-        raise Conflict(
-            f"A {purchase.status.value} purchase cannot be refunded.", "INVALID_PURCHASE_STATE"
-        )
-    return purchase
+    return _move(session, purchase, sources, PurchaseStatus.REFUNDED, refunded_at=now)
 
 
-def record_refund(
-    session: Session,
-    settings: Settings,
-    purchase: Purchase,
-    amount_refunded: int,
-    *,
-    full: bool,
-    now: datetime | None = None,
-) -> Purchase:
-    """A refund from the payment provider: the amount is recorded (it only grows); a full
-    refund revokes as the admin refund does, a partial one changes nothing else."""
-    session.execute(
-        update(Purchase)
-        .where(Purchase.id == purchase.id, Purchase.amount_refunded < amount_refunded)
-        .values(amount_refunded=amount_refunded)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(purchase)
-    if full and purchase.status is not PurchaseStatus.FAILED:
-        refund(session, settings, purchase, now, before_delivery=True)
-    return purchase
-
-
-def dispute(session: Session, purchase: Purchase, now: datetime | None = None) -> bool:
-    """COMPLETED (or not yet completed) → DISPUTED: licenses suspended; links and access stop
-    while the purchase is DISPUTED."""
-    now = now or utcnow()
+def mark_disputed(session: Session, purchase: Purchase, now: datetime) -> bool:
+    """COMPLETED (or not yet completed) → DISPUTED."""
     sources = [PurchaseStatus.COMPLETED, PurchaseStatus.PENDING]
-    if not _move(session, purchase, sources, PurchaseStatus.DISPUTED, disputed_at=now):
-        return False
-    licensing.suspend_for_purchase(session, purchase.id, now)
-    return True
+    return _move(session, purchase, sources, PurchaseStatus.DISPUTED, disputed_at=now)
 
 
-def dispute_won(
-    session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
-) -> bool:
-    """DISPUTED → COMPLETED: licenses reinstated; delivered now if it never was."""
-    now = now or utcnow()
+def mark_dispute_won(session: Session, purchase: Purchase, now: datetime) -> bool:
+    """DISPUTED → COMPLETED (completed now if it never was)."""
     values: dict[str, object] = {}
     if purchase.completed_at is None:
         values["completed_at"] = now
@@ -375,24 +276,24 @@ def dispute_won(
         return False
     if purchase.completed_at is None:
         purchase.completed_at = now
-    licensing.reinstate_for_purchase(session, purchase.id)
-    fulfilment.fulfil(session, settings, purchase, now)
     return True
 
 
-def dispute_lost(
-    session: Session, settings: Settings, purchase: Purchase, now: datetime | None = None
-) -> Purchase:
-    """The money went back to the buyer's bank: revoked, as a refund."""
-    return refund(session, settings, purchase, now, reason="dispute", before_delivery=True)
+def record_refunded_amount(session: Session, purchase: Purchase, amount_refunded: int) -> None:
+    """The amount paid back so far (it only grows: a late event lowers nothing)."""
+    session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase.id, Purchase.amount_refunded < amount_refunded)
+        .values(amount_refunded=amount_refunded)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(purchase)
 
 
-def extend_subscription(session: Session, purchase: Purchase, until: datetime) -> bool:
-    """A paid subscription period: licenses and access run to ``until``.
-
-    The paid period only grows (an older invoice arriving late changes nothing) and is kept on
-    the purchase, so one delivered later starts with it. Nothing changes once it has ended.
-    """
+def extend_paid_period(session: Session, purchase: Purchase, until: datetime) -> bool:
+    """A paid subscription period, kept on the purchase so that one delivered later starts with
+    it. It only grows (an older invoice arriving late changes nothing), and nothing changes
+    once the subscription has ended."""
     changed = session.execute(
         update(Purchase)
         .where(Purchase.id == purchase.id, Purchase.ended_at.is_(None))
@@ -401,15 +302,11 @@ def extend_subscription(session: Session, purchase: Purchase, until: datetime) -
         .execution_options(synchronize_session=False)
     )
     session.refresh(purchase)
-    if rowcount(changed) != 1:
-        return False
-    licensing.extend_for_purchase(session, purchase.id, until)
-    access.extend_for_purchase(session, purchase.id, until)
-    return True
+    return rowcount(changed) == 1
 
 
-def end_subscription(session: Session, purchase: Purchase, when: datetime) -> bool:
-    """The subscription ended at ``when``: its licenses and access end then."""
+def mark_ended(session: Session, purchase: Purchase, when: datetime) -> bool:
+    """The subscription ended at ``when`` (once)."""
     changed = session.execute(
         update(Purchase)
         .where(Purchase.id == purchase.id, Purchase.ended_at.is_(None))
@@ -417,8 +314,4 @@ def end_subscription(session: Session, purchase: Purchase, when: datetime) -> bo
         .execution_options(synchronize_session=False)
     )
     session.refresh(purchase)
-    if rowcount(changed) != 1:
-        return False
-    licensing.end_for_purchase(session, purchase.id, when)
-    access.end_for_purchase(session, purchase.id, when)
-    return True
+    return rowcount(changed) == 1

@@ -21,18 +21,18 @@ from sqlalchemy.orm import Session
 
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import Product, ProductType
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, new_id, utcnow
+from shipkey.db.engine import Database
 from shipkey.errors import Conflict, NotFound
-from shipkey.fulfilment import access
-from shipkey.licensing import service as licensing
-from shipkey.licensing.models import LicenseStatus
+from shipkey.ids import new_id
 from shipkey.mail.service import purchase_url, support_address
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.payments import service
 from shipkey.payments.gateway import StripeGateway
 from shipkey.payments.schemas import CheckoutCreate, CheckoutCreated
+from shipkey.sales.queries import purchase_detail
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +182,10 @@ def view(session: Session, settings: Settings, purchase: Purchase) -> PurchaseVi
         has_file=purchase.product.has_file,
     )
     if purchase.status is PurchaseStatus.COMPLETED and purchase.fulfilled_at is not None:
-        result.licenses = [
-            (lic.key, lic.expires_at)
-            for lic in licensing.list_for_purchase(session, purchase.id)
-            if lic.status is not LicenseStatus.REVOKED
-        ]
+        detail = purchase_detail(session, purchase)
+        result.licenses = [(lic.key, lic.expires_at) for lic in detail.working_licenses]
         result.access = [
             (item.title, item.url)
-            for grant in access.list_for_purchase(session, purchase.id)
-            if grant.revoked_at is None
-            for item in [access.describe(settings.secret, settings.base_url, grant)]
+            for item in detail.open_access(settings.secret, settings.base_url)
         ]
     return result

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Enum, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shipkey.db import Base, JSONDict, UTCDateTime, new_id, utcnow
+from shipkey.clock import utcnow
+from shipkey.db.types import Base, JSONDict, UTCDateTime
+from shipkey.ids import new_id
 
 
 class EventStatus(enum.StrEnum):

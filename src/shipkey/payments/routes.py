@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from shipkey.admin.auth import require_admin
-from shipkey.deps import (
+from shipkey.http.deps import (
     DatabaseDep,
     DbSession,
     ReadSession,
@@ -16,7 +16,6 @@ from shipkey.deps import (
     get_settings,
     grouped_write,
 )
-from shipkey.pages import page
 from shipkey.payments import checkout, service, webhooks
 from shipkey.payments.gateway import StripeGateway
 from shipkey.payments.models import EventStatus
@@ -27,6 +26,7 @@ from shipkey.payments.schemas import (
     WebhookEventRead,
     WebhookReceived,
 )
+from shipkey.web.render import page
 
 router = APIRouter(tags=["payments"])
 admin_router = APIRouter(

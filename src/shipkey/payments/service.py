@@ -30,9 +30,12 @@ from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, lazyload
 
 from shipkey.catalog.models import Product
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import conditional_update, insert_new, new_id, update_if, utcnow
+from shipkey.db.writes import conditional_update, insert_new, update_if
 from shipkey.errors import Conflict, NotFound
+from shipkey.i18n import spoken_locale
+from shipkey.ids import new_id
 from shipkey.jobs import service as jobs
 from shipkey.jobs.service import describe
 from shipkey.mail import service as mail
@@ -40,6 +43,7 @@ from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
 from shipkey.payments.webhooks import StripeEvent
+from shipkey.sales import flows
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +293,7 @@ def apply_checkout_session(
         if not purchase.email:
             raise Unprocessable("The Checkout Session has no customer e-mail address.")
         _record_amount(purchase, obj)
-        orders.complete(session, settings, purchase, now)
+        flows.complete(session, settings, purchase, now)
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
 
@@ -299,7 +303,7 @@ def _session_failed(
     purchase = checkout_purchase(session, event.object)
     if purchase is None:
         return Outcome(EventStatus.IGNORED)
-    orders.fail(session, settings, purchase, now)
+    flows.fail(session, settings, purchase, now)
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
 
@@ -318,7 +322,7 @@ def _payment_intent_succeeded(
             raise NotYet(f"Purchase {purchase.id} does not know its buyer yet.")
         if purchase.stripe_payment_intent_id is None:
             purchase.stripe_payment_intent_id = intent_id
-        orders.complete(session, settings, purchase, now)
+        flows.complete(session, settings, purchase, now)
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
 
@@ -330,7 +334,7 @@ def _charge_refunded(
     amount = _amount(obj.get("amount")) or 0
     refunded = _amount(obj.get("amount_refunded")) or 0
     full = obj.get("refunded") is True or (amount > 0 and refunded >= amount)
-    orders.record_refund(session, settings, purchase, refunded, full=full, now=now)
+    flows.record_refund(session, settings, purchase, refunded, full=full, now=now)
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
 
@@ -341,7 +345,7 @@ def _dispute_created(
     purchase = _for_payment(session, obj)
     if _closed_already(session, _str(obj.get("id"))):
         return Outcome(EventStatus.IGNORED, purchase.id)  # its closing came first
-    orders.dispute(session, purchase, now)
+    flows.dispute(session, purchase, now)
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
 
@@ -352,9 +356,9 @@ def _dispute_closed(
     purchase = _for_payment(session, obj)
     status = obj.get("status")
     if status in WON:
-        orders.dispute_won(session, settings, purchase, now)
+        flows.dispute_won(session, settings, purchase, now)
     elif status == "lost":
-        orders.dispute_lost(session, settings, purchase, now)
+        flows.dispute_lost(session, settings, purchase, now)
     else:
         return Outcome(EventStatus.IGNORED, purchase.id)
     return Outcome(EventStatus.PROCESSED, purchase.id)
@@ -376,7 +380,7 @@ def _invoice_paid(
         purchase.stripe_subscription_id = subscription_id
     until = _invoice_period_end(obj)
     if until is not None:
-        orders.extend_subscription(session, purchase, until)
+        flows.extend_subscription(session, purchase, until)
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
 
@@ -389,7 +393,7 @@ def _subscription_deleted(
     if purchase is None:
         raise NotYet(f"No purchase for subscription {subscription_id} yet.")
     ended = _time(obj.get("ended_at")) or _time(obj.get("canceled_at")) or now
-    orders.end_subscription(session, purchase, ended)
+    flows.end_subscription(session, purchase, ended)
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
 
@@ -497,7 +501,7 @@ def _create_for_link(
         product,
         email=email,
         name=_name(_dict(obj.get("customer_details")).get("name")),
-        locale=orders.spoken_locale(_str(obj.get("locale"))),
+        locale=spoken_locale(_str(obj.get("locale"))),
         amount=_amount(obj.get("amount_total")),
         currency=_currency(obj.get("currency")),
         source="stripe",

@@ -7,13 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from starlette.responses import Response
 
-from shipkey.deps import ClientDep, DatabaseDep, DbSession, ReadSession, SettingsDep
 from shipkey.errors import NotFound, ShipkeyError, TooManyRequests
+from shipkey.http.deps import ClientDep, DatabaseDep, DbSession, ReadSession, SettingsDep
+from shipkey.i18n import LOCALES
 from shipkey.licensing.signing_keys import SigningKeyStore
-from shipkey.mail.render import LOCALES
-from shipkey.portal import service, web
+from shipkey.portal import service
 from shipkey.portal.models import LoginPurpose
-from shipkey.portal.web import CsrfChecked, PageError, WebSessionDep, redirect, render, tr
+from shipkey.web.csrf import CsrfChecked
+from shipkey.web.errors import NeedsSignIn, PageError
+from shipkey.web.errors import install as install_pages
+from shipkey.web.render import page_locale, redirect, render, tr
+from shipkey.web.session import WebSessionDep, get_web_session, safe_next
 
 router = APIRouter(tags=["pages: buyer"], include_in_schema=False)
 Posted = [CsrfChecked]
@@ -21,9 +25,9 @@ Posted = [CsrfChecked]
 
 def current_buyer(request: Request) -> str:
     """The signed-in buyer's address; otherwise off to the sign-in page."""
-    email = web.get_web_session(request).email
+    email = get_web_session(request).email
     if email is None:
-        raise web.NeedsSignIn("/login", request.url.path)
+        raise NeedsSignIn("/login", request.url.path)
     return email
 
 
@@ -43,7 +47,7 @@ def _not_found(request: Request) -> PageError:
 
 @router.get("/login")
 def login_page(request: Request, next: Annotated[str | None, Query()] = None) -> Response:
-    return render(request, "portal/login.html", {"next": web.safe_next(next, "/purchases")})
+    return render(request, "portal/login.html", {"next": safe_next(next, "/purchases")})
 
 
 @router.post("/login", dependencies=Posted)
@@ -78,8 +82,8 @@ def request_link(
             },
             status_code=429,
         )
-    service.request_buyer_link(session, settings, address, web.page_locale(request))
-    web.get_web_session(request).remember_destination(next)
+    service.request_buyer_link(session, settings, address, page_locale(request))
+    get_web_session(request).remember_destination(next)
     return render(request, "portal/login_sent.html", {"email": address})
 
 
@@ -106,8 +110,8 @@ def use_link(
         return render(request, "portal/link_invalid.html", status_code=410)
     if sign_in.purpose is LoginPurpose.ADMIN:
         web_session.sign_in_admin(sign_in.email)
-        return redirect(request, web.safe_next(next, "/admin"))
-    destination = web_session.take_destination(web.safe_next(next, "/purchases"))
+        return redirect(request, safe_next(next, "/admin"))
+    destination = web_session.take_destination(safe_next(next, "/purchases"))
     web_session.sign_in_buyer(sign_in.email)
     return redirect(request, destination)
 
@@ -128,7 +132,7 @@ def choose_language(
 ) -> Response:
     if locale in LOCALES:
         web_session.set_locale(locale)
-    return redirect(request, web.safe_next(next, "/purchases"))
+    return redirect(request, safe_next(next, "/purchases"))
 
 
 # --- purchases ------------------------------------------------------------------------------
@@ -158,7 +162,7 @@ def purchase_page(
             "purchase": purchase,
             "access": service.access_links(session, settings, purchase),
         },
-        locale=web.page_locale(request, purchase.locale),
+        locale=page_locale(request, purchase.locale),
     )
 
 
@@ -251,5 +255,5 @@ def install(app: FastAPI) -> None:
     app.state.login_rate_limits = service.LoginRateLimits(
         enabled=settings.rate_limits_enabled, storage=settings.rate_limit_storage
     )
-    web.install(app)
+    install_pages(app)
     app.include_router(router)

@@ -12,7 +12,6 @@ is indistinguishable from one that does not exist (404).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,13 +20,16 @@ from limits import RateLimitItem, parse
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db import Database, new_id, rowcount, utcnow
+from shipkey.db.engine import Database
+from shipkey.db.writes import rowcount
 from shipkey.downloads import service as downloads
 from shipkey.downloads.models import Download
 from shipkey.errors import NotFound
-from shipkey.fulfilment import access
 from shipkey.fulfilment.access import IssuedAccess
+from shipkey.http.throttle import Throttle
+from shipkey.ids import hash_token, new_id
 from shipkey.licensing import service as licensing
 from shipkey.licensing.models import License, LicenseActivation
 from shipkey.licensing.signing_keys import SigningKeyStore
@@ -35,15 +37,11 @@ from shipkey.mail import service as mail
 from shipkey.mail.service import LOGIN_LINK_MINUTES
 from shipkey.orders.models import Customer, Purchase
 from shipkey.portal.models import LoginPurpose, LoginToken
-from shipkey.throttle import Throttle
+from shipkey.sales.queries import purchase_detail
 
 TOKEN_BYTES = 32
 LINK_LIFETIME = timedelta(minutes=LOGIN_LINK_MINUTES)
 MAX_EMAIL_LENGTH = 320
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def normalise_email(raw: str) -> str | None:
@@ -244,11 +242,9 @@ class PurchaseView:
 
 
 def purchase_view(session: Session, purchase: Purchase) -> PurchaseView:
-    licenses = [
-        LicenseView(lic, [a for a in licensing.list_activations(session, lic.id) if a.active])
-        for lic in licensing.list_for_purchase(session, purchase.id)
-    ]
-    return PurchaseView(purchase, downloads.list_links(session, purchase.id, limit=10), licenses)
+    detail = purchase_detail(session, purchase, link_limit=10, machines=True)
+    licenses = [LicenseView(lic, detail.machines[lic.id]) for lic in detail.licenses]
+    return PurchaseView(purchase, detail.links, licenses)
 
 
 def new_download_link(
@@ -306,8 +302,4 @@ def machine_license_file(
 
 def access_links(session: Session, settings: Settings, purchase: Purchase) -> list[IssuedAccess]:
     """The purchase's access links that still open (courses, memberships, subscriptions)."""
-    return [
-        access.describe(settings.secret, settings.base_url, grant)
-        for grant in access.list_for_purchase(session, purchase.id)
-        if grant.revoked_at is None
-    ]
+    return purchase_detail(session, purchase).open_access(settings.secret, settings.base_url)

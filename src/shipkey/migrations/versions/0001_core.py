@@ -9,10 +9,13 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-import shipkey.db
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
+# A JSON object: JSONB on PostgreSQL, JSON text elsewhere (spelled out here, not imported: a
+# migration must not change when the models do).
+JSON_OBJECT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -25,9 +28,9 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_admin_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_admin_tokens_token_hash")),
     )
@@ -37,7 +40,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("locale", sa.String(length=8), nullable=True),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
         sa.UniqueConstraint("email", name=op.f("uq_customers_email")),
     )
@@ -81,16 +84,16 @@ def upgrade() -> None:
         sa.Column("license_days", sa.Integer(), nullable=True),
         sa.Column("key_prefix", sa.String(length=4), nullable=True),
         sa.Column("stamp", sa.Boolean(), nullable=False),
-        sa.Column("metadata", shipkey.db.JSONDict(), nullable=False),
+        sa.Column("metadata", JSON_OBJECT, nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("file_key", sa.String(length=512), nullable=True),
         sa.Column("file_name", sa.String(length=255), nullable=True),
         sa.Column("file_size", sa.BigInteger(), nullable=True),
         sa.Column("file_mime_type", sa.String(length=255), nullable=True),
         sa.Column("file_sha256", sa.String(length=64), nullable=True),
-        sa.Column("file_uploaded_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("file_uploaded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
         sa.UniqueConstraint("slug", name=op.f("uq_products_slug")),
     )
@@ -121,11 +124,11 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("max_downloads", sa.Integer(), nullable=False),
         sa.Column("download_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("fulfilled_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("delivered_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("refunded_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("fulfilled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refunded_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "download_count <= max_downloads", name=op.f("ck_purchases_download_count_within_limit")
         ),
@@ -152,10 +155,10 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("purchase_id", sa.String(length=32), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("downloaded_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("downloaded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ip_address", sa.String(length=64), nullable=True),
         sa.Column("user_agent", sa.String(length=512), nullable=True),
         sa.ForeignKeyConstraint(

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shipkey.db
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -56,11 +54,11 @@ def upgrade() -> None:
         ),
         sa.Column("max_activations", sa.Integer(), nullable=False),
         sa.Column("activation_count", sa.Integer(), nullable=False),
-        sa.Column("expires_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("suspended_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expired_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "activation_count <= max_activations",
             name=op.f("ck_licenses_activation_count_within_limit"),
@@ -92,9 +90,9 @@ def upgrade() -> None:
         sa.Column("machine_id", sa.String(length=255), nullable=False),
         sa.Column("machine_name", sa.String(length=255), nullable=True),
         sa.Column("ip", sa.String(length=64), nullable=True),
-        sa.Column("activated_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("deactivated_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_seen_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["license_id"], ["licenses.id"], name=op.f("fk_license_activations_license_id_licenses")
         ),

@@ -12,10 +12,13 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-import shipkey.db
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
+# A JSON object: JSONB on PostgreSQL, JSON text elsewhere (spelled out here, not imported: a
+# migration must not change when the models do).
+JSON_OBJECT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -26,7 +29,7 @@ def upgrade() -> None:
         "jobs",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
-        sa.Column("payload", shipkey.db.JSONDict(), nullable=False),
+        sa.Column("payload", JSON_OBJECT, nullable=False),
         sa.Column(
             "status",
             sa.Enum(
@@ -41,13 +44,13 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("run_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("locked_until", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("run_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("locked_by", sa.String(length=100), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("give_up_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("give_up_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("dedupe_key", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_jobs_dedupe_key")),
@@ -72,8 +75,8 @@ def upgrade() -> None:
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("message_id", sa.String(length=255), nullable=True),
         sa.Column("job_id", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(

@@ -13,10 +13,13 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-import shipkey.db
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0004"
+# A JSON object: JSONB on PostgreSQL, JSON text elsewhere (spelled out here, not imported: a
+# migration must not change when the models do).
+JSON_OBJECT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -45,12 +48,12 @@ def upgrade() -> None:
         ),
         sa.Column("object_id", sa.String(length=255), nullable=True),
         sa.Column("livemode", sa.Boolean(), nullable=False),
-        sa.Column("payload", shipkey.db.JSONDict(), nullable=False),
+        sa.Column("payload", JSON_OBJECT, nullable=False),
         sa.Column("purchase_id", sa.String(length=32), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("received_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_events")),
         sa.UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event_id"),
     )
@@ -80,9 +83,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["purchase_id"], ["purchases.id"], name=op.f("fk_access_grants_purchase_id_purchases")
         ),
@@ -91,12 +94,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_access_grants_token_hash")),
     )
     with op.batch_alter_table("purchases", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("failed_at", shipkey.db.UTCDateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("disputed_at", shipkey.db.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("disputed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(
             sa.Column("amount_refunded", sa.Integer(), server_default="0", nullable=False)
         )
@@ -110,12 +109,8 @@ def upgrade() -> None:
             sa.Column("stripe_subscription_id", sa.String(length=255), nullable=True)
         )
         batch_op.add_column(sa.Column("stripe_customer_id", sa.String(length=255), nullable=True))
-        batch_op.add_column(
-            sa.Column("paid_until", shipkey.db.UTCDateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("ended_at", shipkey.db.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("paid_until", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.alter_column("customer_id", existing_type=sa.VARCHAR(length=32), nullable=True)
         batch_op.alter_column("email", existing_type=sa.VARCHAR(length=320), nullable=True)
         batch_op.create_index(

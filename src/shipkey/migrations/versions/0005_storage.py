@@ -1,7 +1,7 @@
 """storage: stamped copies of e-books per purchase, resumable upload sessions
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-28 11:05:00
 """
 
@@ -9,8 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-import shipkey.db
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -26,7 +24,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=512), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["purchase_id"],
             ["purchases.id"],
@@ -43,9 +41,9 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("received", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=True),
-        sa.Column("locked_until", shipkey.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],

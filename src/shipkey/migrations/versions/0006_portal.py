@@ -3,7 +3,7 @@
 Only the SHA-256 of a link's token is kept; ``used_at`` is set once, by a conditional UPDATE.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-28 10:30:00
 """
 
@@ -11,8 +11,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-import shipkey.db
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -32,9 +30,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("locale", sa.String(length=8), nullable=True),
-        sa.Column("created_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", shipkey.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", shipkey.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_login_tokens_token_hash")),
     )

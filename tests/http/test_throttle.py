@@ -15,9 +15,9 @@ from limits import parse
 
 from shipkey.config import Settings
 from shipkey.errors import ShipkeyError
+from shipkey.http.throttle import Throttle
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.portal.service import LoginRateLimits
-from shipkey.throttle import Throttle
 
 REDIS_URL = os.environ.get("SHIPKEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
+from shipkey.http.middleware import ForegroundMiddleware
 from shipkey.jobs.worker import Foreground
-from shipkey.middleware import ForegroundMiddleware
 
 SCOPE: Scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
 

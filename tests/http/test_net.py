@@ -7,7 +7,7 @@ import ipaddress
 import httpx
 from fastapi.testclient import TestClient
 
-from shipkey.net import client_ip
+from shipkey.http.net import client_ip
 from tests.factories import create_purchase, product_with_file
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)

@@ -13,8 +13,10 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shipkey.db import Database, new_id, utcnow
-from shipkey.group_commit import GroupCommit
+from shipkey.clock import utcnow
+from shipkey.db.engine import Database
+from shipkey.db.group_commit import GroupCommit
+from shipkey.ids import new_id
 from shipkey.orders.models import Customer
 
 

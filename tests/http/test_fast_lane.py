@@ -13,9 +13,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from shipkey.errors import Conflict, error_response, install_error_handlers
-from shipkey.fast_lane import ShipkeyApp, _route_path
+from shipkey.http.fast_lane import ShipkeyApp, _route_path
+from shipkey.http.middleware import BodyLimitMiddleware, ForegroundMiddleware
 from shipkey.jobs.worker import Foreground
-from shipkey.middleware import BodyLimitMiddleware, ForegroundMiddleware
 
 LIMIT = 64
 foreground = Foreground()

@@ -15,20 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, literal_column, select, table, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from shipkey.db import (
-    ID_ALPHABET,
-    QUICK_READERS,
-    BatchRead,
-    Database,
-    DirectRead,
-    conditional_update,
-    insert_new,
-    insert_row,
-    new_id,
-    random_string,
-    update_if,
-    utcnow,
-)
+from shipkey.clock import utcnow
+from shipkey.db.engine import QUICK_READERS, Database
+from shipkey.db.reads import BatchRead, DirectRead
+from shipkey.db.writes import conditional_update, insert_new, insert_row, update_if
+from shipkey.ids import ID_ALPHABET, new_id, random_string
 from shipkey.licensing import keys
 from shipkey.licensing import service as licensing
 from shipkey.licensing.service import _VALIDATION_BATCH, _VALIDATION_LOOKUP

@@ -1,0 +1,2 @@
+"""HTTP plumbing under every route: dependencies, middleware, client addresses, throttles and
+the fast lane."""

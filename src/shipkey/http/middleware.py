@@ -1,0 +1,109 @@
+"""ASGI middleware that guards every request before it reaches a route."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shipkey.jobs.worker import Foreground
+
+DEFAULT_MAX_BODY = 1024 * 1024  # JSON bodies; file uploads stream and are exempt
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with 413 ``PAYLOAD_TOO_LARGE``.
+
+    A declared ``Content-Length`` over the limit is refused before anything is read; a chunked
+    body is counted as it arrives. Paths matching ``exempt`` (streamed uploads) are not limited.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY, exempt: str | None = None
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.exempt = re.compile(exempt) if exempt else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (self.exempt and self.exempt.match(scope["path"])):
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # FastAPI re-raises HTTPException from body parsing; the handler adds the code.
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _message(self) -> str:
+        return f"The request body is larger than {self.max_bytes} bytes."
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"error": self._message(), "code": "PAYLOAD_TOO_LARGE"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class ForegroundMiddleware:
+    """Count each HTTP request in ``foreground`` from its arrival until its answer starts (a
+    long download counts only until its headers are sent): the embedded worker gives way while
+    any is being worked on (see :class:`shipkey.jobs.worker.Foreground`)."""
+
+    def __init__(self, app: ASGIApp, foreground: Foreground) -> None:
+        self.app = app
+        self.foreground = foreground
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        foreground = self.foreground
+        foreground.enter()
+        working = True
+
+        async def answering(message: Message) -> None:
+            nonlocal working
+            if working and message["type"] == "http.response.start":
+                working = False
+                foreground.leave()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answering)
+        finally:
+            if working:
+                foreground.leave()

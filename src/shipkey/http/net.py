@@ -1,0 +1,74 @@
+"""Who is asking: the client's address, believing X-Forwarded-For only from trusted proxies."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shipkey.config import IPNetwork
+
+
+@functools.lru_cache(maxsize=4096)  # the same few peers ask again and again
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(value: str) -> str | None:
+    """``value`` as :func:`client_ip` records an address, None when it is not one."""
+    addr = _parse_ip(value)
+    return None if addr is None else str(addr)
+
+
+def _trusted(
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address, nets: Sequence[IPNetwork]
+) -> bool:
+    return any(addr.version == net.version and addr in net for net in nets)
+
+
+def client_ip(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]
+) -> str | None:
+    """The address to record for a request.
+
+    The socket peer is the answer unless it is a trusted proxy; then the ``X-Forwarded-For``
+    chain is walked from the right, skipping further trusted proxies, and the first address not
+    trusted is the client. Anything unparseable ends the walk at the last good address.
+    """
+    if not peer:
+        return peer
+    if not forwarded_for or not trusted:  # the usual case, without a proxy to believe
+        return _canonical(peer) or peer
+    peer_addr = _parse_ip(peer)
+    if peer_addr is None:
+        return peer
+    if not _trusted(peer_addr, trusted):
+        return str(peer_addr)
+    client = peer_addr
+    for hop in reversed(forwarded_for[:4096].split(",")):
+        addr = _parse_ip(hop)
+        if addr is None:
+            break
+        client = addr
+        if not _trusted(addr, trusted):
+            break
+    return str(client)
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who sent a request: the address it is counted under (see :func:`client_ip`) and its
+    user agent."""
+
+    ip: str | None = None
+    user_agent: str | None = None

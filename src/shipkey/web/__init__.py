@@ -1,0 +1,9 @@
+"""The HTML kit every server-rendered page shares (the buyer portal, the seller admin, the pages
+after checkout and behind an access link):
+
+- :mod:`~shipkey.web.session`: the signed session cookie;
+- :mod:`~shipkey.web.csrf`: the CSRF check every form post passes;
+- :mod:`~shipkey.web.render`: the page's language and rendering Jinja2 templates with Babel;
+- :mod:`~shipkey.web.errors`: errors answered as pages, and the one mapping of domain errors to
+  them.
+"""

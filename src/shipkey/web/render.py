@@ -1,0 +1,174 @@
+"""Pages in the visitor's language: rendering Jinja2 templates with the Babel catalogs the
+e-mails use, and the formats (money, numbers, dates) they show."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+from babel.core import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from fastapi import Request
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from shipkey.clock import utcnow
+from shipkey.i18n import LOCALES, PACKAGE_DIR, format_when, normalise_locale, translations
+from shipkey.web.session import CSRF_FIELD, _settings, get_web_session, save_session
+
+TEMPLATE_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
+
+
+def tr(request: Request, message: str, **values: Any) -> str:
+    """``message`` translated into the request's language."""
+    text = translations(page_locale(request)).gettext(message)
+    return text % values if values else text
+
+
+# --- language -------------------------------------------------------------------------------
+
+
+def _accept_language(header: str | None) -> str | None:
+    """The first language of ``Accept-Language`` (by q) that shipkey speaks."""
+    if not header:
+        return None
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header[:500].split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, index, tag))
+    for _q, _i, tag in sorted(ranked):
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if language in LOCALES:
+            return language
+    return None
+
+
+def page_locale(request: Request, purchase_locale: str | None = None) -> str:
+    """The page's language: the one chosen on the site, else the browser's, else the
+    purchase's, else ``SHIPKEY_DEFAULT_LOCALE``."""
+    session = get_web_session(request)
+    settings = _settings(request)
+    if session.locale:
+        return session.locale
+    browser = _accept_language(request.headers.get("accept-language"))
+    if browser:
+        return browser
+    if purchase_locale:
+        return normalise_locale(purchase_locale, settings.default_locale)
+    return settings.default_locale
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def money(amount: int, currency: str, locale: str) -> str:
+    try:
+        return format_currency(amount / 100, currency, locale=locale)
+    except (ValueError, UnknownLocaleError):
+        return f"{amount / 100:.2f} {currency}"
+
+
+def number(value: int, locale: str) -> str:
+    return format_decimal(value, locale=locale)
+
+
+def short_date(value: datetime, locale: str) -> str:
+    return format_date(value.astimezone(UTC), "medium", locale=locale)
+
+
+def short_date_plain(value: date, locale: str) -> str:
+    return format_date(value, "medium", locale=locale)
+
+
+@lru_cache(maxsize=len(LOCALES))
+def environment(locale: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        auto_reload=False,  # the package's own templates: no stat() of the file per render
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=Undefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(locale), newstyle=True
+    )
+    env.filters["when"] = lambda value: format_when(value, locale) if value else "—"
+    env.filters["date"] = lambda value: short_date(value, locale) if value else "—"
+    env.filters["money"] = lambda amount, currency: money(amount, currency, locale)
+    env.filters["number"] = lambda value: number(value, locale)
+    env.globals["language_name"] = Locale.parse(locale).get_display_name(locale)
+    return env
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    locale: str | None = None,
+) -> HTMLResponse:
+    """Render a page in the request's language and write the session back."""
+    session = get_web_session(request)
+    lang = locale or page_locale(request)
+    values = {
+        "request_path": request.url.path,
+        "csrf_token": session.csrf,
+        "csrf_field": CSRF_FIELD,
+        "locale": lang,
+        "languages": LANGUAGE_NAMES,
+        "notices": session.take_notices(),
+        "buyer_email": session.email,
+        "admin_name": session.admin,
+        "now": utcnow(),
+        **(context or {}),
+    }
+    html = environment(lang).get_template(template).render(values)
+    response = HTMLResponse(
+        html,
+        status_code=status_code,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+    return save_session(request, response)  # type: ignore[return-value]
+
+
+def redirect(request: Request, url: str) -> Response:
+    """303 See Other to a local page (after a form), writing the session back."""
+    return save_session(request, RedirectResponse(url, status_code=303))
+
+
+def page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    purchase_locale: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A public page outside the portal (after checkout, behind an access link):
+    ``templates/pages/<template>`` in the language chosen on the site, else the browser's, else
+    the purchase's; never cached (they show one buyer's order)."""
+    locale = page_locale(request, purchase_locale)
+    html = (
+        environment(locale).get_template(f"pages/{template}").render({"locale": locale, **context})
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
