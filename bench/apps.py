@@ -6,7 +6,7 @@ alone, measured on the same server with the same worker count. ``POST`` takes a 
 first, like ``/api/licenses/validate``, to show what reading a body costs. It exists only here,
 never in the public app.
 
-``/bench/lane-empty`` answers ``{}`` to a ``POST`` in the fast lane (:mod:`shipkey.fast_lane`),
+``/bench/lane-empty`` answers ``{}`` to a ``POST`` in the fast lane (:mod:`shipkey.http.fast_lane`),
 where license validation is answered: the floor of the lane itself (the server, shipkey's own
 middleware, reading the body), a stricter bound than the empty endpoint.
 """

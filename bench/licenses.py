@@ -5,7 +5,7 @@ runs it, same worker count):
 
 1. ``GET /bench/empty`` (answers ``{}`` from the same app): the bound; also ``POST`` with the
    same bodies as validate, to that endpoint and to ``/bench/lane-empty`` in the fast lane
-   (where validate is answered, see ``shipkey.fast_lane``): the floor of the lane;
+   (where validate is answered, see ``shipkey.http.fast_lane``): the floor of the lane;
 2. validate, keys spread over all 1,000 licenses of the database;
 3. validate, one hot key;
 4. then the database grows to 1,000,000 licenses (bulk inserts: ``executemany`` on SQLite,

@@ -68,7 +68,7 @@ def create_app(
 ) -> ShipkeyApp:
     """A shipkey app for these settings. Pass ``db``/``storage`` to share them (tests, CLI);
     ``run_worker`` runs the background worker in a thread while the app is up. License
-    validation is answered in the fast lane (:mod:`shipkey.fast_lane`) unless ``fast_lane`` is
+    validation is answered in the fast lane (:mod:`shipkey.http.fast_lane`) unless ``fast_lane`` is
     false or OpenTelemetry is on (a traced request needs the framework's layers)."""
     database = db or Database(settings.resolved_database_url)
     files = storage or storage_for(settings)

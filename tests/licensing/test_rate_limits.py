@@ -19,7 +19,7 @@ from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.licensing.helpers import Response, licensed_key
-from tests.test_throttle import REDIS_URL
+from tests.http.test_throttle import REDIS_URL
 
 PER_IP = int(rate_limits.PER_IP.split("/")[0])
 PER_KEY = int(rate_limits.PER_KEY.split("/")[0])
@@ -80,7 +80,7 @@ def test_each_address_has_its_own_limit(limited_app: FastAPI, limited: TestClien
 def test_limits_counted_in_redis_apply_to_the_routes(
     settings: Settings, db: Database, storage: Storage
 ) -> None:
-    """The routes count off the event loop with Redis (see shipkey.throttle): same answers."""
+    """The routes count off the event loop with Redis (see shipkey.http.throttle): same answers."""
     shared = settings.model_copy(update={"rate_limits": "on", "rate_limit_storage": REDIS_URL})
     app = create_app(shared, db=db, storage=storage)
     run = uuid.uuid4().int  # counts of other runs (same Redis, same minute) never collide

@@ -296,7 +296,7 @@ def test_validation_answers_in_the_fast_lane_as_the_framework_would(
     admin: TestClient, client: TestClient, settings: Settings, db: Database, storage: Storage
 ) -> None:
     """Programs call validate at every start: shipkey answers it in the fast lane
-    (shipkey.fast_lane). Every answer, good or bad input, is the one the route gives through
+    (shipkey.http.fast_lane). Every answer, good or bad input, is the one the route gives through
     FastAPI."""
     assert ("POST", "/api/licenses/validate") in client.app.fast_routes  # type: ignore[attr-defined]
     key = licensed_key(admin)

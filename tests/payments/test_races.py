@@ -133,7 +133,7 @@ def test_events_of_one_payment_link_sale_arriving_together_make_one_purchase(
 def test_a_burst_applied_in_one_shared_transaction_takes_effect_event_by_event(
     admin: TestClient, db: Database, settings: Settings
 ) -> None:
-    """What group commit does with a burst on SQLite (shipkey.group_commit), on both
+    """What group commit does with a burst on SQLite (shipkey.db.group_commit), on both
     databases: sales, a copy of one, and one that cannot take effect, applied in one
     transaction, each with its own outcome."""
     software(admin)

@@ -236,7 +236,7 @@ def test_an_event_whose_first_try_fails_takes_effect_on_the_second(
 def test_the_webhook_answers_in_the_fast_lane_as_the_framework_would(
     admin: TestClient, client: TestClient, settings: Settings, db: Database, storage: Storage
 ) -> None:
-    """Stripe's bursts are answered in the fast lane (shipkey.fast_lane): every answer is the
+    """Stripe's bursts are answered in the fast lane (shipkey.http.fast_lane): every answer is the
     one the route gives through FastAPI, and its OpenAPI entry still names the header."""
     assert ("POST", WEBHOOK_PATH) in client.app.fast_routes  # type: ignore[attr-defined]
     software(admin)

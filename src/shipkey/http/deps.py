@@ -93,7 +93,7 @@ async def grouped_write(
 ) -> T:
     """``work(session, …)`` committed before this returns, for a route that takes bursts
     (Stripe's webhook): the work of requests that arrive together is committed in one
-    transaction, each in its own savepoint (:mod:`shipkey.group_commit`), and the writer's
+    transaction, each in its own savepoint (:mod:`shipkey.db.group_commit`), and the writer's
     place is taken as :func:`write_slot` does."""
     state = request.app.state
     group: GroupCommit | None = getattr(state, "group_commit", None)
@@ -102,7 +102,7 @@ async def grouped_write(
         slots = _write_slots(request)
         if db.is_sqlite:
             group = GroupCommit(db, slots, writers=WRITERS_SQLITE)
-        else:  # side by side, each in its own transaction (see shipkey.group_commit)
+        else:  # side by side, each in its own transaction (see shipkey.db.group_commit)
             group = GroupCommit(db, slots, writers=WEBHOOK_WRITERS_POSTGRESQL, batch=1)
         state.group_commit = group
     return await group.run(lambda session: work(session, *args, **kwargs))
@@ -126,7 +126,7 @@ def get_client(request: Request) -> Client:
 
 
 def get_client_ip(request: Request) -> str | None:
-    """The client's address (see :func:`shipkey.net.client_ip`), read straight from the ASGI
+    """The client's address (see :func:`shipkey.http.net.client_ip`), read straight from the ASGI
     scope: the hot routes need nothing else of the request's headers."""
     scope = request.scope
     peer = scope.get("client")

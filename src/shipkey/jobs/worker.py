@@ -52,7 +52,7 @@ GIVE_WAY_SECONDS = 0.05
 
 class Foreground:
     """The requests this process is working on (from arrival until their answer starts),
-    counted by :class:`shipkey.middleware.ForegroundMiddleware`, so that the embedded worker
+    counted by :class:`shipkey.http.middleware.ForegroundMiddleware`, so that the embedded worker
     can give way to them.
 
     ``shipkey serve`` runs the web side and a worker in one process, and Python runs one thread

@@ -11,7 +11,7 @@ and machine at once (``SHIPKEY_RATE_LIMIT_STORAGE=redis://…``):
   loop or a key shared far beyond its seats.
 
 Over a limit the answer is 429 ``RATE_LIMITED`` with ``Retry-After`` (see
-:mod:`shipkey.throttle`, which also lets requests through when Redis cannot be reached: a
+:mod:`shipkey.http.throttle`, which also lets requests through when Redis cannot be reached: a
 limiter that fails must not stop licensed software from starting). ``SHIPKEY_RATE_LIMITS=off``
 turns both off.
 """
@@ -46,7 +46,7 @@ class LicenseRateLimits:
 
     async def hit_ip_async(self, ip: str | None) -> None:
         """Count a request from ``ip``; 429 when over the limit. Called from the event loop
-        (see :meth:`shipkey.throttle.Throttle.hit_async`)."""
+        (see :meth:`shipkey.http.throttle.Throttle.hit_async`)."""
         await self._throttle.hit_async(self.per_ip, NAMESPACE, "ip", ip or "unknown", "requests")
 
     def hit_key(self, raw_key: str) -> None:

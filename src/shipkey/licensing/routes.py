@@ -55,7 +55,7 @@ RateLimitsDep = Annotated[LicenseRateLimits, Depends(get_rate_limits)]
 
 
 async def limit_by_ip(limits: RateLimitsDep, client: ClientDep) -> None:
-    # In memory: no thread hop (see shipkey.deps); with Redis, off the event loop.
+    # In memory: no thread hop (see shipkey.http.deps); with Redis, off the event loop.
     await limits.hit_ip_async(client.ip)
 
 
@@ -118,7 +118,7 @@ validate_router = APIRouter(prefix="/api/licenses", tags=["licenses"])
 app's state and its body itself instead of through dependencies and a declared body (FastAPI
 solves them on every request, which cost more than the validation's query), and counts the
 per-IP limit that every public license endpoint has itself. The app answers it in the fast lane
-(:mod:`shipkey.fast_lane`), before the framework's layers, with the same answers.
+(:mod:`shipkey.http.fast_lane`), before the framework's layers, with the same answers.
 bench/README.md has the measurements."""
 
 

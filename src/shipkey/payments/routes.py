@@ -39,7 +39,7 @@ admin_router = APIRouter(
 webhook_router = APIRouter(tags=["payments"])
 """Stripe's webhook, which takes bursts of sales. It reads its header and body itself instead
 of through declared parameters, so that the app answers it in the fast lane
-(:mod:`shipkey.fast_lane`), before the framework's layers (bench/README.md)."""
+(:mod:`shipkey.http.fast_lane`), before the framework's layers (bench/README.md)."""
 
 
 @webhook_router.post(

@@ -60,7 +60,7 @@ def normalise_email(raw: str) -> str | None:
 
 class LoginRateLimits:
     """Asking for sign-in links: per client IP and per address, counted where the license API's
-    limits are (:mod:`shipkey.throttle`).
+    limits are (:mod:`shipkey.http.throttle`).
 
     10 a minute per IP stops a script from mailing many addresses; 5 an hour per address stops
     anyone from flooding one inbox. ``SHIPKEY_RATE_LIMITS=off`` turns both off.
