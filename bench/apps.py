@@ -20,14 +20,15 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from shipkey.app import create_app_from_env
-from shipkey.http.fast_lane import ShipkeyApp
+from shipkey.http.fast_lane import FastLane
 
 EMPTY_PATH = "/bench/empty"
 LANE_EMPTY_PATH = "/bench/lane-empty"
 
 
-def create_bench_app() -> ShipkeyApp:
-    app = create_app_from_env()
+def create_bench_app() -> FastLane:
+    lane = create_app_from_env()
+    app = lane.app
 
     @app.get(EMPTY_PATH, include_in_schema=False)
     async def empty() -> dict[str, str]:
@@ -42,11 +43,11 @@ def create_bench_app() -> ShipkeyApp:
         await request.body()
         return Response(b"{}", media_type="application/json")
 
-    lane = app.router.routes[-1]
-    if isinstance(lane, APIRoute):
-        app.fast_route(lane)
+    route = app.router.routes[-1]
+    if isinstance(route, APIRoute):
+        lane.add(route)
 
     # Matched first, before any of shipkey's routes: the bound pays no routing at all.
     bound = app.router.routes[-3:-1]
     app.router.routes[:] = bound + app.router.routes[:-3] + app.router.routes[-1:]
-    return app
+    return lane

@@ -31,6 +31,7 @@ from shipkey.app import create_app
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.db.types import Base
+from shipkey.http.fast_lane import FastLane
 from shipkey.storage import Storage, storage_for
 from tests.needs import missing, sentence
 
@@ -153,7 +154,7 @@ def storage(settings: Settings) -> Storage:
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database, storage: Storage) -> FastAPI:
+def app(settings: Settings, db: Database, storage: Storage) -> FastLane:
     return create_app(settings, db=db, storage=storage)
 
 

@@ -57,12 +57,12 @@ def test_opentelemetry_is_on_only_when_configured(
     for name in [name for name in os.environ if name.startswith("OTEL_")]:
         monkeypatch.delenv(name)
     plain = create_app(settings, db=db, storage=storage)
-    assert not plain._native_telemetry.enabled()  # nothing looked up per request
-    assert plain._telemetry["tracing"] is False
+    assert not plain.app._native_telemetry.enabled()  # nothing looked up per request
+    assert plain.app._telemetry["tracing"] is False
     monkeypatch.setenv("OTEL_SERVICE_NAME", "shipkey")
     traced = create_app(settings, db=db, storage=storage)
-    assert traced._telemetry["tracing"] is True
-    assert traced._telemetry["metrics"] is True
+    assert traced.app._telemetry["tracing"] is True
+    assert traced.app._telemetry["metrics"] is True
 
 
 @pytest.fixture

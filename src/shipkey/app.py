@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
@@ -21,11 +22,11 @@ from shipkey.catalog import upload_routes
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.downloads import routes as download_routes
-from shipkey.errors import error_response, install_error_handlers
+from shipkey.errors import error_response, exception_handlers
 from shipkey.fulfilment import routes as access_routes
-from shipkey.http.fast_lane import ShipkeyApp
-from shipkey.http.middleware import BodyLimitMiddleware, ForegroundMiddleware
-from shipkey.jobs.worker import Foreground, background_worker
+from shipkey.http.fast_lane import FastLane
+from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundMiddleware
+from shipkey.jobs.worker import background_worker
 from shipkey.licensing import routes as license_routes
 from shipkey.licensing import service as license_service
 from shipkey.licensing.rate_limits import LicenseRateLimits
@@ -65,11 +66,12 @@ def create_app(
     storage: Storage | None = None,
     run_worker: bool = False,
     fast_lane: bool = True,
-) -> ShipkeyApp:
+) -> FastLane:
     """A shipkey app for these settings. Pass ``db``/``storage`` to share them (tests, CLI);
     ``run_worker`` runs the background worker in a thread while the app is up. License
-    validation is answered in the fast lane (:mod:`shipkey.http.fast_lane`) unless ``fast_lane`` is
-    false or OpenTelemetry is on (a traced request needs the framework's layers)."""
+    validation and Stripe's webhook are answered in the fast lane (:mod:`shipkey.http.fast_lane`,
+    the ASGI app returned, in front of the FastAPI app) unless ``fast_lane`` is false or
+    OpenTelemetry is on (a traced request needs the framework's layers)."""
     database = db or Database(settings.resolved_database_url)
     files = storage or storage_for(settings)
     check_settings(settings, files)
@@ -85,14 +87,25 @@ def create_app(
         if db is None:
             database.dispose()
 
+    # The outermost first: the embedded worker gives way to requests being worked on.
+    middleware = [Middleware(BodyLimitMiddleware, exempt=UPLOAD_PATHS)]
+    if run_worker:
+        middleware.insert(0, Middleware(ForegroundMiddleware, foreground=foreground))
+    handlers = exception_handlers() | {
+        StorageError: _storage_error,
+        ClientDisconnect: _client_gone,
+    }
     telemetry = _telemetry()
-    app = ShipkeyApp(
+    app = FastAPI(
         title="shipkey",
         version=__version__,
         summary="Delivers digital products the moment they are paid for.",
         lifespan=lifespan,
         telemetry=telemetry,
+        middleware=middleware,
+        exception_handlers=handlers,
     )
+    lane = FastLane(app, middleware=middleware, handlers=handlers)
     app.state.settings = settings
     app.state.db = database
     app.state.storage = files
@@ -101,23 +114,6 @@ def create_app(
     app.state.license_rate_limits = LicenseRateLimits(
         enabled=settings.rate_limits_enabled, storage=settings.rate_limit_storage
     )
-    install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, exempt=UPLOAD_PATHS)
-    if run_worker:  # the embedded worker gives way to requests being worked on
-        app.add_middleware(ForegroundMiddleware, foreground=foreground)
-
-    @app.exception_handler(StorageError)
-    async def _storage_error(_request: Request, exc: StorageError) -> JSONResponse:
-        if isinstance(exc, ObjectNotFound):
-            return error_response("The file is missing from storage.", "FILE_MISSING", 404)
-        log.error("storage failed: %s", exc)
-        return error_response(
-            "The file storage is not available; try again later.", "STORAGE_UNAVAILABLE", 503
-        )
-
-    @app.exception_handler(ClientDisconnect)
-    async def _client_gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:
-        return error_response("The client closed the connection.", "CLIENT_DISCONNECTED", 400)
 
     # Routes are matched in order: the one programs call at every start comes first. It and
     # Stripe's webhook, which takes bursts, are answered in the fast lane (see fast_lane).
@@ -127,7 +123,7 @@ def create_app(
         if fast_lane and not any(telemetry.values()):
             for route in router.routes:
                 if isinstance(route, APIRoute):
-                    app.fast_route(route)
+                    lane.add(route)
     app.include_router(catalog_routes.router)
     app.include_router(upload_routes.router)
     app.include_router(order_routes.router)
@@ -151,7 +147,20 @@ def create_app(
         registry: Metrics = request.app.state.metrics
         return Response(registry.render(), media_type=registry.content_type)
 
-    return app
+    return lane
+
+
+async def _storage_error(_request: Request, exc: StorageError) -> JSONResponse:
+    if isinstance(exc, ObjectNotFound):
+        return error_response("The file is missing from storage.", "FILE_MISSING", 404)
+    log.error("storage failed: %s", exc)
+    return error_response(
+        "The file storage is not available; try again later.", "STORAGE_UNAVAILABLE", 503
+    )
+
+
+async def _client_gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:
+    return error_response("The client closed the connection.", "CLIENT_DISCONNECTED", 400)
 
 
 def _telemetry() -> TelemetryConfig:
@@ -181,7 +190,7 @@ def settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
-def create_app_from_env() -> ShipkeyApp:
+def create_app_from_env() -> FastLane:
     """The factory ASGI servers call (``shipkey serve`` uses it), once per worker process."""
     app = create_app(Settings(), run_worker=True)
     settle_heap()

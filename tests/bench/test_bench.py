@@ -152,7 +152,7 @@ def test_bench_app_adds_only_empty_endpoints(
         ("POST", "/api/webhooks/stripe"),
         ("POST", apps.LANE_EMPTY_PATH),
     ]
-    assert [getattr(route, "path", None) for route in app.router.routes[:2]] == [
+    assert [getattr(route, "path", None) for route in app.routes[:2]] == [
         apps.EMPTY_PATH,
         apps.EMPTY_PATH,
     ]

@@ -6,16 +6,16 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import pytest
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 
-from shipkey.errors import Conflict, error_response, install_error_handlers
-from shipkey.http.fast_lane import ShipkeyApp, _route_path
-from shipkey.http.middleware import BodyLimitMiddleware, ForegroundMiddleware
-from shipkey.jobs.worker import Foreground
+from shipkey.errors import Conflict, error_response, exception_handlers
+from shipkey.http.fast_lane import FastLane, _route_path
+from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundMiddleware
 
 LIMIT = 64
 foreground = Foreground()
@@ -36,23 +36,24 @@ async def echo(request: Request) -> Response:
     return JSONResponse({"length": len(body), "routed": routed})
 
 
-def _app() -> ShipkeyApp:
-    app = ShipkeyApp()
-    install_error_handlers(app)
+async def _teapot(_request: Request, exc: HTTPException) -> JSONResponse:
+    return error_response(str(exc.detail), "TEAPOT", 418, headers=dict(exc.headers or {}))
 
-    @app.exception_handler(418)
-    async def _teapot(_request: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(str(exc.detail), "TEAPOT", 418, headers=dict(exc.headers or {}))
 
+def _app() -> FastLane:
+    middleware = [
+        Middleware(ForegroundMiddleware, foreground=foreground),
+        Middleware(BodyLimitMiddleware, max_bytes=LIMIT),
+    ]
+    handlers = exception_handlers() | {418: _teapot}
+    app = FastAPI(middleware=middleware, exception_handlers=handlers)
     app.add_api_route("/hot", echo, methods=["POST"])
     app.add_api_route("/cold", echo, methods=["POST"])  # the same endpoint, through FastAPI
     hot = app.routes[-2]
     assert isinstance(hot, APIRoute)
-    app.fast_route(hot)
-    # Added after the route: the lane is built on first use, with every middleware.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=LIMIT)
-    app.add_middleware(ForegroundMiddleware, foreground=foreground)
-    return app
+    lane = FastLane(app, middleware=middleware, handlers=handlers)
+    lane.add(hot)
+    return lane
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def test_the_lane_matches_below_the_root_path() -> None:
 
 
 def test_only_an_endpoint_that_takes_the_request_alone_can_use_the_lane() -> None:
-    app = ShipkeyApp()
+    app = FastAPI()
 
     async def with_dependency(
         request: Request, name: Annotated[str, Depends(lambda: "x")]
@@ -145,4 +146,4 @@ def test_only_an_endpoint_that_takes_the_request_alone_can_use_the_lane() -> Non
     route = app.routes[-1]
     assert isinstance(route, APIRoute)
     with pytest.raises(TypeError, match="takes the Request alone"):
-        app.fast_route(route)
+        FastLane(app, middleware=[], handlers={}).add(route)

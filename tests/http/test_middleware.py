@@ -7,8 +7,7 @@ import asyncio
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from shipkey.http.middleware import ForegroundMiddleware
-from shipkey.jobs.worker import Foreground
+from shipkey.http.middleware import Foreground, ForegroundMiddleware
 
 SCOPE: Scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
 

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
+from shipkey.http.middleware import Foreground
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.registry import JobContext, PermanentError, Recorder, Registry
-from shipkey.jobs.worker import DEFAULT_LEASE, Foreground, Worker
+from shipkey.jobs.worker import DEFAULT_LEASE, Worker
 from shipkey.mail.models import MailKind, MailMessage
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock, wait_for
@@ -396,7 +397,7 @@ def test_the_served_app_counts_requests_for_its_embedded_worker(
 
     def counted(run_worker: bool) -> bool:
         app = create_app(settings, db=db, storage=storage, run_worker=run_worker)
-        layers: list[object] = [layer.cls for layer in app.user_middleware]
+        layers: list[object] = [layer.cls for layer in app.app.user_middleware]
         return ForegroundMiddleware in layers
 
     assert counted(True)

@@ -14,6 +14,7 @@ from shipkey.app import create_app
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.errors import ShipkeyError
+from shipkey.http.fast_lane import FastLane
 from shipkey.licensing import rate_limits
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.storage import Storage
@@ -26,7 +27,7 @@ PER_KEY = int(rate_limits.PER_KEY.split("/")[0])
 
 
 @pytest.fixture
-def limited_app(settings: Settings, db: Database, storage: Storage) -> FastAPI:
+def limited_app(settings: Settings, db: Database, storage: Storage) -> FastLane:
     return create_app(settings.model_copy(update={"rate_limits": "on"}), db=db, storage=storage)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from shipkey.app import create_app
@@ -107,7 +106,7 @@ def test_checkout_without_stripe_keys_is_refused(
     settings: Settings, db: Database, storage: Storage, admin: TestClient
 ) -> None:
     software(admin)
-    app: FastAPI = create_app(
+    app = create_app(
         settings.model_copy(update={"stripe_secret_key": None}), db=db, storage=storage
     )
     with TestClient(app) as client:

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from shipkey.app import create_app
@@ -110,7 +109,7 @@ def test_a_body_that_is_not_utf8_is_refused(client: TestClient, db: Database) ->
 def test_without_a_webhook_secret_events_are_refused(
     settings: Settings, db: Database, storage: Storage
 ) -> None:
-    app: FastAPI = create_app(
+    app = create_app(
         settings.model_copy(update={"stripe_webhook_secret": None}), db=db, storage=storage
     )
     with TestClient(app) as client:

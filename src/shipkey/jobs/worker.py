@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
+from shipkey.http.middleware import Foreground
 from shipkey.jobs import service
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.registry import (
@@ -44,49 +45,6 @@ BATCH = 100
 def worker_name() -> str:
     """``host:pid:random``: who holds a lease, readable in the ``jobs`` table."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-GIVE_WAY_SECONDS = 0.05
-"""The longest the embedded worker waits for the web side to go quiet before each job."""
-
-
-class Foreground:
-    """The requests this process is working on (from arrival until their answer starts),
-    counted by :class:`shipkey.http.middleware.ForegroundMiddleware`, so that the embedded worker
-    can give way to them.
-
-    ``shipkey serve`` runs the web side and a worker in one process, and Python runs one thread
-    at a time: a job (a delivery e-mail is several milliseconds of work) taken while requests
-    wait delays every one of them. Stripe retries a webhook that is not answered in time, and a
-    burst of sales is exactly when the e-mails pile up. So the embedded worker takes its next
-    job when no request is being worked on, or after :data:`GIVE_WAY_SECONDS` at the latest:
-    under a load that never pauses it still runs about fifteen jobs a second, and it catches
-    up at full speed as soon as the load pauses. A separate ``shipkey worker`` does not wait.
-    """
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._lock = threading.Lock()  # taken directly on every request: cheaper than the
-        self._quiet = threading.Condition(self._lock)  # condition's own (Python) methods
-
-    @property
-    def busy(self) -> int:
-        return self._count
-
-    def enter(self) -> None:
-        with self._lock:
-            self._count += 1
-
-    def leave(self) -> None:
-        with self._lock:
-            self._count -= 1
-            if self._count == 0:
-                self._quiet.notify_all()
-
-    def give_way(self, longest: float = GIVE_WAY_SECONDS) -> None:
-        """Return when no request is being worked on, or after ``longest`` seconds."""
-        with self._quiet:
-            self._quiet.wait_for(lambda: self._count == 0, timeout=longest)
 
 
 class Worker:
