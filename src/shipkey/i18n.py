@@ -13,6 +13,7 @@ from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
@@ -54,3 +55,32 @@ def spoken_locale(locale: str | None) -> str | None:
     """The language of a locale (``de-CH`` → ``de``) when shipkey speaks it, else None."""
     language = locale.replace("-", "_").split("_")[0].lower() if locale else None
     return language if language in LOCALES else None
+
+
+def jinja_environment(
+    template_dir: Path,
+    locale: str,
+    *,
+    undefined: type[Undefined] = Undefined,
+    escape_strings: bool,
+    keep_trailing_newline: bool = False,
+) -> Environment:
+    """Jinja2 over the package's own ``template_dir``, speaking ``locale``: gettext from the
+    catalog (``{% trans %}``, trimmed), ``.html`` templates autoescaped."""
+    env = Environment(
+        loader=FileSystemLoader(template_dir),
+        auto_reload=False,  # the package's own templates: no stat() of the file per render
+        autoescape=select_autoescape(
+            enabled_extensions=("html",), default_for_string=escape_strings
+        ),
+        undefined=undefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=keep_trailing_newline,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(locale), newstyle=True
+    )
+    return env

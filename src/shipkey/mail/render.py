@@ -11,9 +11,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, StrictUndefined
 
-from shipkey.i18n import LOCALES, PACKAGE_DIR, format_when, normalise_locale, translations
+from shipkey.i18n import (
+    LOCALES,
+    PACKAGE_DIR,
+    format_when,
+    jinja_environment,
+    normalise_locale,
+)
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates" / "mail"
 _SPACE = re.compile(r"\s+")
@@ -28,19 +34,12 @@ class Rendered:
 
 @lru_cache(maxsize=len(LOCALES))
 def environment(locale: str) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
-        auto_reload=False,  # the package's own templates: no stat() of the file per render
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    env = jinja_environment(
+        TEMPLATE_DIR,
+        locale,
         undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        escape_strings=False,
         keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_translations(  # type: ignore[attr-defined]
-        translations(locale), newstyle=True
     )
     env.filters["when"] = lambda value: format_when(value, locale)
     return env

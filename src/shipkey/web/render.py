@@ -11,11 +11,18 @@ from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from fastapi import Request
-from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
+from jinja2 import Environment
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from shipkey.clock import utcnow
-from shipkey.i18n import LOCALES, PACKAGE_DIR, format_when, normalise_locale, translations
+from shipkey.i18n import (
+    LOCALES,
+    PACKAGE_DIR,
+    format_when,
+    jinja_environment,
+    normalise_locale,
+    translations,
+)
 from shipkey.web.session import CSRF_FIELD, _settings, get_web_session, save_session
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -93,19 +100,7 @@ def short_date_plain(value: date, locale: str) -> str:
 
 @lru_cache(maxsize=len(LOCALES))
 def environment(locale: str) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
-        auto_reload=False,  # the package's own templates: no stat() of the file per render
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
-        undefined=Undefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_translations(  # type: ignore[attr-defined]
-        translations(locale), newstyle=True
-    )
+    env = jinja_environment(TEMPLATE_DIR, locale, escape_strings=True)
     env.filters["when"] = lambda value: format_when(value, locale) if value else "—"
     env.filters["date"] = lambda value: short_date(value, locale) if value else "—"
     env.filters["money"] = lambda amount, currency: money(amount, currency, locale)
