@@ -34,6 +34,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	cd clients/python && ../../$(BIN)/mypy
 
 unit: install
