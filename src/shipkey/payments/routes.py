@@ -118,7 +118,9 @@ def list_webhook_events(
 ) -> list[WebhookEventRead]:
     """Stripe events received, newest first."""
     wanted = EventStatus(status.upper()) if status else None
-    return [WebhookEventRead.of(row) for row in events.list_events(session, wanted, limit)]
+    return [
+        WebhookEventRead.model_validate(row) for row in events.list_events(session, wanted, limit)
+    ]
 
 
 @admin_router.post("/{event_id}/retry")
@@ -126,4 +128,4 @@ def retry_webhook_event(
     event_id: str, session: DbSession, settings: SettingsDep
 ) -> WebhookEventRead:
     """Apply a failed or waiting event again now; 409 when it has already taken effect."""
-    return WebhookEventRead.of(events.retry(session, settings, event_id))
+    return WebhookEventRead.model_validate(events.retry(session, settings, event_id))
