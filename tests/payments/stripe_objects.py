@@ -17,6 +17,8 @@ import stripe
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
+from shipkey.payments.webhooks import StripeEvent, parse
+
 FIXTURES = Path(__file__).parent / "fixtures"
 WEBHOOK_SECRET = "whsec_test_0123456789abcdefghijklmnopqrstuv"
 API_KEY = "sk_test_shipkey_suite"
@@ -152,6 +154,11 @@ def event(event_type: str, obj: dict[str, Any], *, event_id: str | None = None) 
 
 def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, indent=2).encode()
+
+
+def parsed(payload: dict[str, Any]) -> StripeEvent:
+    """The event as the webhook hands it on once verified."""
+    return parse(body_of(payload).decode())
 
 
 def sign(body: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipkey.db.engine import Database
+from shipkey.payments.effects import HANDLERS
 from shipkey.payments.models import EventStatus, WebhookEvent
-from shipkey.payments.service import HANDLERS
 from tests.payments.helpers import count, event_row, events, software
 from tests.payments.stripe_objects import WEBHOOK_PATH, checkout_session, event, new_id, sign
 

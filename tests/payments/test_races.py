@@ -23,10 +23,8 @@ from shipkey.db.engine import Database
 from shipkey.db.group_commit import GroupCommit
 from shipkey.jobs.worker import Worker
 from shipkey.mail.models import MailStatus
-from shipkey.payments import service
+from shipkey.payments.events import Received, receive
 from shipkey.payments.models import EventStatus, WebhookEvent
-from shipkey.payments.service import Received
-from shipkey.payments.webhooks import parse
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock
 from tests.mail.helpers import with_smtp
@@ -47,6 +45,7 @@ from tests.payments.stripe_objects import (
     dispute,
     event,
     new_id,
+    parsed,
     sign,
 )
 
@@ -145,7 +144,7 @@ def test_a_burst_applied_in_one_shared_transaction_takes_effect_event_by_event(
         for i in range(6)
     ]
     unknown = event("checkout.session.completed", checkout_session(product="no-such-product"))
-    burst = [parse(body_of(payload).decode()) for payload in [*sales, sales[0], unknown]]
+    burst = [parsed(payload) for payload in [*sales, sales[0], unknown]]
     group = GroupCommit(db, anyio.Semaphore(1), writers=1)
     commits: list[object] = []
 
@@ -153,7 +152,7 @@ def test_a_burst_applied_in_one_shared_transaction_takes_effect_event_by_event(
         commits.append(conn)
 
     async def deliver() -> list[Received]:
-        works = [functools.partial(service.receive, settings=settings, event=e) for e in burst]
+        works = [functools.partial(receive, settings=settings, event=e) for e in burst]
         return await asyncio.gather(*(group.run(work) for work in works))
 
     sqlalchemy_event.listen(db.engine, "commit", count)

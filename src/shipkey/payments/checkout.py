@@ -1,10 +1,13 @@
 """``POST /api/checkout`` and the success page: a Stripe Checkout Session for a new PENDING
 purchase, and showing that purchase as soon as it is paid.
 
-Stripe is called outside any database transaction (no lock is held across the network): the
-purchase id is drawn first and sent as ``client_reference_id`` and ``metadata.purchaseId``; the
-purchase row is written once Stripe has answered. An event that overtakes that write finds no
-purchase yet and is applied later (see :mod:`shipkey.payments.service`).
+Stripe is called outside any database transaction (no lock is held and no connection taken
+across the network): so :func:`start` and :func:`confirm` take the :class:`Database` and open
+their own short transactions before and after the call, the one kind of function besides the
+request dependencies, job handlers and CLI commands that does. The purchase id is drawn first
+and sent as ``client_reference_id`` and ``metadata.purchaseId``; the purchase row is written
+once Stripe has answered. An event that overtakes that write finds no purchase yet and is
+applied later (see :mod:`shipkey.payments.events`).
 
 The success page calls the same fulfilment as the webhook, so the buyer sees the purchase even
 when the webhook is late; whichever comes first delivers, the other finds it done.
@@ -29,9 +32,11 @@ from shipkey.ids import new_id
 from shipkey.mail.service import purchase_url, support_address
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
-from shipkey.payments import service
+from shipkey.payments.effects import apply_checkout_session
 from shipkey.payments.gateway import StripeGateway
+from shipkey.payments.outcomes import NotYet, Unprocessable
 from shipkey.payments.schemas import CheckoutCreate, CheckoutCreated
+from shipkey.payments.stripe_objects import PAID
 from shipkey.sales.queries import purchase_detail
 
 log = logging.getLogger(__name__)
@@ -91,7 +96,11 @@ def session_params(
 def start(
     db: Database, settings: Settings, gateway: StripeGateway, data: CheckoutCreate
 ) -> CheckoutCreated:
-    """A new PENDING purchase and the Stripe Checkout Session that pays for it."""
+    """A new PENDING purchase and the Stripe Checkout Session that pays for it.
+
+    Takes the :class:`Database` rather than a session because Stripe is called between two
+    transactions: the product is read in one, the purchase written in the next once Stripe has
+    answered, and no connection is held while it is asked."""
     with db.read_session() as session:
         product = catalog.get_product(session, data.product)
         if not product.active:
@@ -140,21 +149,21 @@ class PurchaseView:
 def confirm(
     db: Database, settings: Settings, gateway: StripeGateway, session_id: str
 ) -> PurchaseView:
-    """Look the session up at Stripe and apply it as its webhook would (fulfil when paid)."""
+    """Look the session up at Stripe and apply it as its webhook would (fulfil when paid).
+
+    Takes the :class:`Database` rather than a session because Stripe is asked first, outside
+    any transaction; the session is then applied in one transaction and, once that committed,
+    the purchase is read for the page in another."""
     if not session_id.startswith("cs_") or len(session_id) > 255:
         raise NotFound("No such checkout session.", "CHECKOUT_NOT_FOUND")
     found = gateway.retrieve_checkout_session(session_id)
-    paid = found.data.get("status") == "complete" and found.data.get("payment_status") in (
-        service.PAID
-    )
+    paid = found.data.get("status") == "complete" and found.data.get("payment_status") in PAID
     try:
         with db.session() as session:
-            outcome = service.apply_checkout_session(
-                session, settings, found.data, paid=paid, now=utcnow()
-            )
-    except service.NotYet:
+            outcome = apply_checkout_session(session, settings, found.data, paid=paid, now=utcnow())
+    except NotYet:
         return PurchaseView(state="processing", support=support_address(settings))
-    except service.Unprocessable as exc:
+    except Unprocessable as exc:
         log.warning("checkout session %s: %s", session_id, exc)
         return PurchaseView(state="unknown", support=support_address(settings))
     if outcome.purchase_id is None:

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.jobs.models import Job
 from shipkey.jobs.registry import JobContext, Registry
-from shipkey.payments import service
+from shipkey.payments import events
 from shipkey.payments.models import EventStatus
 
 
@@ -15,13 +15,13 @@ class EventPending(Exception):  # noqa: N818
 
 
 def register(registry: Registry) -> None:
-    registry.register(service.EVENT_JOB, apply_event, on_give_up=event_failed)
+    registry.register(events.EVENT_JOB, apply_event, on_give_up=event_failed)
 
 
 def apply_event(ctx: JobContext, job: Job) -> None:
     """Apply a stored event; raise while it cannot take effect yet, so the job retries."""
     with ctx.db.session() as session:
-        row = service.process_stored(session, ctx.settings, str(job.payload["event"]), ctx.now())
+        row = events.process_stored(session, ctx.settings, str(job.payload["event"]), ctx.now())
         status, error = (row.status, row.error) if row is not None else (None, None)
     if status in (EventStatus.WAITING, EventStatus.RECEIVED):
         raise EventPending(error or "the event has not taken effect yet")
@@ -29,4 +29,4 @@ def apply_event(ctx: JobContext, job: Job) -> None:
 
 def event_failed(session: Session, _ctx: JobContext, job: Job) -> None:
     """Three days without its purchase: the event is FAILED (and the seller is alerted)."""
-    service.give_up(session, str(job.payload["event"]), job.last_error)
+    events.give_up(session, str(job.payload["event"]), job.last_error)

@@ -13,6 +13,9 @@ from shipkey.clock import utcnow
 from shipkey.db.types import Base, JSONDict, UTCDateTime
 from shipkey.ids import new_id
 
+PROVIDER = "stripe"
+"""The provider of the events stored (the log's key is ``(provider, event_id)``)."""
+
 
 class EventStatus(enum.StrEnum):
     RECEIVED = "RECEIVED"

@@ -16,7 +16,7 @@ from shipkey.http.deps import (
     get_settings,
     grouped_write,
 )
-from shipkey.payments import checkout, service, webhooks
+from shipkey.payments import checkout, events, webhooks
 from shipkey.payments.gateway import StripeGateway
 from shipkey.payments.models import EventStatus
 from shipkey.payments.schemas import (
@@ -81,9 +81,9 @@ async def stripe_webhook(request: Request) -> Response:
     # Events that arrive together are committed together (each still all-or-nothing). One that
     # does not take effect at once is rolled back and received again, which keeps it for later.
     try:
-        received = await grouped_write(request, service.receive_at_once, settings, event)
-    except service.NotApplied:
-        received = await grouped_write(request, service.receive, settings, event)
+        received = await grouped_write(request, events.receive_at_once, settings, event)
+    except events.NotApplied:
+        received = await grouped_write(request, events.receive, settings, event)
     answer = WebhookReceived(duplicate=received.duplicate, status=received.status)
     return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
 
@@ -118,7 +118,9 @@ def list_webhook_events(
 ) -> list[WebhookEventRead]:
     """Stripe events received, newest first."""
     wanted = EventStatus(status.upper()) if status else None
-    return [WebhookEventRead.of(row) for row in service.list_events(session, wanted, limit)]
+    return [
+        WebhookEventRead.model_validate(row) for row in events.list_events(session, wanted, limit)
+    ]
 
 
 @admin_router.post("/{event_id}/retry")
@@ -126,4 +128,4 @@ def retry_webhook_event(
     event_id: str, session: DbSession, settings: SettingsDep
 ) -> WebhookEventRead:
     """Apply a failed or waiting event again now; 409 when it has already taken effect."""
-    return WebhookEventRead.of(service.retry(session, settings, event_id))
+    return WebhookEventRead.model_validate(events.retry(session, settings, event_id))

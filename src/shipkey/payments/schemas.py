@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field
 
-from shipkey.payments.models import EventStatus, WebhookEvent
+from shipkey.payments.models import EventStatus
 from shipkey.schemas import ApiModel, InputModel
 
 
@@ -32,6 +32,8 @@ class WebhookReceived(ApiModel):
 
 
 class WebhookEventRead(ApiModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     provider: str
     event_id: str
@@ -42,21 +44,6 @@ class WebhookEventRead(ApiModel):
     error: str | None
     received_at: datetime
     processed_at: datetime | None
-
-    @classmethod
-    def of(cls, row: WebhookEvent) -> WebhookEventRead:
-        return cls(
-            id=row.id,
-            provider=row.provider,
-            event_id=row.event_id,
-            type=row.type,
-            status=row.status,
-            purchase_id=row.purchase_id,
-            attempts=row.attempts,
-            error=row.error,
-            received_at=row.received_at,
-            processed_at=row.processed_at,
-        )
 
 
 EventStatusFilter = Literal["received", "processed", "waiting", "ignored", "failed"]
