@@ -19,7 +19,7 @@ from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.licensing.helpers import Response, licensed_key
-from tests.test_throttle import REDIS_URL
+from tests.http.test_throttle import REDIS_URL
 
 PER_IP = int(rate_limits.PER_IP.split("/")[0])
 PER_KEY = int(rate_limits.PER_KEY.split("/")[0])
