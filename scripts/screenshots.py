@@ -28,7 +28,8 @@ from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.downloads import service as downloads
 from shipkey.downloads.models import Download
-from shipkey.licensing import service as licensing
+from shipkey.licensing import seats
+from shipkey.licensing.signing_keys import signing_key_store
 from shipkey.mail import service as mail
 from shipkey.orders.models import Purchase
 from shipkey.orders.schemas import PurchaseCreate
@@ -109,9 +110,9 @@ def seed(settings: Settings, db: Database) -> str:
         session.execute(update(Purchase).where(Purchase.id == sale.id).values(download_count=1))
         downloads.issue_link(session, sale, settings.base_url)
         sale_id = sale.id
-    keys = licensing.signing_key_store(settings.resolved_data_dir)
+    keys = signing_key_store(settings.resolved_data_dir)
     for machine, name in [("a1b2c3-studio", "Studio iMac"), ("d4e5f6-laptop", "ThinkPad X1")]:
-        licensing.activate(db, keys, secret, key, machine, machine_name=name, ip="198.51.100.4")
+        seats.activate(db, keys, secret, key, machine, machine_name=name, ip="198.51.100.4")
     return sale_id
 
 

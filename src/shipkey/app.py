@@ -28,8 +28,8 @@ from shipkey.http.fast_lane import FastLane
 from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundMiddleware
 from shipkey.jobs.worker import background_worker
 from shipkey.licensing import routes as license_routes
-from shipkey.licensing import service as license_service
 from shipkey.licensing.rate_limits import LicenseRateLimits
+from shipkey.licensing.signing_keys import signing_key_store
 from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.payments import routes as payment_routes
@@ -110,7 +110,7 @@ def create_app(
     app.state.db = database
     app.state.storage = files
     app.state.metrics = Metrics()
-    app.state.signing_keys = license_service.signing_key_store(settings.resolved_data_dir)
+    app.state.signing_keys = signing_key_store(settings.resolved_data_dir)
     app.state.license_rate_limits = LicenseRateLimits(
         enabled=settings.rate_limits_enabled, storage=settings.rate_limit_storage
     )

@@ -21,8 +21,13 @@ from shipkey.db.reads import BatchRead, DirectRead
 from shipkey.db.writes import conditional_update, insert_new, insert_row, update_if
 from shipkey.ids import ID_ALPHABET, new_id, random_string
 from shipkey.licensing import keys
-from shipkey.licensing import service as licensing
-from shipkey.licensing.service import _VALIDATION_BATCH, _VALIDATION_LOOKUP
+from shipkey.licensing.validation import (
+    _VALIDATION_BATCH,
+    _VALIDATION_LOOKUP,
+    Sightings,
+    Validation,
+    check,
+)
 from shipkey.orders.models import Customer
 from tests.conftest import SECRET
 from tests.licensing.helpers import activate, buy, count_queries, licensed_key, set_expiry
@@ -242,11 +247,9 @@ def test_reads_that_arrive_together_are_made_as_one_statement(
         (first, "m1", "VALID"),  # the same key and machine twice in one batch
     ] * 3
 
-    async def together() -> list[tuple[licensing.Validation, licensing.Sightings]]:
+    async def together() -> list[tuple[Validation, Sightings]]:
         return list(
-            await asyncio.gather(
-                *(licensing.check(db, SECRET, key, machine) for key, machine, _ in asked)
-            )
+            await asyncio.gather(*(check(db, SECRET, key, machine) for key, machine, _ in asked))
         )
 
     with count_queries(db.engine) as statements:
@@ -271,7 +274,7 @@ def test_a_value_the_driver_refuses_fails_its_own_read_not_the_others(
     async def together() -> list[Any]:
         return list(
             await asyncio.gather(
-                *(licensing.check(db, SECRET, key, machine) for machine in machines),
+                *(check(db, SECRET, key, machine) for machine in machines),
                 return_exceptions=True,
             )
         )

@@ -3,6 +3,7 @@ import re
 
 import pytest
 
+from shipkey.errors import ShipkeyError
 from shipkey.licensing.keys import (
     KEY_ALPHABET,
     MAX_KEY_LENGTH,
@@ -11,6 +12,8 @@ from shipkey.licensing.keys import (
     key_checksum,
     key_prefix_for,
     normalize_key,
+    parse_key,
+    require_key,
 )
 
 SECRET = "test-license-secret"
@@ -201,3 +204,13 @@ def test_long_input_is_refused_quickly() -> None:
 @pytest.mark.parametrize("value", [None, 42, b"EBO-ABCDE", ["EBO"]])
 def test_check_key_never_raises_on_other_types(value: object) -> None:
     assert not check_key(value, SECRET)  # type: ignore[arg-type]
+
+
+def test_parse_key_normalises_and_checks() -> None:
+    key = generate_key("ABC", SECRET)
+    assert parse_key(f"  {key.lower()} ", SECRET) == key
+    assert parse_key(key, "another secret") is None
+    assert parse_key("ABC", SECRET) is None
+    with pytest.raises(ShipkeyError) as refused:
+        require_key("nope", SECRET)
+    assert refused.value.code == "INVALID_KEY_FORMAT"

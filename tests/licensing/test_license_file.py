@@ -11,10 +11,12 @@ from shipkey.licensing.license_file import (
     LicenseFileError,
     LicenseFilePayload,
     check_payload,
+    file_expiry,
     read_license_file,
     sign_license_file,
     verify_license_file,
 )
+from shipkey.licensing.models import License
 
 KID = "20261128-0a1b2c3d"
 ISSUED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -377,3 +379,12 @@ def test_check_payload_refuses_expired_license() -> None:
 def test_check_payload_requires_aware_now() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         check_payload(make_payload(), "machine-1", datetime(2026, 11, 28))  # noqa: DTZ001
+
+
+def test_file_expiry_is_thirty_days_or_the_license_end() -> None:
+    lic = License(expires_at=None)
+    assert file_expiry(lic, ISSUED) == ISSUED + timedelta(days=30)
+    lic.expires_at = ISSUED + timedelta(days=400)
+    assert file_expiry(lic, ISSUED) == ISSUED + timedelta(days=30)
+    lic.expires_at = ISSUED + timedelta(days=3)
+    assert file_expiry(lic, ISSUED) == ISSUED + timedelta(days=3)

@@ -27,7 +27,9 @@ from shipkey.http.deps import (
     SettingsDep,
     StorageDep,
 )
-from shipkey.licensing import service as licensing
+from shipkey.licensing import admin as license_admin
+from shipkey.licensing import lookups as license_lookups
+from shipkey.licensing import seats
 from shipkey.licensing.models import License
 from shipkey.mail import senders
 from shipkey.mail import service as mail
@@ -510,7 +512,7 @@ def licenses(
 
 def _license(request: Request, session: Session, license_id: str) -> License:
     try:
-        return licensing.lookup(session, license_id)
+        return license_lookups.lookup(session, license_id)
     except NotFound as exc:
         raise _not_found(request, exc.message) from exc
 
@@ -525,16 +527,16 @@ def license_page(request: Request, license_id: str, session: ReadSession) -> Res
         {
             "lic": lic,
             "email": emails.get(lic.customer_id, ""),
-            "activations": licensing.list_activations(session, lic.id),
+            "activations": license_lookups.list_activations(session, lic.id),
         },
     )
 
 
 LICENSE_ACTIONS: dict[str, Callable[[Session, License], object]] = {
-    "suspend": licensing.suspend,
-    "reinstate": licensing.reinstate,
-    "revoke": licensing.revoke,
-    "reset-activations": licensing.reset_activations,
+    "suspend": license_admin.suspend,
+    "reinstate": license_admin.reinstate,
+    "revoke": license_admin.revoke,
+    "reset-activations": seats.reset_activations,
 }
 
 

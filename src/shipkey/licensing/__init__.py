@@ -1,1 +1,2 @@
-"""License keys, offline license files and the keys that sign them."""
+"""Licenses: keys, issuing, seats on machines, validation, signed license files, the seller's
+state changes."""

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
-from shipkey.licensing import service
+from shipkey.licensing.issuing import issue_manual
 from shipkey.licensing.license_file import (
     LicenseFileError,
     LicenseFilePayload,
@@ -21,7 +21,13 @@ from shipkey.licensing.license_file import (
     format_time,
     verify_license_file,
 )
-from shipkey.licensing.signing_keys import SigningKeyStore, parse_trusted_key, public_key_b64
+from shipkey.licensing.lookups import list_activations, lookup
+from shipkey.licensing.signing_keys import (
+    SigningKeyStore,
+    parse_trusted_key,
+    public_key_b64,
+    signing_key_store,
+)
 from shipkey.terminal import err, out
 
 keys_app = typer.Typer(help="Signing keys of license files (Ed25519).", no_args_is_help=True)
@@ -36,7 +42,7 @@ def _settings() -> Settings:
 
 
 def _store(settings: Settings) -> SigningKeyStore:
-    return service.signing_key_store(settings.resolved_data_dir)
+    return signing_key_store(settings.resolved_data_dir)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -110,7 +116,7 @@ def license_issue(
     db = Database(settings.resolved_database_url)
     try:
         with db.session() as session:
-            lic = service.issue_manual(
+            lic = issue_manual(
                 session,
                 product,
                 str(address),
@@ -141,8 +147,8 @@ def license_show(key: str) -> None:
     db = Database(settings.resolved_database_url)
     try:
         with db.read_session() as session:
-            lic = service.lookup(session, key)
-            machines = service.list_activations(session, lic.id)
+            lic = lookup(session, key)
+            machines = list_activations(session, lic.id)
     except ShipkeyError as exc:
         raise _fail(exc.message) from exc
     finally:

@@ -18,6 +18,7 @@ import hmac
 import re
 import string
 
+from shipkey.errors import BadRequest
 from shipkey.ids import random_string
 
 KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -95,3 +96,20 @@ def check_key(key: str, secret: str) -> bool:
         return False
     expected = key_checksum(match["base"], secret)
     return hmac.compare_digest(expected, match["checksum"])
+
+
+def parse_key(raw: str, secret: str) -> str | None:
+    """The normalised key when ``raw`` is well-formed with a correct checksum, else None.
+
+    Pure: no database involved, so made-up keys cost nothing.
+    """
+    key = normalize_key(raw)
+    return key if check_key(key, secret) else None
+
+
+def require_key(raw: str, secret: str) -> str:
+    """The normalised key, or 400 ``INVALID_KEY_FORMAT``."""
+    key = parse_key(raw, secret)
+    if key is None:
+        raise BadRequest("This is not a valid license key.", "INVALID_KEY_FORMAT")
+    return key

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+from shipkey.licensing.models import License
+from shipkey.licensing.signing_keys import SigningKeyStore
 
 BEGIN_MARKER = "-----BEGIN SHIPKEY LICENSE FILE-----"
 END_MARKER = "-----END SHIPKEY LICENSE FILE-----"
@@ -41,6 +44,9 @@ MAX_FILE_LENGTH = 64 * 1024
 
 _BASE64_LINE_RE = re.compile(r"[A-Za-z0-9+/=]+")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+FILE_VALIDITY = timedelta(days=30)
+"""A license file must be renewed online this long after it was issued (sooner if the license
+itself ends sooner)."""
 
 
 class LicenseFileError(ValueError):
@@ -281,3 +287,29 @@ def check_payload(payload: LicenseFilePayload, machine_id: str, now: datetime) -
         raise LicenseFileError("license has expired", code="LICENSE_EXPIRED")
     if now >= payload.expires_at:
         raise LicenseFileError("license file has expired; renew it online", code="FILE_EXPIRED")
+
+
+# --- a license's file, as the server issues it ----------------------------------------------
+
+
+def file_expiry(lic: License, now: datetime) -> datetime:
+    """When a file issued ``now`` must be renewed: 30 days on, never after the license ends."""
+    expires = now + FILE_VALIDITY
+    if lic.expires_at is not None and lic.expires_at < expires:
+        return lic.expires_at
+    return expires
+
+
+def issue_file(signing_keys: SigningKeyStore, lic: License, machine_id: str, now: datetime) -> str:
+    """A signed license file for ``lic`` on ``machine_id``, issued ``now``."""
+    payload = LicenseFilePayload(
+        license_key=lic.key,
+        product=lic.product.slug,
+        machine_id=machine_id,
+        features=tuple(lic.features),
+        license_expires_at=lic.expires_at,
+        issued_at=now,
+        expires_at=file_expiry(lic, now),
+    )
+    key = signing_keys.current()
+    return sign_license_file(payload, key.private_key, key.kid)

@@ -33,7 +33,7 @@ class License(Base):
     """One license key: who may use which product on how many machines, until when.
 
     ``activation_count`` is the seat counter. It only changes through conditional UPDATEs
-    (see :mod:`shipkey.licensing.service`) and always equals the number of active rows in
+    (see :mod:`shipkey.licensing.seats`) and always equals the number of active rows in
     ``license_activations``.
     """
 

@@ -21,7 +21,8 @@ from shipkey.http.deps import (
     json_body,
     json_body_openapi,
 )
-from shipkey.licensing import service
+from shipkey.licensing import admin, seats, validation
+from shipkey.licensing.lookups import list_activations, lookup
 from shipkey.licensing.models import License
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.licensing.schemas import (
@@ -82,7 +83,7 @@ def activate(
     Again on the same machine: "Already activated", no seat used, a fresh license file.
     """
     limits.hit_key(data.license_key)
-    result = service.activate(
+    result = seats.activate(
         db,
         signing_keys,
         settings.license_key_secret,
@@ -109,7 +110,7 @@ def deactivate(
     """Free the seat a machine holds; the machine can be activated again later."""
     if key:
         limits.hit_key(key)
-    service.deactivate(session, settings.license_key_secret, key, machine_id)
+    seats.deactivate(session, settings.license_key_secret, key, machine_id)
     return DeactivateResponse(message="License deactivated on this machine")
 
 
@@ -139,7 +140,7 @@ async def validate(request: Request) -> Response:
     data = await json_body(request, ValidateRequest)
     await limits.hit_key_async(data.license_key)
     db, settings = get_database(request), get_settings(request)
-    result = await service.validate(
+    result = await validation.validate(
         db, settings.license_key_secret, data.license_key, data.machine_id
     )
     info = LicenseInfo.of(result.license, result.now) if result.license is not None else None
@@ -158,7 +159,7 @@ def license_file(
 ) -> LicenseFileResponse:
     """A fresh license file for a machine that is already activated (no seat is used)."""
     limits.hit_key(data.license_key)
-    result = service.renew_file(
+    result = validation.renew_file(
         db, signing_keys, settings.license_key_secret, data.license_key, data.machine_id
     )
     return LicenseFileResponse(
@@ -170,7 +171,7 @@ def license_file(
 def public_keys(signing_keys: SigningKeysDep) -> PublicKeysResponse:
     """The Ed25519 keys license files are signed with (older keys stay until retired)."""
     return PublicKeysResponse(
-        keys=[PublicKeyRead(**key.to_json_dict()) for key in service.public_keys(signing_keys)]
+        keys=[PublicKeyRead(**key.to_json_dict()) for key in signing_keys.published()]
     )
 
 
@@ -178,36 +179,36 @@ def public_keys(signing_keys: SigningKeysDep) -> PublicKeysResponse:
 
 
 def _read(session: Session, lic: License) -> LicenseRead:
-    return LicenseRead.detail(lic, service.list_activations(session, lic.id), utcnow())
+    return LicenseRead.detail(lic, list_activations(session, lic.id), utcnow())
 
 
 @admin_router.get("/{key}")
 def get_license(key: str, session: ReadSession) -> LicenseRead:
     """A license (by key, in any case, or by its ``lic_…`` id) with every machine it was on."""
-    return _read(session, service.lookup(session, key))
+    return _read(session, lookup(session, key))
 
 
 @admin_router.post("/{key}/suspend")
 def suspend(key: str, session: DbSession) -> LicenseRead:
     """ACTIVE → SUSPENDED: activation and validation refuse it until reinstated."""
-    return _read(session, service.suspend(session, service.lookup(session, key)))
+    return _read(session, admin.suspend(session, lookup(session, key)))
 
 
 @admin_router.post("/{key}/reinstate")
 def reinstate(key: str, session: DbSession) -> LicenseRead:
     """SUSPENDED → ACTIVE; 409 ``INVALID_LICENSE_STATE`` for a revoked (or expired) license."""
-    return _read(session, service.reinstate(session, service.lookup(session, key)))
+    return _read(session, admin.reinstate(session, lookup(session, key)))
 
 
 @admin_router.post("/{key}/revoke")
 def revoke(key: str, session: DbSession) -> LicenseRead:
     """→ REVOKED, for good."""
-    return _read(session, service.revoke(session, service.lookup(session, key)))
+    return _read(session, admin.revoke(session, lookup(session, key)))
 
 
 @admin_router.post("/{key}/reset-activations")
 def reset_activations(key: str, session: DbSession) -> LicenseRead:
     """Deactivate every machine: all seats are free again."""
-    lic = service.lookup(session, key)
-    service.reset_activations(session, lic)
+    lic = lookup(session, key)
+    seats.reset_activations(session, lic)
     return _read(session, lic)

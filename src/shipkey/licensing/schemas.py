@@ -1,11 +1,19 @@
-"""License API shapes (camelCase on the wire)."""
+"""License API shapes (camelCase on the wire).
+
+A machine's activation is read from its row as it is (``from_attributes``). A license's shapes
+are built by ``of``/``detail`` instead: their ``status`` is the status at a given moment (an
+ACTIVE license past its end answers EXPIRED), which is no attribute of the row, and
+:class:`LicenseInfo` is built on the validation hot path, where the keyword constructor costs
+about half of ``model_validate`` from attributes (1.5 against 2.5 µs, 3.4 µs with the moment
+passed as validation context).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from shipkey.catalog.models import LicenseType
 from shipkey.licensing.models import (
@@ -120,6 +128,10 @@ class LicenseSummary(ApiModel):
 
 
 class ActivationRead(ApiModel):
+    """A machine a license was activated on: ``ActivationRead.model_validate(activation)``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     machine_id: str
     machine_name: str | None
@@ -127,18 +139,6 @@ class ActivationRead(ApiModel):
     activated_at: datetime
     deactivated_at: datetime | None
     last_seen_at: datetime | None
-
-    @classmethod
-    def of(cls, activation: LicenseActivation) -> ActivationRead:
-        return cls(
-            id=activation.id,
-            machine_id=activation.machine_id,
-            machine_name=activation.machine_name,
-            ip=activation.ip,
-            activated_at=activation.activated_at,
-            deactivated_at=activation.deactivated_at,
-            last_seen_at=activation.last_seen_at,
-        )
 
 
 class LicenseRead(LicenseSummary):
@@ -176,5 +176,5 @@ class LicenseRead(LicenseSummary):
             suspended_at=lic.suspended_at,
             revoked_at=lic.revoked_at,
             expired_at=lic.expired_at,
-            machines=[ActivationRead.of(a) for a in activations],
+            machines=[ActivationRead.model_validate(a) for a in activations],
         )

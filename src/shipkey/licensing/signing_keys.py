@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 ALGORITHM = "Ed25519"
 CURRENT_FILE = "current"
 RETIRED_DIR = "retired"
+SIGNING_KEYS_DIR = "signing-keys"
+"""Where an installation keeps its signing keys, inside its data directory."""
 KID_RE = re.compile(r"[0-9]{8}-[0-9a-f]{8}")
 
 
@@ -264,3 +266,8 @@ class SigningKeyStore:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+
+
+def signing_key_store(data_dir: Path) -> SigningKeyStore:
+    """The signing keys of the installation whose data directory is ``data_dir``."""
+    return SigningKeyStore(data_dir / SIGNING_KEYS_DIR)

@@ -30,7 +30,7 @@ from shipkey.errors import NotFound
 from shipkey.fulfilment.access import IssuedAccess
 from shipkey.http.throttle import Throttle
 from shipkey.ids import hash_token, new_id
-from shipkey.licensing import service as licensing
+from shipkey.licensing import seats, validation
 from shipkey.licensing.models import License, LicenseActivation
 from shipkey.licensing.signing_keys import SigningKeyStore
 from shipkey.mail import service as mail
@@ -274,7 +274,7 @@ def deactivate_machine(
     """Free the seat of one of the buyer's machines."""
     lic = owned_license(session, purchase, license_id)
     activation = owned_activation(session, lic, activation_id)
-    licensing.deactivate(session, settings.license_key_secret, lic.key, activation.machine_id)
+    seats.deactivate(session, settings.license_key_secret, lic.key, activation.machine_id)
     return activation
 
 
@@ -294,7 +294,7 @@ def machine_license_file(
         lic = owned_license(session, purchase, license_id)
         activation = owned_activation(session, lic, activation_id)
         key = lic.key
-    renewed = licensing.renew_file(
+    renewed = validation.renew_file(
         db, signing_keys, settings.license_key_secret, key, activation.machine_id
     )
     return activation, renewed.license_file

@@ -21,7 +21,7 @@ from shipkey.downloads import jobs as stamping
 from shipkey.downloads import service as downloads
 from shipkey.errors import Conflict
 from shipkey.fulfilment import access
-from shipkey.licensing import service as licensing
+from shipkey.licensing import issuing as licensing
 from shipkey.licensing.models import License
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage

@@ -12,7 +12,7 @@ from shipkey.downloads.models import Download
 from shipkey.fulfilment import access
 from shipkey.fulfilment.access import IssuedAccess
 from shipkey.fulfilment.models import AccessGrant
-from shipkey.licensing import service as licensing
+from shipkey.licensing import lookups as license_lookups
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
 from shipkey.orders.models import Purchase
 
@@ -45,11 +45,11 @@ class PurchaseDetail:
 def purchase_detail(
     session: Session, purchase: Purchase, *, link_limit: int = 100, machines: bool = False
 ) -> PurchaseDetail:
-    licenses = licensing.list_for_purchase(session, purchase.id)
+    licenses = license_lookups.list_for_purchase(session, purchase.id)
     active = {}
     if machines:
         active = {
-            lic.id: [a for a in licensing.list_activations(session, lic.id) if a.active]
+            lic.id: [a for a in license_lookups.list_activations(session, lic.id) if a.active]
             for lic in licenses
         }
     return PurchaseDetail(
