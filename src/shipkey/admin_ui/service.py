@@ -20,7 +20,7 @@ from shipkey.downloads.models import Download
 from shipkey.errors import BadRequest
 from shipkey.licensing.models import License
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
-from shipkey.orders.models import Purchase, PurchaseStatus
+from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.sales import delivery
 
 MAX_EXTRA_DOWNLOADS = 1000
@@ -212,8 +212,6 @@ def messages_for(session: Session, purchase_id: str) -> list[MailMessage]:
 
 def search_licenses(session: Session, query: str = "", limit: int = 100) -> list[License]:
     """Newest first; ``query`` matches part of a key, or the buyer's e-mail."""
-    from shipkey.orders.models import Customer
-
     statement = select(License).order_by(License.created_at.desc(), License.id).limit(limit)
     query = query.strip()[:320]
     if query:
@@ -231,8 +229,6 @@ def search_licenses(session: Session, query: str = "", limit: int = 100) -> list
 
 
 def customer_emails(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
-    from shipkey.orders.models import Customer
-
     if not customer_ids:
         return {}
     rows = session.execute(

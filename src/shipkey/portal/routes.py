@@ -7,19 +7,34 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from starlette.responses import Response
 
-from shipkey.errors import NotFound, ShipkeyError, TooManyRequests
 from shipkey.http.deps import ClientDep, DatabaseDep, DbSession, ReadSession, SettingsDep
 from shipkey.i18n import LOCALES
 from shipkey.licensing.signing_keys import SigningKeyStore
 from shipkey.portal import service
 from shipkey.portal.models import LoginPurpose
 from shipkey.web.csrf import CsrfChecked
-from shipkey.web.errors import NeedsSignIn, PageError
+from shipkey.web.errors import (
+    NeedsSignIn,
+    form_on_error,
+    notice_on_error,
+    page_errors,
+    titled_on_error,
+)
 from shipkey.web.errors import install as install_pages
 from shipkey.web.render import page_locale, redirect, render, tr
 from shipkey.web.session import WebSessionDep, get_web_session, safe_next
 
-router = APIRouter(tags=["pages: buyer"], include_in_schema=False)
+
+def _no_such_purchase(request: Request) -> str:
+    """What a buyer is told for a purchase, license or machine not found in their account."""
+    return tr(request, "There is no such purchase in your account.")
+
+
+router = APIRouter(
+    tags=["pages: buyer"],
+    include_in_schema=False,
+    dependencies=[page_errors(not_found=_no_such_purchase)],
+)
 Posted = [CsrfChecked]
 
 
@@ -32,14 +47,6 @@ def current_buyer(request: Request) -> str:
 
 
 BuyerDep = Annotated[str, Depends(current_buyer)]
-
-
-def _not_found(request: Request) -> PageError:
-    return PageError(
-        404,
-        tr(request, "Not found"),
-        tr(request, "There is no such purchase in your account."),
-    )
 
 
 # --- signing in -----------------------------------------------------------------------------
@@ -69,19 +76,15 @@ def request_link(
             {"next": next, "email": email, "error": tr(request, "Enter a valid e-mail address.")},
             status_code=422,
         )
-    try:
+    too_many = {
+        "next": next,
+        "email": email,
+        "error": tr(request, "Too many sign-in requests. Please wait a while."),
+    }
+    with form_on_error(
+        lambda exc: render(request, "portal/login.html", too_many, status_code=exc.status_code)
+    ):
         limits.hit(client.ip, address)
-    except TooManyRequests:
-        return render(
-            request,
-            "portal/login.html",
-            {
-                "next": next,
-                "email": email,
-                "error": tr(request, "Too many sign-in requests. Please wait a while."),
-            },
-            status_code=429,
-        )
     service.request_buyer_link(session, settings, address, page_locale(request))
     get_web_session(request).remember_destination(next)
     return render(request, "portal/login_sent.html", {"email": address})
@@ -149,10 +152,7 @@ def purchases(request: Request, email: BuyerDep, session: ReadSession) -> Respon
 def purchase_page(
     request: Request, purchase_id: str, email: BuyerDep, session: ReadSession, settings: SettingsDep
 ) -> Response:
-    try:
-        purchase = service.owned_purchase(session, purchase_id, email)
-    except NotFound as exc:
-        raise _not_found(request) from exc
+    purchase = service.owned_purchase(session, purchase_id, email)
     view = service.purchase_view(session, purchase)
     return render(
         request,
@@ -175,22 +175,19 @@ def new_download_link(
     settings: SettingsDep,
     web_session: WebSessionDep,
 ) -> Response:
-    try:
-        purchase = service.owned_purchase(session, purchase_id, email)
-    except NotFound as exc:
-        raise _not_found(request) from exc
-    try:
+    purchase = service.owned_purchase(session, purchase_id, email)
+    back = f"/purchases/{purchase.id}"
+    with notice_on_error(
+        request, back, lambda reason: tr(request, "No new link: %(reason)s", reason=reason)
+    ):
         link = service.new_download_link(session, settings, purchase)
-    except ShipkeyError as exc:
-        web_session.notify(tr(request, "No new link: %(reason)s", reason=exc.message), "error")
-    else:
-        web_session.notify(
-            tr(request, "Your download link is ready."),
-            "link",
-            url=link.url,
-            expires=link.expires_at.isoformat(),
-        )
-    return redirect(request, f"/purchases/{purchase.id}")
+    web_session.notify(
+        tr(request, "Your download link is ready."),
+        "link",
+        url=link.url,
+        expires=link.expires_at.isoformat(),
+    )
+    return redirect(request, back)
 
 
 @router.post(
@@ -207,13 +204,8 @@ def deactivate_machine(
     settings: SettingsDep,
     web_session: WebSessionDep,
 ) -> Response:
-    try:
-        purchase = service.owned_purchase(session, purchase_id, email)
-        activation = service.deactivate_machine(
-            session, settings, purchase, license_id, activation_id
-        )
-    except NotFound as exc:
-        raise _not_found(request) from exc
+    purchase = service.owned_purchase(session, purchase_id, email)
+    activation = service.deactivate_machine(session, settings, purchase, license_id, activation_id)
     name = activation.machine_name or activation.machine_id
     web_session.notify(tr(request, "%(machine)s was deactivated.", machine=name))
     return redirect(request, f"/purchases/{purchase.id}")
@@ -230,14 +222,10 @@ def license_file(
     settings: SettingsDep,
 ) -> Response:
     signing_keys: SigningKeyStore = request.app.state.signing_keys
-    try:
+    with titled_on_error(request, tr(request, "No license file")):
         activation, content = service.machine_license_file(
             db, signing_keys, settings, email, purchase_id, license_id, activation_id
         )
-    except NotFound as exc:
-        raise _not_found(request) from exc
-    except ShipkeyError as exc:
-        raise PageError(exc.status_code, tr(request, "No license file"), exc.message) from exc
     safe = "".join(c for c in activation.machine_id if c.isalnum() or c in "-_.")[:60] or "machine"
     return Response(
         content,

@@ -1,0 +1,34 @@
+"""What every seller page shares: the signed-in seller, the CSRF check on posts, and a router
+under ``/admin`` whose domain errors are answered as pages (:mod:`shipkey.web.errors`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from shipkey.web.csrf import CsrfChecked
+from shipkey.web.errors import PAGE_ERRORS, NeedsSignIn
+from shipkey.web.session import get_web_session
+
+Posted = [CsrfChecked]
+
+
+def current_admin(request: Request) -> str:
+    """The signed-in seller's name; otherwise off to the sign-in page."""
+    admin = get_web_session(request).admin
+    if admin is None:
+        raise NeedsSignIn("/admin/login", request.url.path)
+    return admin
+
+
+Admin = [Depends(current_admin)]
+
+
+def admin_router(*, page_errors: bool = True) -> APIRouter:
+    """A router for a group of seller pages; ``page_errors=False`` for a route that answers in
+    JSON (the upload script's target), whose domain errors keep their JSON answers."""
+    return APIRouter(
+        prefix="/admin",
+        tags=["pages: admin"],
+        include_in_schema=False,
+        dependencies=[PAGE_ERRORS] if page_errors else [],
+    )

@@ -1,0 +1,186 @@
+"""The product pages: the list with a form for a new product, and one product's form. A form
+that is refused (a bad price, a field out of range, a slug taken) is shown again, 422, with
+what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from shipkey.admin_ui.pages import Admin, Posted, admin_router
+from shipkey.catalog import service as catalog
+from shipkey.catalog.models import LicenseType, Product, ProductType
+from shipkey.catalog.schemas import ProductCreate, ProductUpdate
+from shipkey.http.deps import DbSession, ReadSession
+from shipkey.web.errors import form_on_error
+from shipkey.web.render import redirect, render, tr
+from shipkey.web.session import get_web_session
+
+router = admin_router()
+
+PRODUCT_FIELDS = (
+    "name",
+    "slug",
+    "type",
+    "price",
+    "currency",
+    "description",
+    "max_downloads",
+    "link_ttl_hours",
+    "license_type",
+    "max_activations",
+    "license_days",
+    "key_prefix",
+)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted form's text fields, as typed (to show the form again)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+FormFields = Annotated[dict[str, str], Depends(form_fields)]
+
+
+def _cents(raw: str) -> int | None:
+    raw = raw.strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise ValueError("price") from exc
+    if not value.is_finite() or value < 0 or value > 1_000_000:
+        raise ValueError("price")
+    return int((value * 100).quantize(Decimal(1)))
+
+
+def _product_values(form: dict[str, str]) -> dict[str, Any]:
+    """The form's fields as the product schemas take them (ValueError for a bad price)."""
+    values: dict[str, Any] = {}
+    for name in PRODUCT_FIELDS:
+        raw = form.get(name, "").strip()
+        if name == "price":
+            values[name] = _cents(raw)
+        elif name == "license_type":
+            values[name] = raw or None
+        elif name in ("max_downloads", "link_ttl_hours", "max_activations", "license_days"):
+            values[name] = (
+                int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else (raw or None)
+            )
+        else:
+            values[name] = raw or None
+    values["stamp"] = form.get("stamp") == "on"
+    return values
+
+
+def _input_errors(request: Request, exc: ValueError) -> list[str]:
+    """What is wrong with the form's fields, one line each."""
+    if not isinstance(exc, ValidationError):
+        return [tr(request, "Invalid price.")]
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err.get("loc", ()))
+        out.append(f"{field}: {err.get('msg', '')}" if field else str(err.get("msg", "")))
+    return out
+
+
+def _product_form_context(product: Product | None, form: dict[str, str] | None) -> dict[str, Any]:
+    if form is None and product is not None:
+        form = {
+            "name": product.name,
+            "slug": product.slug,
+            "type": product.type.value,
+            "price": f"{product.price / 100:.2f}",
+            "currency": product.currency,
+            "description": product.description,
+            "max_downloads": str(product.max_downloads),
+            "link_ttl_hours": str(product.link_ttl_hours),
+            "license_type": product.license_type.value if product.license_type else "",
+            "max_activations": str(product.max_activations),
+            "license_days": str(product.license_days or ""),
+            "key_prefix": product.key_prefix or "",
+            "stamp": "on" if product.stamp else "",
+        }
+    return {
+        "product": product,
+        "form": form
+        or {
+            "type": "DOWNLOAD",
+            "currency": "EUR",
+            "max_downloads": "5",
+            "link_ttl_hours": "24",
+            "max_activations": "3",
+        },
+        "product_types": [t.value for t in ProductType],
+        "license_types": [t.value for t in LicenseType],
+    }
+
+
+def _refused_form(
+    request: Request,
+    listing: Sequence[Product],
+    product: Product | None,
+    form: dict[str, str],
+    errors: list[str],
+) -> Response:
+    """The new-product form (with the list) or ``product``'s form again, with ``errors``."""
+    template = "admin/products.html" if product is None else "admin/product.html"
+    return render(
+        request,
+        template,
+        {"products": listing, "errors": errors, **_product_form_context(product, form)},
+        status_code=422,
+    )
+
+
+@router.get("/products", dependencies=Admin)
+def products(request: Request, session: ReadSession) -> Response:
+    return render(
+        request,
+        "admin/products.html",
+        {"products": catalog.list_products(session), **_product_form_context(None, None)},
+    )
+
+
+@router.post("/products", dependencies=[*Admin, *Posted])
+def create_product(request: Request, form: FormFields, session: DbSession) -> Response:
+    # The list is read before the write: a form the catalog refuses is shown again without
+    # reading after a failed write.
+    listing = catalog.list_products(session)
+    try:
+        values = _product_values(form)
+        data = ProductCreate.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValueError as exc:
+        return _refused_form(request, listing, None, form, _input_errors(request, exc))
+    with form_on_error(lambda exc: _refused_form(request, listing, None, form, [exc.message])):
+        product = catalog.create_product(session, data)
+    get_web_session(request).notify(tr(request, "The product was created."))
+    return redirect(request, f"/admin/products/{product.id}")
+
+
+@router.get("/products/{ref}", dependencies=Admin)
+def product_page(request: Request, ref: str, session: ReadSession) -> Response:
+    product = catalog.get_product(session, ref)
+    return render(request, "admin/product.html", _product_form_context(product, None))
+
+
+@router.post("/products/{ref}", dependencies=[*Admin, *Posted])
+def edit_product(request: Request, ref: str, form: FormFields, session: DbSession) -> Response:
+    product = catalog.get_product(session, ref)
+    try:
+        values = _product_values(form)
+        values["active"] = form.get("active") == "on"
+        data = ProductUpdate.model_validate(values)
+    except ValueError as exc:
+        return _refused_form(request, [], product, form, _input_errors(request, exc))
+    with form_on_error(lambda exc: _refused_form(request, [], product, form, [exc.message])):
+        catalog.update_product(session, product, data)
+    get_web_session(request).notify(tr(request, "Saved."))
+    return redirect(request, f"/admin/products/{product.id}")

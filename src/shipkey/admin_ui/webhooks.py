@@ -1,0 +1,18 @@
+"""The webhook page: the newest events received from the payment provider."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import Response
+
+from shipkey.admin_ui import service
+from shipkey.admin_ui.pages import Admin, admin_router
+from shipkey.http.deps import ReadSession
+from shipkey.web.render import render
+
+router = admin_router()
+
+
+@router.get("/webhooks", dependencies=Admin)
+def webhooks(request: Request, session: ReadSession) -> Response:
+    return render(request, "admin/webhooks.html", {"events": service.webhook_events(session)})

@@ -1,0 +1,55 @@
+"""Creating and editing a product through its forms."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.portal.helpers import csrf_of
+
+
+def test_create_and_edit_a_product(seller: TestClient, admin: TestClient) -> None:
+    token = csrf_of(seller, "/admin/products")
+    bad = seller.post(
+        "/admin/products", data={"csrf_token": token, "name": "X", "slug": "Not A Slug"}
+    )
+    assert bad.status_code == 422
+    assert "slug" in bad.text
+    created = seller.post(
+        "/admin/products",
+        data={
+            "csrf_token": token,
+            "name": "Rust Book",
+            "slug": "rust-book",
+            "type": "DOWNLOAD",
+            "price": "19,90",
+            "currency": "eur",
+            "max_downloads": "4",
+            "license_type": "",
+        },
+    )
+    assert created.status_code == 200
+    assert "The product was created." in created.text
+    product = admin.get("/api/admin/products/rust-book").json()
+    assert (product["price"], product["currency"], product["maxDownloads"]) == (1990, "EUR", 4)
+
+    edited = seller.post(
+        f"/admin/products/{product['id']}",
+        data={
+            "csrf_token": token,
+            "name": "Rust Book 2e",
+            "slug": "rust-book",
+            "type": "DOWNLOAD",
+            "price": "24",
+            "currency": "EUR",
+            "max_downloads": "4",
+            "link_ttl_hours": "48",
+            "active": "on",
+        },
+    )
+    assert "Saved." in edited.text
+    product = admin.get("/api/admin/products/rust-book").json()
+    assert (product["name"], product["price"], product["linkTtlHours"]) == (
+        "Rust Book 2e",
+        2400,
+        48,
+    )
