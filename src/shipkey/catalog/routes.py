@@ -17,23 +17,23 @@ router = APIRouter(
 
 @router.post("", status_code=201)
 def create_product(data: ProductCreate, session: DbSession) -> ProductRead:
-    return ProductRead.of(service.create_product(session, data))
+    return ProductRead.model_validate(service.create_product(session, data))
 
 
 @router.get("")
 def list_products(session: ReadSession) -> list[ProductRead]:
-    return [ProductRead.of(p) for p in service.list_products(session)]
+    return [ProductRead.model_validate(p) for p in service.list_products(session)]
 
 
 @router.get("/{ref}")
 def get_product(ref: str, session: ReadSession) -> ProductRead:
-    return ProductRead.of(service.get_product(session, ref))
+    return ProductRead.model_validate(service.get_product(session, ref))
 
 
 @router.patch("/{ref}")
 def update_product(ref: str, data: ProductUpdate, session: DbSession) -> ProductRead:
     product = service.get_product(session, ref)
-    return ProductRead.of(service.update_product(session, product, data))
+    return ProductRead.model_validate(service.update_product(session, product, data))
 
 
 @router.put(
