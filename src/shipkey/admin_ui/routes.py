@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from shipkey.admin_ui import charts, service
+from shipkey.catalog import file_upload
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
@@ -368,7 +369,7 @@ async def upload_file(
     filename: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> JSONResponse:
     """The upload script's target: the body is the file, streamed into storage."""
-    uploaded = await catalog.upload_file(
+    uploaded = await file_upload.upload_file(
         db, storage, ref, filename, request.headers.get("content-type"), request.stream()
     )
     metrics: Metrics = request.app.state.metrics

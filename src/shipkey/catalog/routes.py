@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from shipkey.admin.auth import require_admin
-from shipkey.catalog import service
+from shipkey.catalog import file_upload, service
 from shipkey.catalog.schemas import ProductCreate, ProductFile, ProductRead, ProductUpdate
 from shipkey.http.deps import DatabaseDep, DbSession, ReadSession, StorageDep
 from shipkey.metrics import Metrics
@@ -57,7 +57,7 @@ async def upload_file(
     ),
 ) -> ProductFile:
     """Stream the request body into storage as the product's file (any size)."""
-    uploaded = await service.upload_file(
+    uploaded = await file_upload.upload_file(
         db, storage, ref, filename, request.headers.get("content-type"), request.stream()
     )
     metrics: Metrics = request.app.state.metrics
