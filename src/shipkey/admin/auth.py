@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shipkey.admin import service
 from shipkey.clock import utcnow
+from shipkey.db.engine import Database
 from shipkey.errors import Unauthorized
 from shipkey.http.deps import get_database, get_settings
 
@@ -29,12 +29,28 @@ def require_admin(
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     if service.matches_static(raw, configured):
         return "SHIPKEY_ADMIN_TOKEN"
-    db = get_database(request)
+    name = authenticate(get_database(request), raw)
+    if name is None:
+        raise Unauthorized("The admin token is not valid.", headers=challenge)
+    return name
+
+
+def authenticate(db: Database, raw: str) -> str | None:
+    """The name (else the id) of the stored admin token ``raw``, recording its use; ``None``
+    when there is no such token or it was revoked.
+
+    This takes the database, not the route's session, because it runs before every admin route
+    and must hold nothing while the route runs (an upload streams for minutes): the token is
+    read in a short read-only unit of work, and its use recorded in another short one only when
+    the last record is over a minute old, so that routes that only read never take the write
+    lock.
+    """
     with db.read_session() as session:
         token = service.find_token(session, raw)
         if token is None:
-            raise Unauthorized("The admin token is not valid.", headers=challenge)
-        stale = token.last_used_at is None or token.last_used_at < utcnow() - timedelta(minutes=1)
+            return None
+        last_used = token.last_used_at
+        stale = last_used is None or last_used < utcnow() - service.LAST_USED_RESOLUTION
         name, token_id = token.name, token.id
     if stale:
         with db.session() as session:

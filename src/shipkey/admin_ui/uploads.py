@@ -9,7 +9,7 @@ from fastapi import Query, Request
 from starlette.responses import JSONResponse
 
 from shipkey.admin_ui.pages import Admin, Posted, admin_router
-from shipkey.catalog import service as catalog
+from shipkey.catalog import file_upload
 from shipkey.http.deps import DatabaseDep, StorageDep
 from shipkey.metrics import Metrics
 
@@ -24,9 +24,9 @@ async def upload_file(
     storage: StorageDep,
     filename: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> JSONResponse:
-    """The body is the file, streamed into storage (:func:`shipkey.catalog.service.upload_file`
+    """The body is the file, streamed into storage (:func:`shipkey.catalog.file_upload.upload_file`
     opens its own short transactions around the transfer)."""
-    uploaded = await catalog.upload_file(
+    uploaded = await file_upload.upload_file(
         db, storage, ref, filename, request.headers.get("content-type"), request.stream()
     )
     metrics: Metrics = request.app.state.metrics

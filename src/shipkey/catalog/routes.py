@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from shipkey.admin.auth import require_admin
-from shipkey.catalog import service
+from shipkey.catalog import file_upload, service
 from shipkey.catalog.schemas import ProductCreate, ProductFile, ProductRead, ProductUpdate
 from shipkey.http.deps import DatabaseDep, DbSession, ReadSession, StorageDep
 from shipkey.metrics import Metrics
@@ -17,23 +17,23 @@ router = APIRouter(
 
 @router.post("", status_code=201)
 def create_product(data: ProductCreate, session: DbSession) -> ProductRead:
-    return ProductRead.of(service.create_product(session, data))
+    return ProductRead.model_validate(service.create_product(session, data))
 
 
 @router.get("")
 def list_products(session: ReadSession) -> list[ProductRead]:
-    return [ProductRead.of(p) for p in service.list_products(session)]
+    return [ProductRead.model_validate(p) for p in service.list_products(session)]
 
 
 @router.get("/{ref}")
 def get_product(ref: str, session: ReadSession) -> ProductRead:
-    return ProductRead.of(service.get_product(session, ref))
+    return ProductRead.model_validate(service.get_product(session, ref))
 
 
 @router.patch("/{ref}")
 def update_product(ref: str, data: ProductUpdate, session: DbSession) -> ProductRead:
     product = service.get_product(session, ref)
-    return ProductRead.of(service.update_product(session, product, data))
+    return ProductRead.model_validate(service.update_product(session, product, data))
 
 
 @router.put(
@@ -57,7 +57,7 @@ async def upload_file(
     ),
 ) -> ProductFile:
     """Stream the request body into storage as the product's file (any size)."""
-    uploaded = await service.upload_file(
+    uploaded = await file_upload.upload_file(
         db, storage, ref, filename, request.headers.get("content-type"), request.stream()
     )
     metrics: Metrics = request.app.state.metrics

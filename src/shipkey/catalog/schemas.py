@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from shipkey.catalog.models import LicenseType, Product, ProductType
+from shipkey.catalog.models import LicenseType, ProductType
 from shipkey.schemas import ApiModel, InputModel
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -88,6 +88,8 @@ class ProductFile(ApiModel):
 
 
 class ProductRead(ApiModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     slug: str
@@ -102,7 +104,7 @@ class ProductRead(ApiModel):
     license_days: int | None
     key_prefix: str | None
     stamp: bool
-    metadata: dict[str, Any]
+    metadata: dict[str, Any] = Field(validation_alias="meta")  # Product.metadata is SQLAlchemy's
     active: bool
     file_name: str | None
     file_size: int | None
@@ -111,31 +113,3 @@ class ProductRead(ApiModel):
     file_uploaded_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, product: Product) -> ProductRead:
-        return cls(
-            id=product.id,
-            name=product.name,
-            slug=product.slug,
-            type=product.type,
-            price=product.price,
-            currency=product.currency,
-            description=product.description,
-            max_downloads=product.max_downloads,
-            link_ttl_hours=product.link_ttl_hours,
-            license_type=product.license_type,
-            max_activations=product.max_activations,
-            license_days=product.license_days,
-            key_prefix=product.key_prefix,
-            stamp=product.stamp,
-            metadata=product.meta,
-            active=product.active,
-            file_name=product.file_name,
-            file_size=product.file_size,
-            file_mime_type=product.file_mime_type,
-            file_sha256=product.file_sha256,
-            file_uploaded_at=product.file_uploaded_at,
-            created_at=product.created_at,
-            updated_at=product.updated_at,
-        )

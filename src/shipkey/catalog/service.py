@@ -1,25 +1,26 @@
-"""Catalog rules: creating and changing products, and attaching their files."""
+"""Catalog rules: creating and changing products, and attaching their files.
+
+Every function here runs inside its caller's transaction. A file sent whole in one request is
+streamed into storage outside any transaction: :mod:`shipkey.catalog.file_upload`.
+"""
 
 from __future__ import annotations
 
 import mimetypes
 import re
 import secrets
-from collections.abc import AsyncIterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from shipkey.catalog.models import Product
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 from shipkey.clock import utcnow
-from shipkey.db.engine import Database
 from shipkey.downloads.http import sanitize_filename
 from shipkey.errors import BadRequest, Conflict, NotFound
-from shipkey.storage import Storage, StoredObject
+from shipkey.storage import StoredObject
 
 DEFAULT_MIME_TYPE = "application/octet-stream"
 _MIME_PATTERN = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[ -~]*)?$")
@@ -82,14 +83,6 @@ def update_product(session: Session, product: Product, data: ProductUpdate) -> P
 # --- files ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class UploadedFile:
-    file_name: str
-    file_size: int
-    file_mime_type: str
-    sha256: str
-
-
 def clean_file_name(raw: str | None) -> str:
     if raw is None or not raw.strip():
         raise BadRequest("Give the file's name as ?filename=NAME.", "INVALID_FILENAME")
@@ -112,46 +105,6 @@ def clean_mime_type(content_type: str | None, file_name: str) -> str:
 
 def new_file_key(product_id: str) -> str:
     return f"products/{product_id}/{secrets.token_hex(16)}"
-
-
-async def upload_file(
-    db: Database,
-    storage: Storage,
-    ref: str,
-    raw_file_name: str | None,
-    content_type: str | None,
-    chunks: AsyncIterable[bytes],
-) -> UploadedFile:
-    """Stream an upload into storage and attach it to the product.
-
-    No transaction is held while the bytes arrive: the product is looked up first, the file is
-    stored under a fresh key, and only then is the product row changed (one short unit of work).
-    The file it replaces is deleted after that commit; a failed commit deletes the new one.
-    """
-    file_name = clean_file_name(raw_file_name)
-    mime_type = clean_mime_type(content_type, file_name)
-
-    def _lookup() -> str:
-        with db.read_session() as session:
-            return get_product(session, ref).id
-
-    product_id = await run_in_threadpool(_lookup)
-    key = new_file_key(product_id)
-    stored = await storage.save(key, chunks)
-
-    def _attach() -> str | None:
-        with db.session() as session:
-            product = get_product(session, product_id)
-            return attach_file(session, product, stored, file_name, mime_type)
-
-    try:
-        replaced = await run_in_threadpool(_attach)
-    except BaseException:
-        await run_in_threadpool(storage.delete, key)
-        raise
-    if replaced is not None and replaced != key:
-        await run_in_threadpool(storage.delete, replaced)
-    return UploadedFile(file_name, stored.size, mime_type, stored.sha256)
 
 
 def attach_file(

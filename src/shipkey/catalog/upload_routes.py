@@ -20,13 +20,15 @@ def open_upload(
     ref: str, data: UploadCreate, session: DbSession, settings: SettingsDep
 ) -> UploadRead:
     """Start an upload, or get the unfinished one for the same file (same size and SHA-256)."""
-    return UploadRead.of(uploads.open_upload(session, settings.resolved_data_dir, ref, data))
+    return UploadRead.model_validate(
+        uploads.open_upload(session, settings.resolved_data_dir, ref, data)
+    )
 
 
 @router.get("/uploads/{upload_id}")
 def get_upload(upload_id: str, session: ReadSession) -> UploadRead:
     """Where an upload stands: ``received`` is where the next chunk starts."""
-    return UploadRead.of(uploads.get_upload(session, upload_id))
+    return UploadRead.model_validate(uploads.get_upload(session, upload_id))
 
 
 @router.put(
@@ -56,10 +58,12 @@ async def put_chunk(
         request.headers.get("content-range"),
         request.stream(),
     )
-    if result.file is not None:
-        metrics: Metrics = request.app.state.metrics
-        metrics.uploaded_bytes.inc(result.file.file_size)
-    return UploadRead.of(result.upload, result.file)
+    read = UploadRead.model_validate(result.upload)
+    if result.file is None:
+        return read
+    metrics: Metrics = request.app.state.metrics
+    metrics.uploaded_bytes.inc(result.file.file_size)
+    return read.model_copy(update={"received": read.size, "complete": True, "file": result.file})
 
 
 @router.delete("/uploads/{upload_id}", status_code=204)

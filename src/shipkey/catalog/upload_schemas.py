@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from shipkey.catalog.models import UploadSession
 from shipkey.catalog.schemas import ProductFile
 from shipkey.schemas import ApiModel, InputModel
 
@@ -18,7 +17,10 @@ class UploadCreate(InputModel):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
 
 
+# An upload session; ``complete``, with the ``file`` it became, once the last byte is in.
 class UploadRead(ApiModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     product_id: str
     file_name: str
@@ -27,16 +29,3 @@ class UploadRead(ApiModel):
     expires_at: datetime
     complete: bool = False
     file: ProductFile | None = None
-
-    @classmethod
-    def of(cls, upload: UploadSession, file: ProductFile | None = None) -> UploadRead:
-        return cls(
-            id=upload.id,
-            product_id=upload.product_id,
-            file_name=upload.file_name,
-            size=upload.size,
-            received=upload.size if file is not None else upload.received,
-            expires_at=upload.expires_at,
-            complete=file is not None,
-            file=file,
-        )

@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import AliasPath, ConfigDict, Field, field_validator
 
 from shipkey.fulfilment import access
 from shipkey.fulfilment.models import AccessKind
@@ -18,40 +19,36 @@ from shipkey.web.render import page
 router = APIRouter(tags=["access"])
 
 
+# What an access check found, read from an ``access.AccessCheck`` and its grant. (A docstring
+# would show in the OpenAPI document.)
 class AccessRead(ApiModel):
+    model_config = ConfigDict(from_attributes=True)
+
     valid: bool
     code: access.AccessCode
-    kind: AccessKind
-    product: str
-    product_name: str
-    course_slug: str | None
-    email: str | None
-    purchase_id: str
-    expires_at: datetime | None
+    kind: AccessKind = Field(validation_alias=AliasPath("grant", "kind"))
+    product: str = Field(validation_alias=AliasPath("grant", "purchase", "product", "slug"))
+    product_name: str = Field(validation_alias=AliasPath("grant", "purchase", "product", "name"))
+    course_slug: str | None = Field(
+        validation_alias=AliasPath("grant", "purchase", "product", "meta")
+    )
+    email: str | None = Field(validation_alias=AliasPath("grant", "purchase", "email"))
+    purchase_id: str = Field(validation_alias=AliasPath("grant", "purchase_id"))
+    expires_at: datetime | None = Field(validation_alias=AliasPath("grant", "expires_at"))
 
+    @field_validator("course_slug", mode="before")
     @classmethod
-    def of(cls, result: access.AccessCheck) -> AccessRead:
-        grant = result.grant
-        product = grant.purchase.product
-        slug = product.meta.get("courseSlug")
-        return cls(
-            valid=result.valid,
-            code=result.code,
-            kind=grant.kind,
-            product=product.slug,
-            product_name=product.name,
-            course_slug=slug if isinstance(slug, str) else None,
-            email=grant.purchase.email,
-            purchase_id=grant.purchase_id,
-            expires_at=grant.expires_at,
-        )
+    def _course_slug(cls, meta: object) -> str | None:
+        """The product metadata's ``courseSlug``, when it is a string."""
+        slug = meta.get("courseSlug") if isinstance(meta, dict) else meta
+        return slug if isinstance(slug, str) else None
 
 
 @router.get("/api/access/{token}")
 def check_access(token: str, session: ReadSession) -> AccessRead:
     """Whether an access token is good now (``VALID``, ``EXPIRED``, ``REVOKED``,
     ``SUSPENDED``, ``NOT_PAID``); 404 ``ACCESS_NOT_FOUND`` for an unknown one."""
-    return AccessRead.of(access.check(session, token))
+    return AccessRead.model_validate(access.check(session, token))
 
 
 @router.get("/access/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -63,7 +60,7 @@ def open_access(
     target = access.redirect_target(result)
     if target is not None:
         return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
-    read = AccessRead.of(result)
+    read = AccessRead.model_validate(result)
     status: Literal[200, 403] = 200 if result.valid else 403
     return page(
         request,

@@ -29,10 +29,10 @@ def list_deliveries(
 ) -> list[DeliveryRead]:
     """Outgoing e-mail, failed first, then pending, then sent; newest first."""
     wanted = MailStatus(status.upper()) if status else None
-    return [DeliveryRead.of(m) for m in service.list_messages(session, wanted, limit)]
+    return [DeliveryRead.model_validate(m) for m in service.list_messages(session, wanted, limit)]
 
 
 @router.post("/{message_id}/retry")
 def retry_delivery(message_id: str, session: DbSession) -> DeliveryRead:
     """Send a failed message again, or a pending one now; 409 when it was already sent."""
-    return DeliveryRead.of(service.retry(session, message_id))
+    return DeliveryRead.model_validate(service.retry(session, message_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import AliasPath, ConfigDict, EmailStr, Field, field_validator
 
 from shipkey.clock import utcnow
 from shipkey.downloads.models import Download
@@ -39,6 +39,8 @@ class PurchaseCreate(InputModel):
 
 
 class DownloadRead(ApiModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     created_at: datetime
     expires_at: datetime
@@ -47,33 +49,14 @@ class DownloadRead(ApiModel):
     ip_address: str | None
     user_agent: str | None
 
-    @classmethod
-    def of(cls, download: Download) -> DownloadRead:
-        return cls(
-            id=download.id,
-            created_at=download.created_at,
-            expires_at=download.expires_at,
-            downloaded_at=download.downloaded_at,
-            revoked_at=download.revoked_at,
-            ip_address=download.ip_address,
-            user_agent=download.user_agent,
-        )
-
 
 class AccessRead(ApiModel):
+    model_config = ConfigDict(from_attributes=True)
+
     kind: AccessKind
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, grant: AccessGrant) -> AccessRead:
-        return cls(
-            kind=grant.kind,
-            created_at=grant.created_at,
-            expires_at=grant.expires_at,
-            revoked_at=grant.revoked_at,
-        )
 
 
 class LinkRead(ApiModel):
@@ -82,15 +65,21 @@ class LinkRead(ApiModel):
     expires_at: datetime
 
 
-class PurchaseRead(ApiModel):
+class _PurchaseRow(ApiModel):
+    """The fields of a purchase that its row holds (its product's slug and name included)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     status: PurchaseStatus
     email: str | None
     name: str | None
     locale: str | None
-    product: str = Field(description="The product's slug.")
+    product: str = Field(
+        validation_alias=AliasPath("product", "slug"), description="The product's slug."
+    )
     product_id: str
-    product_name: str
+    product_name: str = Field(validation_alias=AliasPath("product", "name"))
     amount: int
     currency: str
     source: str
@@ -102,6 +91,9 @@ class PurchaseRead(ApiModel):
     download_count: int
     max_downloads: int
     downloads_left: int
+
+
+class PurchaseRead(_PurchaseRow):
     licenses: list[LicenseSummary]
     downloads: list[DownloadRead]
     access: list[AccessRead] = Field(default_factory=list)
@@ -114,30 +106,13 @@ class PurchaseRead(ApiModel):
         licenses: list[License],
         grants: list[AccessGrant] | None = None,
     ) -> PurchaseRead:
+        """The purchase's row with what it delivered, which is read beside it."""
         now = utcnow()
         return cls(
-            id=purchase.id,
-            status=purchase.status,
-            email=purchase.email,
-            name=purchase.name,
-            locale=purchase.locale,
-            product=purchase.product.slug,
-            product_id=purchase.product_id,
-            product_name=purchase.product.name,
-            amount=purchase.amount,
-            currency=purchase.currency,
-            source=purchase.source,
-            created_at=purchase.created_at,
-            completed_at=purchase.completed_at,
-            delivered_at=purchase.delivered_at,
-            refunded_at=purchase.refunded_at,
-            amount_refunded=purchase.amount_refunded,
-            download_count=purchase.download_count,
-            max_downloads=purchase.max_downloads,
-            downloads_left=purchase.downloads_left,
+            **dict(_PurchaseRow.model_validate(purchase)),
             licenses=[LicenseSummary.of(lic, now) for lic in licenses],
-            downloads=[DownloadRead.of(d) for d in downloads],
-            access=[AccessRead.of(grant) for grant in grants or []],
+            downloads=[DownloadRead.model_validate(d) for d in downloads],
+            access=[AccessRead.model_validate(grant) for grant in grants or []],
         )
 
 

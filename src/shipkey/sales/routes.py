@@ -54,7 +54,7 @@ def resend_delivery(purchase_id: str, session: DbSession, settings: SettingsDep)
     """Send the delivery e-mail again (with a fresh download link when downloads are left);
     409 unless the purchase is COMPLETED and delivered."""
     purchase = service.get_purchase(session, purchase_id)
-    return DeliveryRead.of(delivery.resend(session, settings, purchase))
+    return DeliveryRead.model_validate(delivery.resend(session, settings, purchase))
 
 
 @router.post("/{purchase_id}/download-links", status_code=201)

@@ -1,4 +1,4 @@
-"""``shipkey keys …`` (license signing keys) and ``shipkey license …`` (issue, show, verify)."""
+"""``shipkey license …``: issue a license by hand, look one up, verify a license file offline."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from shipkey.cli.common import database, fail, settings
+from shipkey.cli.keys import key_store
 from shipkey.clock import utcnow
-from shipkey.config import Settings
-from shipkey.db.engine import Database
 from shipkey.licensing.issuing import issue_manual
 from shipkey.licensing.license_file import (
     LicenseFileError,
@@ -22,72 +22,13 @@ from shipkey.licensing.license_file import (
     verify_license_file,
 )
 from shipkey.licensing.lookups import list_activations, lookup
-from shipkey.licensing.signing_keys import (
-    SigningKeyStore,
-    parse_trusted_key,
-    public_key_b64,
-    signing_key_store,
-)
-from shipkey.terminal import err, out
+from shipkey.licensing.signing_keys import parse_trusted_key
+from shipkey.terminal import out
 
-keys_app = typer.Typer(help="Signing keys of license files (Ed25519).", no_args_is_help=True)
 license_app = typer.Typer(
     help="Licenses: issue one by hand, look one up, verify a license file offline.",
     no_args_is_help=True,
 )
-
-
-def _settings() -> Settings:
-    return Settings()
-
-
-def _store(settings: Settings) -> SigningKeyStore:
-    return signing_key_store(settings.resolved_data_dir)
-
-
-def _fail(message: str) -> typer.Exit:
-    err().print(f"[red]{message}[/red]", highlight=False)
-    return typer.Exit(1)
-
-
-# --- keys ---------------------------------------------------------------------------------
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """List the published public keys (license files signed by any of them verify)."""
-    store = _store(_settings())
-    if not store.has_keys():
-        out().print("No signing keys yet: the first license file makes one (or run rotate).")
-        return
-    current = store.current().kid
-    for key in store.published():
-        marker = "current" if key.kid == current else "published"
-        typer.echo(f"{key.kid}  {marker:<9}  {public_key_b64(key.public_key)}")
-
-
-@keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Make a new signing key current. Older keys stay published, so their files still verify."""
-    key = _store(_settings()).rotate()
-    out().print(f"New current signing key {key.kid}", highlight=False)
-    typer.echo(f"{key.kid}  {public_key_b64(key.public_key)}")
-    out().print("Ship the new public key with your software; older keys remain published.")
-
-
-@keys_app.command("retire")
-def keys_retire(kid: str) -> None:
-    """Stop publishing an old key: license files it signed no longer verify."""
-    try:
-        _store(_settings()).retire(kid)
-    except KeyError as exc:
-        raise _fail(f"No published signing key {kid}.") from exc
-    except ValueError as exc:
-        raise _fail(str(exc)) from exc
-    out().print(f"Retired {kid}.", highlight=False)
-
-
-# --- licenses -----------------------------------------------------------------------------
 
 
 @license_app.command("issue")
@@ -108,25 +49,25 @@ def license_issue(
 
     from shipkey.errors import ShipkeyError
 
-    settings = _settings()
+    config = settings()
     try:
         address = TypeAdapter(EmailStr).validate_python(email)
     except ValidationError as exc:
-        raise _fail(f"Not an e-mail address: {email}") from exc
-    db = Database(settings.resolved_database_url)
+        raise fail(f"Not an e-mail address: {email}") from exc
+    db = database(config)
     try:
         with db.session() as session:
             lic = issue_manual(
                 session,
                 product,
                 str(address),
-                settings.license_key_secret,
+                config.license_key_secret,
                 name=name,
                 max_activations=max_activations,
                 days=days,
             )
     except ShipkeyError as exc:
-        raise _fail(exc.message) from exc
+        raise fail(exc.message) from exc
     finally:
         db.dispose()
     typer.echo(lic.key)
@@ -143,14 +84,14 @@ def license_show(key: str) -> None:
     """A license and the machines it is activated on."""
     from shipkey.errors import ShipkeyError
 
-    settings = _settings()
-    db = Database(settings.resolved_database_url)
+    config = settings()
+    db = database(config)
     try:
         with db.read_session() as session:
             lic = lookup(session, key)
             machines = list_activations(session, lic.id)
     except ShipkeyError as exc:
-        raise _fail(exc.message) from exc
+        raise fail(exc.message) from exc
     finally:
         db.dispose()
     now = utcnow()
@@ -183,7 +124,7 @@ def license_verify(
     try:
         payload = verify_license_file(text, trusted)
     except LicenseFileError as exc:
-        raise _fail(f"Does not verify ({exc.code}): {exc}") from exc
+        raise fail(f"Does not verify ({exc.code}): {exc}") from exc
     typer.echo(json.dumps(payload.to_json_dict(), indent=2))
     _report_validity(payload, machine_id)
 
@@ -194,7 +135,7 @@ def _read_text(file: Path) -> str:
             return sys.stdin.read()
         return file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(f"Cannot read {file}: {exc}") from exc
+        raise fail(f"Cannot read {file}: {exc}") from exc
 
 
 def _trusted_keys(values: list[str]) -> dict[str, Ed25519PublicKey]:
@@ -202,10 +143,10 @@ def _trusted_keys(values: list[str]) -> dict[str, Ed25519PublicKey]:
         try:
             return dict(parse_trusted_key(value) for value in values)
         except ValueError as exc:
-            raise _fail(str(exc)) from exc
-    store = _store(_settings())
+            raise fail(str(exc)) from exc
+    store = key_store(settings())
     if not store.has_keys():
-        raise _fail(f"No signing keys in {store.directory}; pass --public-key KID=BASE64.")
+        raise fail(f"No signing keys in {store.directory}; pass --public-key KID=BASE64.")
     return store.public_keys()
 
 
@@ -213,7 +154,7 @@ def _report_validity(payload: LicenseFilePayload, machine_id: str | None) -> Non
     try:
         check_payload(payload, machine_id or payload.machine_id, utcnow())
     except LicenseFileError as exc:
-        raise _fail(f"Genuine, but not valid now ({exc.code}): {exc}") from exc
+        raise fail(f"Genuine, but not valid now ({exc.code}): {exc}") from exc
     out().print(
         f"[green]Verifies[/green]: genuine, valid until {format_time(payload.expires_at)}.",
         highlight=False,

@@ -1,0 +1,38 @@
+"""The ``shipkey`` command line: one module per command group, joined here.
+
+A command imports what it needs when it runs, so that ``shipkey --help`` stays quick. Output goes
+through :mod:`shipkey.terminal`, whose consoles soft-wrap: a narrow terminal never breaks a URL
+in two.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from shipkey.cli import demo, jobs, serve
+from shipkey.cli.admin_tokens import token_app
+from shipkey.cli.files import files_app
+from shipkey.cli.keys import keys_app
+from shipkey.cli.licenses import license_app
+from shipkey.cli.products import products_app
+from shipkey.cli.purchases import purchases_app
+
+app = typer.Typer(
+    help="shipkey: deliver digital products the moment they are paid for.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command()(serve.migrate)
+app.command()(serve.serve)
+app.command()(jobs.worker)
+app.command()(demo.demo)
+app.add_typer(token_app, name="admin-token")
+app.add_typer(products_app, name="products")
+app.add_typer(purchases_app, name="purchases")
+app.add_typer(files_app, name="files")
+app.add_typer(keys_app, name="keys")
+app.add_typer(license_app, name="license")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,65 @@
+"""``shipkey products …``: list products, sign a link to a product's file."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from shipkey.cli.common import database, settings
+from shipkey.terminal import err, out
+
+products_app = typer.Typer(help="Products.", no_args_is_help=True)
+
+
+@products_app.command("list")
+def products_list() -> None:
+    """List products."""
+    from shipkey.catalog import service
+
+    db = database(settings())
+    try:
+        with db.read_session() as session:
+            table = Table("id", "slug", "name", "type", "price", "file", "size")
+            for p in service.list_products(session):
+                table.add_row(
+                    p.id,
+                    p.slug,
+                    p.name,
+                    p.type.value,
+                    f"{p.price / 100:.2f} {p.currency}",
+                    p.file_name or "-",
+                    str(p.file_size or "-"),
+                )
+            out().print(table)
+    finally:
+        db.dispose()
+
+
+@products_app.command("signed-url")
+def products_signed_url(
+    product: str,
+    expires_in: Annotated[int, typer.Option(help="Seconds the link is valid.")] = 3600,
+) -> None:
+    """Print a stateless signed link to a product's file."""
+    from shipkey.catalog import service as catalog
+    from shipkey.downloads import service as downloads
+    from shipkey.errors import ShipkeyError
+
+    config = settings()
+    db = database(config)
+    try:
+        with db.read_session() as session:
+            try:
+                item = catalog.get_product(session, product)
+                url, expires_at = downloads.make_signed_url(
+                    session, config.secret, config.base_url, item, expires_in
+                )
+            except ShipkeyError as exc:
+                err().print(f"[red]{exc.message}[/red]")
+                raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    out().print(url)
+    out().print(f"valid until {expires_at.isoformat()}")
