@@ -36,7 +36,7 @@ from shipkey.storage import Storage, storage_for
 from tests.needs import missing, sentence
 
 # The moto S3 server, and browser fixtures (a live site with SMTP, Debian's Chromium).
-pytest_plugins = ["tests.s3_server", "tests.web"]
+pytest_plugins = ["tests.s3_server", "tests.browser"]
 
 ADMIN_TOKEN = "sk_admin_test-token-for-the-suite"
 SECRET = "test-secret-key-that-is-long-enough-for-hmac"

@@ -8,8 +8,8 @@ import os
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser import Site
 from tests.conftest import ADMIN_TOKEN
-from tests.web import Site
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web import Site
+from tests.browser import Site
 
 pytestmark = pytest.mark.browser
 

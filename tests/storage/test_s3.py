@@ -13,7 +13,7 @@ import pytest
 
 from shipkey.config import Settings
 from shipkey.db.engine import Database
-from shipkey.downloads.http import content_disposition
+from shipkey.http.files import content_disposition
 from shipkey.storage import ObjectNotFound, StorageError, open_storage, storage_for
 from shipkey.storage import s3 as s3_module
 from shipkey.storage.s3 import S3Storage

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from shipkey.catalog.models import Product
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 from shipkey.clock import utcnow
-from shipkey.downloads.http import sanitize_filename
 from shipkey.errors import BadRequest, Conflict, NotFound
+from shipkey.http.files import sanitize_filename
 from shipkey.storage import StoredObject
 
 DEFAULT_MIME_TYPE = "application/octet-stream"

@@ -20,8 +20,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from shipkey.config import Settings
-from shipkey.downloads.http import ByteRange, content_disposition
 from shipkey.downloads.service import ServePlan
+from shipkey.http.files import ByteRange, content_disposition
 from shipkey.storage import Storage
 
 

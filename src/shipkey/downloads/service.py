@@ -25,13 +25,6 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.db.writes import rowcount
 from shipkey.downloads import copies
-from shipkey.downloads.http import (
-    ByteRange,
-    RangeNotSatisfiable,
-    if_range_allows,
-    make_etag,
-    parse_range,
-)
 from shipkey.downloads.models import Download
 from shipkey.downloads.stamping import StampError
 from shipkey.errors import (
@@ -41,6 +34,13 @@ from shipkey.errors import (
     NotFound,
     RangeNotSatisfiableError,
     ShipkeyError,
+)
+from shipkey.http.files import (
+    ByteRange,
+    RangeNotSatisfiable,
+    if_range_allows,
+    make_etag,
+    parse_range,
 )
 from shipkey.http.net import Client
 from shipkey.ids import hash_token

@@ -12,7 +12,7 @@ from pydantic import AliasPath, ConfigDict, Field, field_validator
 from shipkey.fulfilment import access
 from shipkey.fulfilment.models import AccessKind
 from shipkey.http.deps import ReadSession, SettingsDep
-from shipkey.mail.service import purchase_url
+from shipkey.orders.service import purchase_url
 from shipkey.schemas import ApiModel
 from shipkey.web.render import page
 

@@ -23,6 +23,7 @@ from shipkey.jobs.models import Job, JobStatus
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
 from shipkey.mail.render import render
 from shipkey.orders.models import Purchase
+from shipkey.orders.service import purchase_url
 
 SEND_JOB = "mail.send"
 LOGIN_LINK_MINUTES = 30
@@ -157,10 +158,6 @@ def support_address(settings: Settings) -> str:
     if settings.admin_email:
         return settings.admin_email
     return parseaddr(settings.mail_from)[1] or settings.mail_from
-
-
-def purchase_url(settings: Settings, purchase_id: str) -> str:
-    return f"{settings.base_url}/purchases/{purchase_id}"
 
 
 def _purchase_context(settings: Settings, purchase: Purchase) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from shipkey.catalog.models import Product
 from shipkey.clock import utcnow
+from shipkey.config import Settings
 from shipkey.db.writes import conditional_update, insert_new, insert_row, rowcount, update_if
 from shipkey.errors import NotFound
 from shipkey.i18n import spoken_locale
@@ -49,6 +50,11 @@ def find_purchase(session: Session, purchase_id: str) -> Purchase | None:
     if not purchase_id or len(purchase_id) > 32:
         return None
     return session.get(Purchase, purchase_id, populate_existing=True)
+
+
+def purchase_url(settings: Settings, purchase_id: str) -> str:
+    """The buyer's page of a purchase in the portal."""
+    return f"{settings.base_url}/purchases/{purchase_id}"
 
 
 def customer_for(

@@ -29,9 +29,10 @@ from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.errors import Conflict, NotFound
 from shipkey.ids import new_id
-from shipkey.mail.service import purchase_url, support_address
+from shipkey.mail.service import support_address
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
+from shipkey.orders.service import purchase_url
 from shipkey.payments.effects import apply_checkout_session
 from shipkey.payments.gateway import StripeGateway
 from shipkey.payments.outcomes import NotYet, Unprocessable

@@ -11,9 +11,10 @@ from shipkey.http.deps import DbSession, ReadSession, SettingsDep
 from shipkey.mail.schemas import DeliveryRead
 from shipkey.orders import service
 from shipkey.orders.models import Purchase
-from shipkey.orders.schemas import LinkRead, PurchaseCreate, PurchaseCreated, PurchaseRead
+from shipkey.orders.schemas import PurchaseCreate
 from shipkey.sales import delivery, flows
 from shipkey.sales.queries import purchase_detail
+from shipkey.sales.schemas import LinkRead, PurchaseCreated, PurchaseRead
 
 router = APIRouter(
     prefix="/api/admin/purchases", tags=["admin: purchases"], dependencies=[Depends(require_admin)]
@@ -21,8 +22,7 @@ router = APIRouter(
 
 
 def _read(session: Session, purchase: Purchase) -> PurchaseRead:
-    detail = purchase_detail(session, purchase)
-    return PurchaseRead.of(purchase, detail.links, detail.licenses, detail.access)
+    return PurchaseRead.of(purchase_detail(session, purchase))
 
 
 @router.post("", status_code=201)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
@@ -23,6 +23,7 @@ from shipkey.errors import (
     TooManyRequests,
 )
 from shipkey.http.deps import DbSession
+from shipkey.http.fast_lane import FastLane
 from shipkey.web.errors import PAGE_ERRORS, form_on_error, notice_on_error
 from shipkey.web.render import redirect, render
 
@@ -37,7 +38,7 @@ ERRORS: list[type[ShipkeyError]] = [
 
 
 @pytest.fixture
-def pages(app: FastAPI) -> Iterator[TestClient]:
+def pages(app: FastLane) -> Iterator[TestClient]:
     """The app with a few test pages that refuse, answered as pages and in JSON."""
     paged = APIRouter(prefix="/test-pages", dependencies=[PAGE_ERRORS])
     plain = APIRouter(prefix="/test-json")
@@ -71,8 +72,8 @@ def pages(app: FastAPI) -> Iterator[TestClient]:
             raise Conflict("The slug is taken.")
         return redirect(request, "/nowhere")
 
-    app.include_router(paged)
-    app.include_router(plain)
+    app.app.include_router(paged)
+    app.app.include_router(plain)
     with TestClient(app) as client:
         yield client
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shipkey.downloads.http import (
+from shipkey.http.files import (
     ByteRange,
     RangeNotSatisfiable,
     ascii_filename,
