@@ -4,13 +4,18 @@
 made from a file the seller has since replaced) and records it; the worker runs it right after
 the sale (the ``stamp.build`` job), and a download runs it too if the buyer is faster than the
 worker. The file is built outside any transaction; recording it is a short compare-and-set, so
-two builders racing leave one copy and delete the other.
+two builders racing leave one copy and delete the other. Within one process builders of the
+same purchase take turns (:func:`_one_builder`): buyers who start several downloads at once
+wait for the one copy instead of each making their own.
 """
 
 from __future__ import annotations
 
 import secrets
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,11 +84,42 @@ def _source(db: Database, storage: Storage, purchase_id: str) -> _Source | None:
         return _Source(purchase.id, kind, product.file_key, product.file_sha256, stamp)
 
 
+_builders_lock = threading.Lock()
+_builders: dict[str, tuple[threading.Lock, int]] = {}
+"""A lock per purchase whose copy is being looked at, with how many threads hold or await it."""
+
+
+@contextmanager
+def _one_builder(purchase_id: str) -> Iterator[None]:
+    """This process's builders of one purchase's copy, one at a time."""
+    with _builders_lock:
+        lock, users = _builders.get(purchase_id) or (threading.Lock(), 0)
+        _builders[purchase_id] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _builders_lock:
+            users = _builders[purchase_id][1] - 1
+            if users:
+                _builders[purchase_id] = (lock, users)
+            else:
+                del _builders[purchase_id]
+
+
 def ensure_stamped(db: Database, storage: Storage, purchase_id: str) -> bool:
     """Build and record the purchase's stamped copy if it is needed; True when one was built.
 
-    Raises :class:`~shipkey.downloads.stamping.StampError` when the file cannot be stamped.
+    Takes the database rather than a session because the copy is made (fetched, stamped,
+    stored) between two short transactions: none is open, and no writer waits, while it is
+    made. Raises :class:`~shipkey.downloads.stamping.StampError` when the file cannot be
+    stamped.
     """
+    with _one_builder(purchase_id):
+        return _build(db, storage, purchase_id)
+
+
+def _build(db: Database, storage: Storage, purchase_id: str) -> bool:
     source = _source(db, storage, purchase_id)
     if source is None:
         return False
