@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
 from shipkey.db import Database
-from shipkey.downloads.service import Client
 from shipkey.group_commit import GroupCommit
+from shipkey.http.net import Client
 from shipkey.net import client_ip
 from shipkey.storage import Storage
 

@@ -17,7 +17,7 @@ from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 from shipkey.db.engine import Database
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.errors import NotFound, ShipkeyError, TooManyRequests
 from shipkey.http.deps import (
     ClientDep,

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from shipkey.config import Settings
 from shipkey.downloads.http import ByteRange, content_disposition
-from shipkey.downloads.service import ServePlan
+from shipkey.downloads.serving import ServePlan
 from shipkey.storage import Storage
 
 

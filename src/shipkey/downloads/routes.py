@@ -10,7 +10,7 @@ from starlette.responses import Response
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import service as catalog
 from shipkey.config import Settings
-from shipkey.downloads import service
+from shipkey.downloads import serving, signed
 from shipkey.downloads.responses import file_response
 from shipkey.downloads.schemas import SignedUrlCreate, SignedUrlRead
 from shipkey.http.deps import (
@@ -31,8 +31,8 @@ admin_router = APIRouter(
 )
 
 
-def _range_request(request: Request) -> service.RangeRequest:
-    return service.RangeRequest(
+def _range_request(request: Request) -> serving.RangeRequest:
+    return serving.RangeRequest(
         range=request.headers.get("range"), if_range=request.headers.get("if-range")
     )
 
@@ -53,7 +53,7 @@ async def download(
     large PDF holds up no sale; the link is then counted in a short transaction of its own.
     """
     head = request.method == "HEAD"
-    await run_in_threadpool(service.prepare_copy, db, storage, token)
+    await run_in_threadpool(serving.prepare_copy, db, storage, token)
     plan, response = await write(
         request, _serve_link, storage, settings, token, _range_request(request), client, head
     )
@@ -68,13 +68,13 @@ def _serve_link(
     storage: Storage,
     settings: Settings,
     token: str,
-    range_request: service.RangeRequest,
+    range_request: serving.RangeRequest,
     client: Client,
     head: bool,
-) -> tuple[service.ServePlan, Response]:
+) -> tuple[serving.ServePlan, Response]:
     """What the link gets, and its answer, made before the count is committed (a failure to
     make the answer takes the count back)."""
-    plan = service.open_link(session, storage, token, range_request, client, head=head)
+    plan = serving.open_link(session, storage, token, range_request, client, head=head)
     return plan, file_response(plan, storage, settings, head=head)
 
 
@@ -90,7 +90,7 @@ def signed_download(
     sig: str | None = None,
 ) -> Response:
     """A file behind a stateless HMAC-signed URL (previews, samples, support hand-outs)."""
-    plan = service.open_signed(
+    plan = signed.open_signed(
         session, storage, settings.secret, file_key, expires, sig, _range_request(request)
     )
     return file_response(plan, storage, settings, head=request.method == "HEAD")
@@ -101,7 +101,7 @@ def create_signed_url(
     data: SignedUrlCreate, session: ReadSession, settings: SettingsDep
 ) -> SignedUrlRead:
     product = catalog.get_product(session, data.product)
-    url, expires_at = service.make_signed_url(
+    url, expires_at = signed.make_signed_url(
         session, settings.secret, settings.base_url, product, data.expires_in
     )
     return SignedUrlRead(url=url, expires_at=expires_at)

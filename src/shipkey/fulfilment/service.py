@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from shipkey.config import Settings
 from shipkey.db import conditional_update, update_if, utcnow
 from shipkey.downloads import jobs as stamping
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.errors import Conflict
 from shipkey.fulfilment import access
 from shipkey.licensing import service as licensing

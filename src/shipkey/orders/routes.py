@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.admin.auth import require_admin
 from shipkey.deps import DbSession, ReadSession, SettingsDep
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.fulfilment import access
 from shipkey.fulfilment import service as fulfilment
 from shipkey.licensing import service as licensing
