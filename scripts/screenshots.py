@@ -26,7 +26,7 @@ from shipkey.app import create_app
 from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
 from shipkey.licensing import seats
 from shipkey.licensing.signing_keys import signing_key_store

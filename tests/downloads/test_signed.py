@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.downloads import service
+from shipkey.downloads import signed
 from tests.factories import create_product, product_with_file
 
 
@@ -73,7 +73,7 @@ def test_expired_signed_url_is_410(
         file_key = s.query(Product).one().file_key
     assert file_key is not None
     assert key["fileName"] == "book.pdf"
-    url = service.signed_url(
+    url = signed.signed_url(
         settings.secret, settings.base_url, file_key, utcnow() - timedelta(seconds=5)
     )
     response = client.get(_path(url))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
@@ -21,6 +25,7 @@ from shipkey.jobs import service as jobs_service
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.worker import Worker
 from shipkey.storage import Storage
+from tests.conftest import ADMIN_TOKEN
 from tests.downloads.books import make_epub, make_pdf
 from tests.factories import create_product, create_purchase, new_link, upload
 
@@ -236,3 +241,91 @@ def test_a_refund_while_the_copy_is_being_made_leaves_no_copy(
     assert _copy(db, ann["id"]) is None
     assert len(saved) == 1
     assert not storage.exists(saved[0])  # the copy made for nobody is deleted
+
+
+def _slow_stamps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[threading.Event, threading.Event, list[str]]:
+    """Stamping that waits for ``release`` once it has ``started``; ``calls`` lists each build."""
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow_stamp(*args: Any) -> None:
+        calls.append("built")
+        started.set()
+        release.wait(30)
+        real_stamp(*args)
+
+    monkeypatch.setattr("shipkey.downloads.copies.stamp_file", slow_stamp)
+    return started, release, calls
+
+
+def _get(url: str) -> httpx.Response:
+    with httpx.Client(timeout=60, follow_redirects=True) as http:
+        return http.get(url)
+
+
+def test_writes_go_on_while_a_first_download_builds_its_copy(
+    admin: TestClient, live_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stamped_pdf_product(admin)
+    purchase = _buy(admin)
+    started, release, _ = _slow_stamps(monkeypatch)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        download = pool.submit(
+            _get, f"{live_server}/api/download/{purchase['downloadLinks'][0]['token']}"
+        )
+        try:
+            assert started.wait(10)
+            # A sale is written (as a Stripe webhook's would be) while the copy is being made.
+            auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            with httpx.Client(timeout=5, headers=auth) as http:
+                sale = http.post(
+                    f"{live_server}/api/admin/purchases",
+                    json={"product": "test-book", "email": "bob@example.com"},
+                )
+            assert sale.status_code == 201
+        finally:
+            release.set()
+        response = download.result()
+    assert response.status_code == 200
+    _check_pdf(response.content, "ann@example.com")
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 1
+
+
+def test_first_downloads_at_once_build_one_copy_and_each_count(
+    admin: TestClient,
+    live_server: str,
+    db: Database,
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _stamped_pdf_product(admin)
+    purchase = _buy(admin)
+    tokens = [purchase["downloadLinks"][0]["token"], new_link(admin, purchase["id"])]
+    saved: list[str] = []
+    real_save = storage.save_file
+
+    def save_and_remember(key: str, path: Path) -> Any:
+        saved.append(key)
+        return real_save(key, path)
+
+    monkeypatch.setattr(storage, "save_file", save_and_remember)
+    started, release, calls = _slow_stamps(monkeypatch)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(_get, f"{live_server}/api/download/{tokens[0]}")
+        try:
+            assert started.wait(10)
+            second = pool.submit(_get, f"{live_server}/api/download/{tokens[1]}")
+            time.sleep(0.5)  # the second request reaches the copy that is being made
+        finally:
+            release.set()
+        responses = [first.result(), second.result()]
+    assert [response.status_code for response in responses] == [200, 200]
+    for response in responses:
+        _check_pdf(response.content, "ann@example.com")
+    assert calls == ["built"]
+    copy = _copy(db, purchase["id"])
+    assert copy is not None
+    assert [key for key in saved if key.startswith("stamped/")] == [copy.key]
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 2

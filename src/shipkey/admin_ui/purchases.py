@@ -14,7 +14,7 @@ from starlette.responses import Response
 from shipkey.admin_ui import service
 from shipkey.admin_ui.pages import Admin, Posted, admin_router
 from shipkey.config import Settings
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.errors import NotFound
 from shipkey.http.deps import DbSession, ReadSession, SettingsDep
 from shipkey.orders import service as orders

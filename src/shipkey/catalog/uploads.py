@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -36,11 +37,14 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.db.writes import rowcount
 from shipkey.errors import BadRequest, Conflict, NotFound, ShipkeyError
-from shipkey.storage import Storage
+from shipkey.storage import Storage, StoredObject
 
 SESSION_HOURS = 24 * 7
 LEASE = timedelta(minutes=30)
 _CONTENT_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def staging_dir(data_dir: Path) -> Path:
@@ -134,42 +138,52 @@ class ChunkResult:
     file: ProductFile | None
 
 
-def _claim(db: Database, upload_id: str, first: int) -> UploadSession:
+def _claim(session: Session, upload_id: str, first: int) -> UploadSession:
+    """Take the upload's lease for a chunk starting at ``first`` (409 when it cannot be)."""
     now = utcnow()
-    with db.session() as session:
-        upload = get_upload(session, upload_id)
-        claimed = session.execute(
-            update(UploadSession)
-            .where(
-                UploadSession.id == upload_id,
-                UploadSession.received == first,
-                or_(UploadSession.locked_until.is_(None), UploadSession.locked_until < now),
-            )
-            .values(locked_until=now + LEASE)
-            .execution_options(synchronize_session=False)
+    upload = get_upload(session, upload_id)
+    claimed = session.execute(
+        update(UploadSession)
+        .where(
+            UploadSession.id == upload_id,
+            UploadSession.received == first,
+            or_(UploadSession.locked_until.is_(None), UploadSession.locked_until < now),
         )
-        if rowcount(claimed) != 1:
-            session.refresh(upload)
-            if upload.received != first:
-                raise Conflict(
-                    f"The upload has {upload.received} bytes; send the chunk that starts there.",
-                    "UPLOAD_OFFSET_MISMATCH",
-                    received=upload.received,
-                )
-            raise Conflict("Another chunk of this upload is being sent.", "UPLOAD_BUSY")
+        .values(locked_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(claimed) != 1:
         session.refresh(upload)
-        return upload
+        if upload.received != first:
+            raise Conflict(
+                f"The upload has {upload.received} bytes; send the chunk that starts there.",
+                "UPLOAD_OFFSET_MISMATCH",
+                received=upload.received,
+            )
+        raise Conflict("Another chunk of this upload is being sent.", "UPLOAD_BUSY")
+    session.refresh(upload)
+    return upload
 
 
-def _release(db: Database, upload_id: str, received: int) -> UploadSession:
-    with db.session() as session:
-        session.execute(
-            update(UploadSession)
-            .where(UploadSession.id == upload_id)
-            .values(received=received, locked_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        return get_upload(session, upload_id)
+def _release(session: Session, upload_id: str, received: int) -> UploadSession:
+    """Give the lease back with ``received`` bytes on disk."""
+    session.execute(
+        update(UploadSession)
+        .where(UploadSession.id == upload_id)
+        .values(received=received, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return get_upload(session, upload_id)
+
+
+def _committed(db: Database, work: Callable[Concatenate[Session, P], T]) -> Callable[P, T]:
+    """``work`` run in a short transaction of its own, from a worker thread."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        with db.session() as session:
+            return work(session, *args, **kwargs)
+
+    return run
 
 
 async def _append(part: Path, first: int, limit: int, chunks: AsyncIterable[bytes]) -> int:
@@ -203,7 +217,12 @@ async def write_chunk(
     content_range: str | None,
     chunks: AsyncIterable[bytes],
 ) -> ChunkResult:
-    """Store one chunk; when it completes the file, move it to storage and attach it."""
+    """Store one chunk; when it completes the file, move it to storage and attach it.
+
+    Takes the database rather than a session: the chunk arrives from the network and is written
+    to disk, and the finished file is moved to storage, between short transactions (the lease
+    taken, the lease given back, the file attached), so none is open while the bytes move.
+    """
 
     def _size() -> int:
         with db.read_session() as session:
@@ -211,26 +230,27 @@ async def write_chunk(
 
     size = await run_in_threadpool(_size)
     first, last = parse_content_range(content_range, size) if size else (0, -1)
-    upload = await run_in_threadpool(_claim, db, upload_id, first)
+    upload = await run_in_threadpool(_committed(db, _claim), upload_id, first)
     part = _part(data_dir, upload_id)
     written = 0
     try:
         written = await _append(part, first, last - first + 1, chunks)
     finally:
         with anyio.CancelScope(shield=True):
-            upload = await run_in_threadpool(_release, db, upload_id, first + written)
+            upload = await run_in_threadpool(_committed(db, _release), upload_id, first + written)
     if upload.received < size:
         return ChunkResult(upload, None)
     return ChunkResult(upload, await run_in_threadpool(_finish, db, storage, part, upload))
 
 
 def _finish(db: Database, storage: Storage, part: Path, upload: UploadSession) -> ProductFile:
+    """Move the finished file into storage, then attach it in a short transaction (or drop the
+    upload when it is not the file announced)."""
     key = catalog.new_file_key(upload.product_id)
     stored = storage.save_file(key, part)
     if upload.sha256 is not None and stored.sha256 != upload.sha256:
         storage.delete(key)
-        with db.session() as session:
-            session.delete(get_upload(session, upload.id))
+        _committed(db, _drop)(upload.id)
         part.unlink(missing_ok=True)
         raise ShipkeyError(
             "The file that arrived does not have the announced SHA-256; upload it again.",
@@ -240,12 +260,7 @@ def _finish(db: Database, storage: Storage, part: Path, upload: UploadSession) -
             actual=stored.sha256,
         )
     try:
-        with db.session() as session:
-            product = catalog.get_product(session, upload.product_id)
-            replaced = catalog.attach_file(
-                session, product, stored, upload.file_name, upload.mime_type
-            )
-            session.delete(get_upload(session, upload.id))
+        replaced = _committed(db, _attach)(upload, stored)
     except BaseException:
         storage.delete(key)
         raise
@@ -258,6 +273,20 @@ def _finish(db: Database, storage: Storage, part: Path, upload: UploadSession) -
         file_mime_type=upload.mime_type,
         sha256=stored.sha256,
     )
+
+
+def _drop(session: Session, upload_id: str) -> None:
+    session.delete(get_upload(session, upload_id))
+    session.flush()
+
+
+def _attach(session: Session, upload: UploadSession, stored: StoredObject) -> str | None:
+    """Attach the stored file to the upload's product and end the upload; the key of the file
+    it replaced, if any."""
+    product = catalog.get_product(session, upload.product_id)
+    replaced = catalog.attach_file(session, product, stored, upload.file_name, upload.mime_type)
+    _drop(session, upload.id)
+    return replaced
 
 
 def cancel_upload(session: Session, data_dir: Path, upload_id: str) -> None:

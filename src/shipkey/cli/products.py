@@ -44,7 +44,7 @@ def products_signed_url(
 ) -> None:
     """Print a stateless signed link to a product's file."""
     from shipkey.catalog import service as catalog
-    from shipkey.downloads import service as downloads
+    from shipkey.downloads import signed as downloads
     from shipkey.errors import ShipkeyError
 
     config = settings()

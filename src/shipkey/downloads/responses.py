@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from shipkey.config import Settings
-from shipkey.downloads.service import ServePlan
+from shipkey.downloads.serving import ServePlan
 from shipkey.http.files import ByteRange, content_disposition
 from shipkey.storage import Storage
 

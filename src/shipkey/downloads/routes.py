@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import service as catalog
-from shipkey.downloads import service
+from shipkey.config import Settings
+from shipkey.downloads import serving, signed
 from shipkey.downloads.responses import file_response
 from shipkey.downloads.schemas import SignedUrlCreate, SignedUrlRead
 from shipkey.http.deps import (
     ClientDep,
     DatabaseDep,
-    DbSession,
     ReadSession,
     SettingsDep,
     StorageDep,
+    write,
 )
+from shipkey.http.net import Client
 from shipkey.metrics import Metrics
+from shipkey.storage import Storage
 
 router = APIRouter(tags=["downloads"])
 admin_router = APIRouter(
@@ -26,31 +31,51 @@ admin_router = APIRouter(
 )
 
 
-def _range_request(request: Request) -> service.RangeRequest:
-    return service.RangeRequest(
+def _range_request(request: Request) -> serving.RangeRequest:
+    return serving.RangeRequest(
         range=request.headers.get("range"), if_range=request.headers.get("if-range")
     )
 
 
 @router.head("/api/download/{token}", response_class=Response, operation_id="download_head")
 @router.get("/api/download/{token}", response_class=Response, operation_id="download")
-def download(
+async def download(
     token: str,
     request: Request,
-    session: DbSession,
     db: DatabaseDep,
     storage: StorageDep,
     settings: SettingsDep,
     client: ClientDep,
 ) -> Response:
-    """The purchase's file. The first request counts; a Range after byte 0 resumes for free."""
+    """The purchase's file. The first request counts; a Range after byte 0 resumes for free.
+
+    A stamped copy still to be made is built first, before the writer's place is taken, so a
+    large PDF holds up no sale; the link is then counted in a short transaction of its own.
+    """
     head = request.method == "HEAD"
-    service.prepare_copy(db, storage, token)
-    plan = service.open_link(session, storage, token, _range_request(request), client, head=head)
+    await run_in_threadpool(serving.prepare_copy, db, storage, token)
+    plan, response = await write(
+        request, _serve_link, storage, settings, token, _range_request(request), client, head
+    )
     if not head:
         metrics: Metrics = request.app.state.metrics
         metrics.downloads.labels(outcome="counted" if plan.counted else "resumed").inc()
-    return file_response(plan, storage, settings, head=head)
+    return response
+
+
+def _serve_link(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    token: str,
+    range_request: serving.RangeRequest,
+    client: Client,
+    head: bool,
+) -> tuple[serving.ServePlan, Response]:
+    """What the link gets, and its answer, made before the count is committed (a failure to
+    make the answer takes the count back)."""
+    plan = serving.open_link(session, storage, token, range_request, client, head=head)
+    return plan, file_response(plan, storage, settings, head=head)
 
 
 @router.head("/api/signed/{file_key:path}", response_class=Response, operation_id="signed_head")
@@ -65,7 +90,7 @@ def signed_download(
     sig: str | None = None,
 ) -> Response:
     """A file behind a stateless HMAC-signed URL (previews, samples, support hand-outs)."""
-    plan = service.open_signed(
+    plan = signed.open_signed(
         session, storage, settings.secret, file_key, expires, sig, _range_request(request)
     )
     return file_response(plan, storage, settings, head=request.method == "HEAD")
@@ -76,7 +101,7 @@ def create_signed_url(
     data: SignedUrlCreate, session: ReadSession, settings: SettingsDep
 ) -> SignedUrlRead:
     product = catalog.get_product(session, data.product)
-    url, expires_at = service.make_signed_url(
+    url, expires_at = signed.make_signed_url(
         session, settings.secret, settings.base_url, product, data.expires_in
     )
     return SignedUrlRead(url=url, expires_at=expires_at)

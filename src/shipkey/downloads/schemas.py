@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from shipkey.downloads.service import MAX_SIGNED_URL_SECONDS
+from shipkey.downloads.signed import MAX_SIGNED_URL_SECONDS
 from shipkey.schemas import ApiModel, InputModel
 
 

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from shipkey.config import Settings
 from shipkey.db.engine import Database
@@ -106,6 +107,23 @@ async def grouped_write(
             group = GroupCommit(db, slots, writers=WEBHOOK_WRITERS_POSTGRESQL, batch=1)
         state.group_commit = group
     return await group.run(lambda session: work(session, *args, **kwargs))
+
+
+async def write(
+    request: Request, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """``work(session, …)`` in a transaction of its own, committed before this returns, the
+    writer's place taken as :func:`write_slot` takes it, for a route that must do slow work
+    before it writes (a download building the buyer's stamped copy): with ``DbSession`` the
+    place is taken before the handler starts, and held through that work, while sales wait."""
+    db = get_database(request)
+
+    def committed() -> T:
+        with db.session() as session:
+            return work(session, *args, **kwargs)
+
+    async with _write_slots(request):
+        return await run_in_threadpool(committed)
 
 
 def write_session(

@@ -24,7 +24,7 @@ from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.db.writes import rowcount
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
 from shipkey.errors import NotFound
 from shipkey.fulfilment.access import IssuedAccess

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.downloads import jobs as stamping
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.errors import Conflict
 from shipkey.fulfilment import access
 from shipkey.licensing import issuing as licensing

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
 from shipkey.fulfilment import access
 from shipkey.fulfilment.access import IssuedAccess

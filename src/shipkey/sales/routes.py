@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from shipkey.admin.auth import require_admin
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.http.deps import DbSession, ReadSession, SettingsDep
 from shipkey.mail.schemas import DeliveryRead
 from shipkey.orders import service

@@ -1,4 +1,5 @@
-"""Counting under real parallel requests against a real HTTP server."""
+"""Counting downloads: the limit, and counting under real parallel requests against a real
+HTTP server."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from sqlalchemy import func, select
 
 from shipkey.config import Settings
 from shipkey.db.engine import Database
-from shipkey.downloads import service as downloads
+from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
 from shipkey.orders.models import Purchase
-from tests.factories import create_purchase, product_with_file
+from tests.factories import create_purchase, new_link, product_with_file
 
 pytestmark = pytest.mark.usefixtures("download_mode")
 
@@ -83,3 +84,32 @@ def test_parallel_requests_on_one_link_count_once(
         statuses = Counter(pool.map(fetch, range(30)))
     assert statuses == {200: 1, 410: 29}
     assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 1
+
+
+def test_download_limit(admin: TestClient) -> None:
+    product, _ = product_with_file(admin, maxDownloads=2)
+    purchase = create_purchase(admin, product["slug"])
+    first = purchase["downloadLinks"][0]["token"]
+    second = new_link(admin, str(purchase["id"]))
+    spare = new_link(admin, str(purchase["id"]))
+    assert admin.get(f"/api/download/{first}").status_code == 200
+    assert admin.get(f"/api/download/{second}").status_code == 200
+    over = admin.get(f"/api/download/{spare}")
+    assert over.status_code == 403
+    assert over.json()["code"] == "DOWNLOAD_LIMIT_REACHED"
+    create = admin.post(f"/api/admin/purchases/{purchase['id']}/download-links")
+    assert create.status_code == 409
+    assert create.json()["code"] == "DOWNLOAD_LIMIT_REACHED"
+    # a used link can still be resumed after the limit is reached
+    assert admin.get(f"/api/download/{first}", headers={"Range": "bytes=5-"}).status_code == 206
+    record = admin.get(f"/api/admin/purchases/{purchase['id']}").json()
+    assert record["downloadCount"] == 2
+    assert record["downloadsLeft"] == 0
+
+
+def test_purchase_max_downloads_overrides_product(admin: TestClient) -> None:
+    product, _ = product_with_file(admin, maxDownloads=5)
+    purchase = create_purchase(admin, product["slug"], maxDownloads=1)
+    token = purchase["downloadLinks"][0]["token"]
+    assert admin.get(f"/api/download/{token}").status_code == 200
+    assert admin.post(f"/api/admin/purchases/{purchase['id']}/download-links").status_code == 409
