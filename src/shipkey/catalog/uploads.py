@@ -17,11 +17,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -42,9 +41,6 @@ from shipkey.storage import Storage, StoredObject
 SESSION_HOURS = 24 * 7
 LEASE = timedelta(minutes=30)
 _CONTENT_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def staging_dir(data_dir: Path) -> Path:
@@ -176,16 +172,6 @@ def _release(session: Session, upload_id: str, received: int) -> UploadSession:
     return get_upload(session, upload_id)
 
 
-def _committed(db: Database, work: Callable[Concatenate[Session, P], T]) -> Callable[P, T]:
-    """``work`` run in a short transaction of its own, from a worker thread."""
-
-    def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        with db.session() as session:
-            return work(session, *args, **kwargs)
-
-    return run
-
-
 async def _append(part: Path, first: int, limit: int, chunks: AsyncIterable[bytes]) -> int:
     """Write the chunk at ``first``; returns how many bytes are safely on disk."""
     handle = await anyio.to_thread.run_sync(part.open, "r+b")
@@ -230,14 +216,14 @@ async def write_chunk(
 
     size = await run_in_threadpool(_size)
     first, last = parse_content_range(content_range, size) if size else (0, -1)
-    upload = await run_in_threadpool(_committed(db, _claim), upload_id, first)
+    upload = await run_in_threadpool(db.run, _claim, upload_id, first)
     part = _part(data_dir, upload_id)
     written = 0
     try:
         written = await _append(part, first, last - first + 1, chunks)
     finally:
         with anyio.CancelScope(shield=True):
-            upload = await run_in_threadpool(_committed(db, _release), upload_id, first + written)
+            upload = await run_in_threadpool(db.run, _release, upload_id, first + written)
     if upload.received < size:
         return ChunkResult(upload, None)
     return ChunkResult(upload, await run_in_threadpool(_finish, db, storage, part, upload))
@@ -250,7 +236,7 @@ def _finish(db: Database, storage: Storage, part: Path, upload: UploadSession) -
     stored = storage.save_file(key, part)
     if upload.sha256 is not None and stored.sha256 != upload.sha256:
         storage.delete(key)
-        _committed(db, _drop)(upload.id)
+        db.run(_drop, upload.id)
         part.unlink(missing_ok=True)
         raise ShipkeyError(
             "The file that arrived does not have the announced SHA-256; upload it again.",
@@ -260,7 +246,7 @@ def _finish(db: Database, storage: Storage, part: Path, upload: UploadSession) -
             actual=stored.sha256,
         )
     try:
-        replaced = _committed(db, _attach)(upload, stored)
+        replaced = db.run(_attach, upload, stored)
     except BaseException:
         storage.delete(key)
         raise

@@ -16,9 +16,9 @@ import contextlib
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -70,6 +70,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_size=20, max_overflow=40, pool_pre_ping=True)
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 QUICK_READERS = 8
 """Connections per event loop for direct reads on PostgreSQL."""
 
@@ -104,6 +107,14 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def run(
+        self, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``work(session, …)`` in a write unit of work of its own (for a caller that must move
+        bytes between short transactions, from a worker thread)."""
+        with self.session() as session:
+            return work(session, *args, **kwargs)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

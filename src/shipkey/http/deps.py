@@ -117,13 +117,8 @@ async def write(
     before it writes (a download building the buyer's stamped copy): with ``DbSession`` the
     place is taken before the handler starts, and held through that work, while sales wait."""
     db = get_database(request)
-
-    def committed() -> T:
-        with db.session() as session:
-            return work(session, *args, **kwargs)
-
     async with _write_slots(request):
-        return await run_in_threadpool(committed)
+        return await run_in_threadpool(lambda: db.run(work, *args, **kwargs))
 
 
 def write_session(
