@@ -35,6 +35,18 @@ def require_admin(
     return name
 
 
+def optional_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The caller's token name when it sends one, ``None`` when it sends none; a token that
+    is not valid is still 401 ``UNAUTHORIZED`` (a seller's site with a wrong token should hear
+    so, not get the public answer)."""
+    if credentials is None:
+        return None
+    return require_admin(request, credentials)
+
+
 def authenticate(db: Database, raw: str) -> str | None:
     """The name (else the id) of the stored admin token ``raw``, recording its use; ``None``
     when there is no such token or it was revoked.
@@ -59,3 +71,4 @@ def authenticate(db: Database, raw: str) -> str | None:
 
 
 AdminDep = Annotated[str, Depends(require_admin)]
+OptionalAdminDep = Annotated[str | None, Depends(optional_admin)]
