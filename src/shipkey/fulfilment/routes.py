@@ -59,7 +59,11 @@ class AccessRead(ApiModel):
         return slug if isinstance(slug, str) else None
 
 
-@router.get("/api/access/{token}", response_model=AccessRead)
+@router.get(
+    "/api/access/{token}",
+    response_model=AccessRead,
+    responses={401: {"description": "An Authorization header with a wrong admin token."}},
+)
 def check_access(token: str, session: ReadSession, seller: OptionalAdminDep) -> Response:
     """Whether an access token is good now (``VALID``, ``EXPIRED``, ``REVOKED``,
     ``SUSPENDED``, ``NOT_PAID``); 404 ``ACCESS_NOT_FOUND`` for an unknown one. The buyer's

@@ -61,6 +61,17 @@ def _trusted(
     return any(addr.version == net.version and addr in net for net in nets)
 
 
+def within(ip: str | None, nets: Sequence[IPNetwork]) -> bool:
+    """Whether the client address ``ip`` (as :func:`client_ip` gives it) is in one of ``nets``;
+    an IPv4-mapped IPv6 address is looked up as its IPv4 address."""
+    addr = _parse_ip(ip) if ip else None
+    if addr is None:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return _trusted(addr, nets)
+
+
 def client_ip(
     peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]
 ) -> str | None:
