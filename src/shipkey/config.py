@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     trusted_proxies: str | None = Field(
         default=None, description="Comma-separated CIDRs whose X-Forwarded-For is believed."
     )
+    max_upload_bytes: int = Field(
+        default=20 * 1024**3,
+        gt=0,
+        description="The largest product file an upload may bring (bytes); larger ones get 413.",
+    )
     metrics_allow: str = Field(
         default="127.0.0.0/8,::1/128",
         description="Comma-separated CIDRs that may read /metrics without an admin token.",
