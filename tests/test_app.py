@@ -42,6 +42,58 @@ def test_metrics_count_downloads(admin: TestClient) -> None:
     assert f"shipkey_uploaded_bytes_total {float(len(data))}" in text
 
 
+def _metrics_from(
+    app: object, address: str, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    with TestClient(app, client=(address, 40000)) as client:  # type: ignore[arg-type]
+        response = client.get("/metrics", headers=headers)
+    return response.status_code, response.json()["code"] if response.status_code != 200 else ""
+
+
+@pytest.mark.parametrize(
+    ("address", "headers", "status"),
+    [
+        ("127.0.0.1", None, 200),  # the default SHIPKEY_METRICS_ALLOW: loopback
+        ("127.8.9.10", None, 200),
+        ("::1", None, 200),
+        ("::ffff:127.0.0.1", None, 200),
+        ("203.0.113.5", None, 403),
+        ("2001:db8::5", None, 403),
+        ("testclient", None, 403),
+        ("203.0.113.5", {"Authorization": f"Bearer {ADMIN_TOKEN}"}, 200),
+        ("203.0.113.5", {"Authorization": "Bearer wrong"}, 403),
+        ("203.0.113.5", {"Authorization": "Basic d3Jvbmc6d3Jvbmc="}, 403),
+    ],
+)
+def test_metrics_answer_admins_and_allowed_networks_only(
+    app: object, address: str, headers: dict[str, str] | None, status: int
+) -> None:
+    assert _metrics_from(app, address, headers) == (
+        status,
+        "" if status == 200 else "FORBIDDEN",
+    )
+
+
+def test_metrics_allow_is_configurable_and_trusts_only_trusted_proxies(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    changed = settings.model_copy(
+        update={"metrics_allow": "192.0.2.0/24, 2001:db8:9::/48", "trusted_proxies": "10.0.0.0/8"}
+    )
+    app = create_app(changed, db=db, storage=storage)
+    assert _metrics_from(app, "192.0.2.77")[0] == 200
+    assert _metrics_from(app, "2001:db8:9:1::1")[0] == 200
+    assert _metrics_from(app, "127.0.0.1")[0] == 403  # the default is replaced
+    behind_proxy = {"X-Forwarded-For": "192.0.2.77"}
+    assert _metrics_from(app, "10.0.0.2", behind_proxy)[0] == 200
+    assert _metrics_from(app, "203.0.113.5", behind_proxy)[0] == 403  # a forged header
+
+
+def test_a_malformed_metrics_allow_is_refused_at_start_up() -> None:
+    with pytest.raises(ValueError, match="metrics_allow"):
+        Settings(_env_file=None, metrics_allow="10.0.0.0/8, not-a-network")
+
+
 def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> None:
     missing = client.get("/nope")
     assert missing.status_code == 404

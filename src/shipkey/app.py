@@ -16,16 +16,19 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from shipkey import __version__
+from shipkey.admin.auth import bearer_admin
 from shipkey.admin_ui import routes as admin_ui_routes
 from shipkey.catalog import routes as catalog_routes
 from shipkey.catalog import upload_routes
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.downloads import routes as download_routes
-from shipkey.errors import error_response, exception_handlers
+from shipkey.errors import Forbidden, error_response, exception_handlers
 from shipkey.fulfilment import routes as access_routes
+from shipkey.http.deps import get_client_ip
 from shipkey.http.fast_lane import FastLane
 from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundMiddleware
+from shipkey.http.net import within
 from shipkey.jobs.worker import background_worker
 from shipkey.licensing import routes as license_routes
 from shipkey.licensing.rate_limits import LicenseRateLimits
@@ -142,8 +145,19 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={403: {"description": "Neither an admin token nor an allowed network."}},
+    )
     def metrics(request: Request) -> Response:
+        """The Prometheus text format, to an admin bearer token or a client address in
+        ``SHIPKEY_METRICS_ALLOW`` (403 ``FORBIDDEN`` otherwise)."""
+        if not within(get_client_ip(request), settings.metrics_networks) and (
+            bearer_admin(request) is None
+        ):
+            raise Forbidden("The metrics need an admin token or an allowed network.")
         registry: Metrics = request.app.state.metrics
         return Response(registry.render(), media_type=registry.content_type)
 

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     trusted_proxies: str | None = Field(
         default=None, description="Comma-separated CIDRs whose X-Forwarded-For is believed."
     )
+    max_upload_bytes: int = Field(
+        default=20 * 1024**3,
+        gt=0,
+        description="The largest product file an upload may bring (bytes); larger ones get 413.",
+    )
+    metrics_allow: str = Field(
+        default="127.0.0.0/8,::1/128",
+        description="Comma-separated CIDRs that may read /metrics without an admin token.",
+    )
     give_up_hours: float = Field(
         default=24,
         gt=0,
@@ -74,9 +83,9 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
-    def _check_proxies(cls, value: str | None) -> str | None:
+    def _check_networks(cls, value: str | None) -> str | None:
         if value:
             _parse_networks(value)
         return value
@@ -132,6 +141,10 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_networks(self) -> tuple[IPNetwork, ...]:
         return _parse_networks(self.trusted_proxies or "")
+
+    @cached_property
+    def metrics_networks(self) -> tuple[IPNetwork, ...]:
+        return _parse_networks(self.metrics_allow)
 
     @property
     def rate_limits_enabled(self) -> bool:

@@ -6,9 +6,10 @@ import hashlib
 import os
 from collections.abc import Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 
-from shipkey.storage import Storage
+from shipkey.storage import LocalStorage, Storage
 from tests.factories import create_product, upload
 
 
@@ -210,3 +211,32 @@ def test_huge_json_bodies_are_refused(admin: TestClient) -> None:
     )
     assert chunked.status_code == 413
     assert chunked.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def _stored_files(storage: Storage) -> list[str]:
+    assert isinstance(storage, LocalStorage)
+    return sorted(str(path) for path in storage.root.rglob("*") if path.is_file())
+
+
+def _assert_too_large(response: object) -> None:
+    assert response.status_code == 413, response.text  # type: ignore[attr-defined]
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_upload_bytes": 1000}])
+def test_uploads_over_the_maximum_size_are_refused_and_leave_nothing(
+    admin: TestClient, storage: Storage
+) -> None:
+    create_product(admin)
+    kept = upload(admin, "test-book", b"k" * 1000)  # exactly the maximum is fine
+    before = _stored_files(storage)
+    url = "/api/admin/products/test-book/file?filename=big.pdf"
+    _assert_too_large(admin.put(url, content=b"x" * 1001))  # declared by Content-Length
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(8):
+            yield b"y" * 300
+
+    _assert_too_large(admin.put(url, content=chunks()))  # counted as it arrives
+    assert _stored_files(storage) == before
+    assert admin.get("/api/admin/products/test-book").json()["fileSha256"] == kept["sha256"]

@@ -38,6 +38,21 @@ def _put(admin: TestClient, upload_id: str, first: int, last: int) -> Any:
     )
 
 
+@pytest.mark.parametrize("settings_overrides", [{"max_upload_bytes": len(DATA) - 1}])
+def test_a_resumable_upload_over_the_maximum_size_is_refused(
+    admin: TestClient, settings: Settings
+) -> None:
+    create_product(admin)
+    response = admin.post(
+        "/api/admin/products/test-book/uploads", json={"fileName": "big.bin", "size": len(DATA)}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    staged = settings.resolved_data_dir / "uploads"
+    assert not staged.exists() or list(staged.iterdir()) == []
+    assert _open(admin, size=len(DATA) - 1, sha256=None)["size"] == len(DATA) - 1
+
+
 def test_chunks_resume_and_complete(admin: TestClient) -> None:
     create_product(admin)
     upload = _open(admin)

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.downloads.models import Download
-from tests.factories import create_purchase, product_with_file
+from tests.factories import create_product, create_purchase, product_with_file, upload
 
 pytestmark = pytest.mark.usefixtures("download_mode")
 
@@ -50,6 +50,39 @@ def test_first_request_gets_the_file_with_the_contract_headers(admin: TestClient
     assert record["downloads"][0]["userAgent"] == "TestAgent/1.0"
     # in-process, or the loopback address of nginx in front of shipkey (x-accel)
     assert record["downloads"][0]["ipAddress"] in {"testclient", "127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    ("file_name", "declared"),
+    [
+        ("page.html", "text/html; charset=utf-8"),
+        ("image.svg", "image/svg+xml"),
+        ("page.xhtml", "application/xhtml+xml"),
+        ("feed.xml", "text/xml"),
+        ("page.html", None),  # guessed from the name
+    ],
+)
+def test_a_seller_html_or_svg_file_never_renders_on_shipkeys_origin(
+    admin: TestClient, client: TestClient, download_mode: str, file_name: str, declared: str | None
+) -> None:
+    create_product(admin)
+    data = b"<html><script>alert(document.cookie)</script></html>"
+    stored = upload(admin, "test-book", data, filename=file_name, content_type=declared)
+    assert stored["fileMimeType"] != "application/octet-stream"  # the seller's type is kept
+    token = create_purchase(admin, "test-book")["downloadLinks"][0]["token"]
+    signed = admin.post("/api/admin/signed-urls", json={"product": "test-book"}).json()["url"]
+    for url in (f"/api/download/{token}", signed.removeprefix("http://testserver")):
+        for method in ("HEAD", "GET"):
+            response = client.request(method, url)
+            assert response.status_code == 200, (method, url, response.text)
+            headers = response.headers
+            assert headers["content-type"] == "application/octet-stream"
+            assert headers["content-disposition"].startswith("attachment;")
+            if download_mode != "redirect" or method == "HEAD":  # S3 answers the redirected GET
+                assert headers["x-content-type-options"] == "nosniff"
+                assert headers["content-security-policy"] == "default-src 'none'; sandbox"
+            if method == "GET":
+                assert response.content == data
 
 
 def test_a_used_link_gives_410_but_resumes(admin: TestClient) -> None:

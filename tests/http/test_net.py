@@ -5,13 +5,36 @@ from __future__ import annotations
 import ipaddress
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
-from shipkey.http.net import client_ip
+from shipkey.http.net import client_ip, limit_key
 from tests.factories import create_purchase, product_with_file
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("127.0.0.1/32"))
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),  # IPv4: each address on its own
+        ("203.0.113.10", "203.0.113.10"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),  # IPv6: the customer's /64
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),  # the next /64 is someone else
+        ("::1", "::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),  # IPv4-mapped IPv6 is the IPv4 address
+        ("::ffff:cb00:7109", "203.0.113.9"),
+        ("fe80::1%eth0", "fe80::/64"),  # a zone does not make another client
+        (None, "unknown"),
+        ("", "unknown"),
+        ("testclient", "testclient"),  # not an address: counted as it is
+    ],
+)
+def test_the_key_an_address_is_counted_under(address: str | None, key: str) -> None:
+    assert limit_key(address) == key
 
 
 def test_untrusted_peer_is_the_client() -> None:

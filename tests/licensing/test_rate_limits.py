@@ -141,3 +141,29 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
             assert from_client("192.0.2.10", f"KEY-{number}").status_code == 200
         _assert_limited(from_client("192.0.2.10", "KEY-NEW"))
         assert from_client("192.0.2.11", "KEY-NEW").status_code == 200  # another client
+
+
+def test_an_ipv6_client_is_counted_per_64_and_mapped_ipv4_as_ipv4(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    proxied = settings.model_copy(update={"rate_limits": "on", "trusted_proxies": "10.0.0.0/8"})
+    app = create_app(proxied, db=db, storage=storage)
+    with TestClient(app, client=("10.0.0.2", 40000)) as proxy:
+
+        def from_client(address: str, key: str) -> Response:
+            return proxy.post(
+                "/api/licenses/validate",
+                json={"licenseKey": key},
+                headers={"X-Forwarded-For": address},
+            )
+
+        # One customer's /64, a new address for every request, is one client.
+        for number in range(PER_IP):
+            assert from_client(f"2001:db8:1:2::{number + 1:x}", f"KEY-{number}").status_code == 200
+        _assert_limited(from_client("2001:db8:1:2:ffff::1", "KEY-NEW"))
+        assert from_client("2001:db8:1:3::1", "KEY-NEW").status_code == 200  # another /64
+        # IPv4 written as IPv6 is the same IPv4 client.
+        for number in range(PER_IP):
+            assert from_client("192.0.2.20", f"KEY-{number}").status_code == 200
+        _assert_limited(from_client("::ffff:192.0.2.20", "KEY-NEW"))
+        assert from_client("192.0.2.21", "KEY-NEW").status_code == 200

@@ -59,8 +59,27 @@ def test_an_access_link_leads_to_the_sellers_content(
     assert checked["kind"] == "COURSE"
     assert checked["courseSlug"] == "shipping-academy"
     assert checked["product"] == "academy"
-    assert checked["email"] == "buyer@example.com"
     assert checked["expiresAt"] is None
+    assert opened.headers["referrer-policy"] == "no-referrer"
+
+
+def test_only_the_seller_learns_who_holds_an_access_token(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    _course(admin, accessUrl="https://learn.example.com/academy")
+    purchase = create_purchase(admin, "academy")
+    token = _access_token(db)
+    public = client.get(f"/api/access/{token}")
+    assert public.status_code == 200
+    assert public.json()["valid"] is True
+    assert "email" not in public.json()
+    assert "purchaseId" not in public.json()
+    seller = admin.get(f"/api/access/{token}").json()
+    assert seller["email"] == "buyer@example.com"
+    assert seller["purchaseId"] == purchase["id"]
+    wrong = client.get(f"/api/access/{token}", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.json()["code"] == "UNAUTHORIZED"
 
 
 def test_without_a_content_url_the_link_shows_a_page(
@@ -70,6 +89,7 @@ def test_without_a_content_url_the_link_shows_a_page(
     create_purchase(admin, "academy")
     page = client.get(f"/access/{_access_token(db)}")
     assert page.status_code == 200
+    assert page.headers["referrer-policy"] == "no-referrer"
     assert "Shipping Academy" in page.text
     assert "shipping-academy" in page.text
 

@@ -121,6 +121,25 @@ def test_requests_for_links_are_rate_limited(
     assert statuses[5:] == [429, 429]
 
 
+def test_sign_in_requests_from_one_ipv6_64_count_together(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    limited = settings.model_copy(update={"rate_limits": "on", "trusted_proxies": "10.0.0.0/8"})
+    app = create_app(limited, db=db, storage=storage)
+    with TestClient(app, client=("10.0.0.2", 40000)) as client:
+
+        def ask(address: str, number: int) -> int:
+            return client.post(
+                "/login",
+                data={"email": f"ada{number}@example.com", "csrf_token": csrf_of(client, "/login")},
+                headers={"X-Forwarded-For": address},
+            ).status_code
+
+        statuses = [ask(f"2001:db8:7:7::{number + 1:x}", number) for number in range(11)]
+        assert statuses == [200] * 10 + [429]
+        assert ask("2001:db8:7:8::1", 11) == 200  # another customer's /64
+
+
 def test_the_session_cookie_is_signed_httponly_and_lax(
     client: TestClient, db: Database, buyer: str
 ) -> None:

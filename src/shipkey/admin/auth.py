@@ -24,15 +24,40 @@ def require_admin(
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("An admin token is required.", headers=challenge)
-    raw = credentials.credentials
+    name = token_name(request, credentials.credentials)
+    if name is None:
+        raise Unauthorized("The admin token is not valid.", headers=challenge)
+    return name
+
+
+def bearer_admin(request: Request) -> str | None:
+    """The name of the admin token the request carries as ``Authorization: Bearer``, ``None``
+    without one that is valid (for a route that has other ways in, such as ``/metrics``)."""
+    scheme, _, raw = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None
+    return token_name(request, raw.strip())
+
+
+def token_name(request: Request, raw: str) -> str | None:
+    """The name of the admin token ``raw`` (``SHIPKEY_ADMIN_TOKEN`` or a created one)."""
     settings = get_settings(request)
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     if service.matches_static(raw, configured):
         return "SHIPKEY_ADMIN_TOKEN"
-    name = authenticate(get_database(request), raw)
-    if name is None:
-        raise Unauthorized("The admin token is not valid.", headers=challenge)
-    return name
+    return authenticate(get_database(request), raw)
+
+
+def optional_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The caller's token name when it sends one, ``None`` when it sends none; a token that
+    is not valid is still 401 ``UNAUTHORIZED`` (a seller's site with a wrong token should hear
+    so, not get the public answer)."""
+    if credentials is None:
+        return None
+    return require_admin(request, credentials)
 
 
 def authenticate(db: Database, raw: str) -> str | None:
@@ -59,3 +84,4 @@ def authenticate(db: Database, raw: str) -> str | None:
 
 
 AdminDep = Annotated[str, Depends(require_admin)]
+OptionalAdminDep = Annotated[str | None, Depends(optional_admin)]

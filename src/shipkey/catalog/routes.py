@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import file_upload, service
 from shipkey.catalog.schemas import ProductCreate, ProductFile, ProductRead, ProductUpdate
-from shipkey.http.deps import DatabaseDep, DbSession, ReadSession, StorageDep
+from shipkey.http.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
 from shipkey.metrics import Metrics
 
 router = APIRouter(
@@ -52,13 +52,21 @@ async def upload_file(
     request: Request,
     db: DatabaseDep,
     storage: StorageDep,
+    settings: SettingsDep,
     filename: str | None = Query(
         default=None, max_length=1024, description="The buyer-facing name."
     ),
 ) -> ProductFile:
     """Stream the request body into storage as the product's file (any size)."""
     uploaded = await file_upload.upload_file(
-        db, storage, ref, filename, request.headers.get("content-type"), request.stream()
+        db,
+        storage,
+        ref,
+        filename,
+        request.headers.get("content-type"),
+        request.stream(),
+        content_length=request.headers.get("content-length"),
+        max_bytes=settings.max_upload_bytes,
     )
     metrics: Metrics = request.app.state.metrics
     metrics.uploaded_bytes.inc(uploaded.file_size)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from shipkey.catalog.models import Product
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 from shipkey.clock import utcnow
-from shipkey.errors import BadRequest, Conflict, NotFound
+from shipkey.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from shipkey.http.files import sanitize_filename
 from shipkey.storage import StoredObject
 
@@ -101,6 +101,24 @@ def clean_mime_type(content_type: str | None, file_name: str) -> str:
         raise BadRequest("The Content-Type header is not a valid media type.", "INVALID_MIME_TYPE")
     guessed, _ = mimetypes.guess_type(file_name, strict=False)
     return guessed or DEFAULT_MIME_TYPE
+
+
+def check_size(size: int | None, max_bytes: int) -> None:
+    """413 ``PAYLOAD_TOO_LARGE`` when a file of ``size`` bytes (declared, or counted so far) is
+    over ``SHIPKEY_MAX_UPLOAD_BYTES``."""
+    if size is not None and size > max_bytes:
+        raise PayloadTooLarge(
+            f"The file is larger than the {max_bytes} bytes an upload may bring "
+            "(SHIPKEY_MAX_UPLOAD_BYTES).",
+            maxBytes=max_bytes,
+        )
+
+
+def declared_length(header: str | None) -> int | None:
+    """A request's ``Content-Length``, ``None`` when it sends none (or one that is no number)."""
+    if header is None or not header.strip().isdigit():
+        return None
+    return int(header)
 
 
 def new_file_key(product_id: str) -> str:

@@ -21,7 +21,9 @@ def open_upload(
 ) -> UploadRead:
     """Start an upload, or get the unfinished one for the same file (same size and SHA-256)."""
     return UploadRead.model_validate(
-        uploads.open_upload(session, settings.resolved_data_dir, ref, data)
+        uploads.open_upload(
+            session, settings.resolved_data_dir, ref, data, settings.max_upload_bytes
+        )
     )
 
 
@@ -57,6 +59,7 @@ async def put_chunk(
         upload_id,
         request.headers.get("content-range"),
         request.stream(),
+        settings.max_upload_bytes,
     )
     read = UploadRead.model_validate(result.upload)
     if result.file is None:

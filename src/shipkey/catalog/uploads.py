@@ -60,8 +60,12 @@ def get_upload(session: Session, upload_id: str) -> UploadSession:
     return upload
 
 
-def open_upload(session: Session, data_dir: Path, ref: str, data: UploadCreate) -> UploadSession:
-    """A new upload session, or the unfinished one for the same product, size and SHA-256."""
+def open_upload(
+    session: Session, data_dir: Path, ref: str, data: UploadCreate, max_bytes: int
+) -> UploadSession:
+    """A new upload session, or the unfinished one for the same product, size and SHA-256;
+    413 ``PAYLOAD_TOO_LARGE`` for a file over ``max_bytes``."""
+    catalog.check_size(data.size, max_bytes)
     product = catalog.get_product(session, ref)
     sweep_expired(session, data_dir)
     file_name = catalog.clean_file_name(data.file_name)
@@ -202,6 +206,7 @@ async def write_chunk(
     upload_id: str,
     content_range: str | None,
     chunks: AsyncIterable[bytes],
+    max_bytes: int,
 ) -> ChunkResult:
     """Store one chunk; when it completes the file, move it to storage and attach it.
 
@@ -215,6 +220,7 @@ async def write_chunk(
             return get_upload(session, upload_id).size
 
     size = await run_in_threadpool(_size)
+    catalog.check_size(size, max_bytes)  # opened before SHIPKEY_MAX_UPLOAD_BYTES was lowered
     first, last = parse_content_range(content_range, size) if size else (0, -1)
     upload = await run_in_threadpool(db.run, _claim, upload_id, first)
     part = _part(data_dir, upload_id)

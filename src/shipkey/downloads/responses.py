@@ -24,17 +24,56 @@ from shipkey.downloads.serving import ServePlan
 from shipkey.http.files import ByteRange, content_disposition
 from shipkey.storage import Storage
 
+DEFAULT_MIME_TYPE = "application/octet-stream"
+
+
+ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "application/xslt+xml",
+        "text/javascript",
+        "application/javascript",
+        "application/x-javascript",
+        "application/ecmascript",
+        "text/ecmascript",
+        "multipart/x-mixed-replace",
+        "application/x-shockwave-flash",
+    }
+)
+"""Media types a browser would render as a page or run as script: a seller's file of one of
+these (HTML, SVG, XML, …) is served as bytes, so it can never run on shipkey's origin."""
+SANDBOX = "default-src 'none'; sandbox"
+"""The Content-Security-Policy of every product file: should a browser show one anyway, it
+runs nothing and loads nothing."""
+
+
+def served_content_type(mime_type: str) -> str:
+    """The ``Content-Type`` a product file is served with: the stored one, except for
+    :data:`ACTIVE_TYPES` and any XML type (``…+xml``), which are ``application/octet-stream``."""
+    base = mime_type.split(";", 1)[0].strip().lower()
+    if base in ACTIVE_TYPES or base.endswith("+xml"):
+        return DEFAULT_MIME_TYPE
+    return mime_type
+
 
 def file_headers(plan: ServePlan) -> dict[str, str]:
+    """What every answer with a product file carries: always ``attachment``, with ``nosniff``
+    and a sandbox, so no file a seller uploads renders as a page of shipkey's."""
     file = plan.file
     return {
-        "content-type": file.mime_type,
+        "content-type": served_content_type(file.mime_type),
         "content-disposition": content_disposition(file.name),
         "accept-ranges": "bytes",
         "etag": file.etag,
         "last-modified": format_datetime(file.uploaded_at, usegmt=True),
         "cache-control": "no-store",
         "x-content-type-options": "nosniff",
+        "content-security-policy": SANDBOX,
     }
 
 
@@ -113,9 +152,11 @@ def file_response(
         url = storage.presigned_get(
             plan.file.key,
             filename_header=headers["content-disposition"],
-            content_type=plan.file.mime_type,
+            content_type=headers["content-type"],
             expires_in=PRESIGNED_SECONDS,
         )
         if url is not None:
-            return Response(status_code=302, headers={"location": url, "cache-control": "no-store"})
+            moved = {"location": url, "cache-control": "no-store"}
+            moved["x-content-type-options"] = "nosniff"
+            return Response(status_code=302, headers=moved)
     return StoredFileResponse(storage, plan, headers, head=head)

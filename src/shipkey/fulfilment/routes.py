@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import AliasPath, ConfigDict, Field, field_validator
 
+from shipkey.admin.auth import OptionalAdminDep
 from shipkey.fulfilment import access
 from shipkey.fulfilment.models import AccessKind
 from shipkey.http.deps import ReadSession, SettingsDep
@@ -17,6 +18,12 @@ from shipkey.schemas import ApiModel
 from shipkey.web.render import page
 
 router = APIRouter(tags=["access"])
+
+NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+"""On the access link's answers: the token is in its URL (and in the seller's, after the
+redirect), so the browser must not send it onward as a Referer."""
+BUYER_FIELDS = {"email", "purchase_id"}
+"""Who bought: only a seller's bearer token gets these (the token travels in URLs)."""
 
 
 # What an access check found, read from an ``access.AccessCheck`` and its grant. (A docstring
@@ -32,8 +39,16 @@ class AccessRead(ApiModel):
     course_slug: str | None = Field(
         validation_alias=AliasPath("grant", "purchase", "product", "meta")
     )
-    email: str | None = Field(validation_alias=AliasPath("grant", "purchase", "email"))
-    purchase_id: str = Field(validation_alias=AliasPath("grant", "purchase_id"))
+    email: str | None = Field(
+        default=None,
+        validation_alias=AliasPath("grant", "purchase", "email"),
+        description="The buyer's e-mail; only with a seller's (admin) bearer token.",
+    )
+    purchase_id: str | None = Field(
+        default=None,
+        validation_alias=AliasPath("grant", "purchase_id"),
+        description="The purchase; only with a seller's (admin) bearer token.",
+    )
     expires_at: datetime | None = Field(validation_alias=AliasPath("grant", "expires_at"))
 
     @field_validator("course_slug", mode="before")
@@ -44,11 +59,18 @@ class AccessRead(ApiModel):
         return slug if isinstance(slug, str) else None
 
 
-@router.get("/api/access/{token}")
-def check_access(token: str, session: ReadSession) -> AccessRead:
+@router.get(
+    "/api/access/{token}",
+    response_model=AccessRead,
+    responses={401: {"description": "An Authorization header with a wrong admin token."}},
+)
+def check_access(token: str, session: ReadSession, seller: OptionalAdminDep) -> Response:
     """Whether an access token is good now (``VALID``, ``EXPIRED``, ``REVOKED``,
-    ``SUSPENDED``, ``NOT_PAID``); 404 ``ACCESS_NOT_FOUND`` for an unknown one."""
-    return AccessRead.model_validate(access.check(session, token))
+    ``SUSPENDED``, ``NOT_PAID``); 404 ``ACCESS_NOT_FOUND`` for an unknown one. The buyer's
+    ``email`` and the ``purchaseId`` only with an admin bearer token (401 for a wrong one)."""
+    read = AccessRead.model_validate(access.check(session, token))
+    hidden = None if seller is not None else BUYER_FIELDS
+    return JSONResponse(read.model_dump(mode="json", by_alias=True, exclude=hidden))
 
 
 @router.get("/access/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -59,10 +81,10 @@ def open_access(
     result = access.check(session, token)
     target = access.redirect_target(result)
     if target is not None:
-        return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+        return RedirectResponse(target, status_code=303, headers=NO_REFERRER)
     read = AccessRead.model_validate(result)
     status: Literal[200, 403] = 200 if result.valid else 403
-    return page(
+    answer = page(
         request,
         "access_grant.html",
         {
@@ -70,8 +92,10 @@ def open_access(
             "code": read.code,
             "expires_at": read.expires_at,
             "course_slug": read.course_slug,
-            "purchase_url": purchase_url(settings, read.purchase_id),
+            "purchase_url": purchase_url(settings, result.grant.purchase_id),
         },
         purchase_locale=result.grant.purchase.locale,
         status_code=status,
     )
+    answer.headers.update(NO_REFERRER)
+    return answer

@@ -30,10 +30,46 @@ def _canonical(value: str) -> str | None:
     return None if addr is None else str(addr)
 
 
+IPV6_CLIENT_PREFIX = 64
+"""The IPv6 block one customer gets: its hosts pick addresses in it at will."""
+
+
+@functools.lru_cache(maxsize=4096)
+def limit_key(ip: str | None) -> str:
+    """The key a client address is counted under by every rate limit.
+
+    IPv4 counts per address. IPv6 counts per /64 (a customer varies its addresses within its
+    /64 at will: counted per address, it would never be limited); an IPv4-mapped IPv6 address
+    (``::ffff:a.b.c.d``) counts as the IPv4 address it is. A missing address is ``unknown``;
+    anything else that is not an address counts as it is.
+    """
+    if not ip:
+        return "unknown"
+    addr = _parse_ip(ip.split("%", 1)[0])
+    if addr is None:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, IPV6_CLIENT_PREFIX), strict=False))
+    return str(addr)
+
+
 def _trusted(
     addr: ipaddress.IPv4Address | ipaddress.IPv6Address, nets: Sequence[IPNetwork]
 ) -> bool:
     return any(addr.version == net.version and addr in net for net in nets)
+
+
+def within(ip: str | None, nets: Sequence[IPNetwork]) -> bool:
+    """Whether the client address ``ip`` (as :func:`client_ip` gives it) is in one of ``nets``;
+    an IPv4-mapped IPv6 address is looked up as its IPv4 address."""
+    addr = _parse_ip(ip) if ip else None
+    if addr is None:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return _trusted(addr, nets)
 
 
 def client_ip(

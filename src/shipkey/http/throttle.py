@@ -6,6 +6,8 @@ process and machine (``SHIPKEY_RATE_LIMIT_STORAGE=redis://…``). Over a limit t
 the window). When the store cannot be reached, requests are let through and a warning is logged
 at most once a minute: a limiter that fails must not take the service down with it.
 
+A client address is counted under :func:`shipkey.http.net.limit_key` (IPv6 per /64).
+
 Routes that run on the event loop count with :meth:`Throttle.hit_async`: in memory the count
 is a dictionary update and stays on the loop; with Redis it is a network round trip (up to
 :data:`REDIS_TIMEOUT` when Redis is slow), which would stop every other request of the

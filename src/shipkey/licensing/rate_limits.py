@@ -3,7 +3,8 @@
 Two moving-window limits, counted in memory per server process, or in Redis for every process
 and machine at once (``SHIPKEY_RATE_LIMIT_STORAGE=redis://…``):
 
-* **120 requests a minute per client IP**, across every public license endpoint. Generous
+* **120 requests a minute per client IP** (per /64 for IPv6, see
+  :func:`shipkey.http.net.limit_key`), across every public license endpoint. Generous
   enough for an office behind one NAT address starting its machines at nine, tight enough to
   make guessing keys pointless (the checksum refuses most guesses before any lookup anyway).
 * **30 requests a minute per license key** (activate, deactivate, validate, license file).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from limits import RateLimitItem, parse
 
+from shipkey.http.net import limit_key
 from shipkey.http.throttle import Throttle
 from shipkey.licensing.keys import MAX_KEY_LENGTH, normalize_key
 
@@ -47,7 +49,8 @@ class LicenseRateLimits:
     async def hit_ip_async(self, ip: str | None) -> None:
         """Count a request from ``ip``; 429 when over the limit. Called from the event loop
         (see :meth:`shipkey.http.throttle.Throttle.hit_async`)."""
-        await self._throttle.hit_async(self.per_ip, NAMESPACE, "ip", ip or "unknown", "requests")
+        client = limit_key(ip)
+        await self._throttle.hit_async(self.per_ip, NAMESPACE, "ip", client, "requests")
 
     def hit_key(self, raw_key: str) -> None:
         """Count a request for a license key (as typed: trimmed and upper-cased first).

@@ -28,6 +28,7 @@ from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
 from shipkey.errors import NotFound
 from shipkey.fulfilment.access import IssuedAccess
+from shipkey.http.net import limit_key
 from shipkey.http.throttle import Throttle
 from shipkey.ids import hash_token, new_id
 from shipkey.licensing import seats, validation
@@ -59,7 +60,8 @@ def normalise_email(raw: str) -> str | None:
 
 
 class LoginRateLimits:
-    """Asking for sign-in links: per client IP and per address, counted where the license API's
+    """Asking for sign-in links: per client IP (per /64 for IPv6:
+    :func:`shipkey.http.net.limit_key`) and per address, counted where the license API's
     limits are (:mod:`shipkey.http.throttle`).
 
     10 a minute per IP stops a script from mailing many addresses; 5 an hour per address stops
@@ -81,12 +83,12 @@ class LoginRateLimits:
 
     def hit(self, ip: str | None, email: str) -> None:
         """Count one request; 429 ``RATE_LIMITED`` (with ``retryAfter``) when over a limit."""
-        self._throttle.hit(self.per_ip, "login", "ip", ip or "unknown", "sign-in requests")
+        self._throttle.hit(self.per_ip, "login", "ip", limit_key(ip), "sign-in requests")
         self._throttle.hit(self.per_address, "login", "email", email, "sign-in requests")
 
     def hit_failed_token(self, ip: str | None) -> None:
         """Count a wrong admin token from ``ip`` (10 a minute, then 429)."""
-        self._throttle.hit(self.per_ip, "login", "token", ip or "unknown", "sign-in requests")
+        self._throttle.hit(self.per_ip, "login", "token", limit_key(ip), "sign-in requests")
 
 
 # --- sign-in links --------------------------------------------------------------------------
