@@ -39,8 +39,8 @@ def sign_in_with_token(
     next: Annotated[str, Form()] = "/admin",
 ) -> Response:
     """Sign in with an admin token; wrong tokens are counted per client (then 429)."""
-    name = service.admin_name_for_token(session, settings, token)
-    if name is None:
+    found = service.admin_name_for_token(session, settings, token)
+    if found is None:
         limits: portal.LoginRateLimits = request.app.state.login_rate_limits
         limits.hit_failed_token(client.ip)
         return render(
@@ -53,7 +53,8 @@ def sign_in_with_token(
             },
             status_code=401,
         )
-    web_session.sign_in_admin(name)
+    name, token_id = found
+    web_session.sign_in_admin(session, name, token_id)
     return redirect(request, safe_next(next, "/admin"))
 
 
@@ -74,6 +75,6 @@ def sign_in_by_email(
 
 
 @router.post("/logout", dependencies=Posted)
-def sign_out(request: Request, web_session: WebSessionDep) -> Response:
-    web_session.sign_out()
+def sign_out(request: Request, session: DbSession, web_session: WebSessionDep) -> Response:
+    web_session.sign_out(session)
     return redirect(request, "/admin/login")

@@ -23,7 +23,13 @@ from shipkey.i18n import (
     normalise_locale,
     translations,
 )
-from shipkey.web.session import CSRF_FIELD, _settings, get_web_session, save_session
+from shipkey.web.session import (
+    CSRF_FIELD,
+    _settings,
+    cookie_session,
+    get_web_session,
+    save_session,
+)
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -64,7 +70,7 @@ def _accept_language(header: str | None) -> str | None:
 def page_locale(request: Request, purchase_locale: str | None = None) -> str:
     """The page's language: the one chosen on the site, else the browser's, else the
     purchase's, else ``SHIPKEY_DEFAULT_LOCALE``."""
-    session = get_web_session(request)
+    session = cookie_session(request)
     settings = _settings(request)
     if session.locale:
         return session.locale
