@@ -69,8 +69,8 @@ def sign_in_by_email(
     """A sign-in link to ``SHIPKEY_ADMIN_EMAIL``; the same answer for any other address."""
     address = portal.normalise_email(email) or ""
     limits: portal.LoginRateLimits = request.app.state.login_rate_limits
-    limits.hit(client.ip, address)
-    portal.request_admin_link(session, settings, address, page_locale(request))
+    if limits.hit(client.ip, address):  # over the address's limit: the same answer, nothing sent
+        portal.request_admin_link(session, settings, address, page_locale(request))
     return render(request, "portal/login_sent.html", {"email": address})
 
 

@@ -84,8 +84,9 @@ def request_link(
     with form_on_error(
         lambda exc: render(request, "portal/login.html", too_many, status_code=exc.status_code)
     ):
-        limits.hit(client.ip, address)
-    service.request_buyer_link(session, settings, address, page_locale(request))
+        may_send = limits.hit(client.ip, address)
+    if may_send:  # over the address's limit: the same answer, nothing sent
+        service.request_buyer_link(session, settings, address, page_locale(request))
     get_web_session(request).remember_destination(next)
     return render(request, "portal/login_sent.html", {"email": address})
 
