@@ -14,7 +14,7 @@ from shipkey.fulfilment.models import AccessKind
 from shipkey.http.deps import ReadSession, SettingsDep
 from shipkey.orders.service import purchase_url
 from shipkey.schemas import ApiModel
-from shipkey.web.render import page
+from shipkey.web.render import page, page_headers
 
 router = APIRouter(tags=["access"])
 
@@ -59,7 +59,7 @@ def open_access(
     result = access.check(session, token)
     target = access.redirect_target(result)
     if target is not None:
-        return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+        return RedirectResponse(target, status_code=303, headers=page_headers(request))
     read = AccessRead.model_validate(result)
     status: Literal[200, 403] = 200 if result.valid else 403
     return page(
