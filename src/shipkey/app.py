@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from shipkey import __version__
 from shipkey.admin.auth import bearer_admin
@@ -39,6 +40,7 @@ from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
 from shipkey.sales import routes as order_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
+from shipkey.web.render import page_headers
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ def create_app(
         telemetry=telemetry,
         middleware=middleware,
         exception_handlers=handlers,
+        docs_url=None,
+        redoc_url=None,
     )
     lane = FastLane(app, middleware=middleware, handlers=handlers)
     app.state.settings = settings
@@ -140,6 +144,19 @@ def create_app(
     app.include_router(access_routes.router)
     portal_routes.install(app)
     admin_ui_routes.install(app)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        """The API documentation, with the headers of every other page (never framed, …)."""
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title="shipkey - Swagger UI")
+        page.headers.update(page_headers(request))
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        page = get_redoc_html(openapi_url="/openapi.json", title="shipkey - ReDoc")
+        page.headers.update(page_headers(request))
+        return page
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import unicodedata
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -82,6 +83,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("mail_from")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(c.isspace() and c != " " or unicodedata.category(c) == "Cc" for c in value):
+            raise ValueError("must be one line without control characters")
+        return value
 
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod

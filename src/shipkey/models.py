@@ -11,6 +11,7 @@ from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
 from shipkey.portal.models import LoginPurpose, LoginToken
+from shipkey.web.models import WebSignIn
 
 __all__ = [
     "AccessGrant",
@@ -34,5 +35,6 @@ __all__ = [
     "ProductType",
     "Purchase",
     "PurchaseStatus",
+    "WebSignIn",
     "WebhookEvent",
 ]

@@ -65,3 +65,24 @@ def test_wrong_admin_tokens_are_rate_limited(
             for _ in range(11)
         ]
     assert statuses == [401] * 10 + [429]
+
+
+def test_over_the_limit_for_the_admin_address_the_answer_is_the_same_and_nothing_is_sent(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    configured = settings.model_copy(
+        update={"admin_email": "seller@example.com", "rate_limits": "on"}
+    )
+    with TestClient(create_app(configured, db=db, storage=storage)) as client:
+        answers = []
+        for _ in range(7):
+            token = csrf_of(client, "/admin/login")
+            response = client.post(
+                "/admin/login/email", data={"email": "seller@example.com", "csrf_token": token}
+            )
+            answers.append((response.status_code, response.text.replace(token, "T")))
+        with db.read_session() as session:
+            sent = session.scalars(select(MailMessage.to_address)).all()
+    assert [status for status, _ in answers] == [200] * 7
+    assert {text for _, text in answers} == {answers[0][1]}
+    assert sent == ["seller@example.com"] * 5

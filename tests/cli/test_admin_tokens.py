@@ -43,3 +43,23 @@ def test_created_token_opens_the_admin_api(env: dict[str, str], settings: Settin
         assert ok.status_code == 200
         revoked = client.get("/api/admin/products", headers={"Authorization": "Bearer sk_admin_x"})
         assert revoked.status_code == 401
+
+
+def test_revoking_a_token_ends_the_admin_pages_signed_in_with_it(
+    env: dict[str, str], settings: Settings, db: Database
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from shipkey.app import create_app
+    from tests.admin_ui.helpers import admin_sign_in
+
+    raw = runner.invoke(app, ["admin-token", "create", "--name", "laptop"]).output.strip()
+    with db.read_session() as session:
+        token = admin_service.find_token(session, raw)
+        assert token is not None
+        token_id = token.id
+    with TestClient(create_app(settings, db=db)) as client:
+        admin_sign_in(client, raw)
+        assert client.get("/admin").url.path == "/admin"
+        assert runner.invoke(app, ["admin-token", "revoke", token_id]).exit_code == 0
+        assert client.get("/admin").url.path == "/admin/login"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from shipkey.admin.models import AdminToken
 from shipkey.clock import utcnow
 from shipkey.ids import hash_token
+from shipkey.web import sign_ins
 
 TOKEN_PREFIX = "sk_admin_"  # noqa: S105 - a public prefix, not a secret
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -66,4 +67,5 @@ def revoke_token(session: Session, token_id: str) -> bool:
     if token is None or token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
+    sign_ins.end_for_admin_token(session, token.id)  # the pages signed in with it
     return True

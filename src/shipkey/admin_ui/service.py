@@ -29,19 +29,22 @@ MAX_EXTRA_DOWNLOADS = 1000
 # --- signing in -----------------------------------------------------------------------------
 
 
-def admin_name_for_token(session: Session, settings: Settings, raw: str) -> str | None:
-    """The name the seller signs in as with this admin token, or None when it is not valid."""
+def admin_name_for_token(
+    session: Session, settings: Settings, raw: str
+) -> tuple[str, str | None] | None:
+    """The name the seller signs in as with this admin token and the stored token's id (None
+    for ``SHIPKEY_ADMIN_TOKEN``), or None when it is not valid."""
     raw = raw.strip()
     if not raw or len(raw) > 256:
         return None
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     if tokens.matches_static(raw, configured):
-        return "SHIPKEY_ADMIN_TOKEN"
+        return "SHIPKEY_ADMIN_TOKEN", None
     token = tokens.find_token(session, raw)
     if token is None:
         return None
     tokens.touch(session, token.id)
-    return token.name or token.id
+    return token.name or token.id, token.id
 
 
 # --- the dashboard --------------------------------------------------------------------------

@@ -39,8 +39,8 @@ def sign_in_with_token(
     next: Annotated[str, Form()] = "/admin",
 ) -> Response:
     """Sign in with an admin token; wrong tokens are counted per client (then 429)."""
-    name = service.admin_name_for_token(session, settings, token)
-    if name is None:
+    found = service.admin_name_for_token(session, settings, token)
+    if found is None:
         limits: portal.LoginRateLimits = request.app.state.login_rate_limits
         limits.hit_failed_token(client.ip)
         return render(
@@ -53,7 +53,8 @@ def sign_in_with_token(
             },
             status_code=401,
         )
-    web_session.sign_in_admin(name)
+    name, token_id = found
+    web_session.sign_in_admin(session, name, token_id)
     return redirect(request, safe_next(next, "/admin"))
 
 
@@ -68,12 +69,12 @@ def sign_in_by_email(
     """A sign-in link to ``SHIPKEY_ADMIN_EMAIL``; the same answer for any other address."""
     address = portal.normalise_email(email) or ""
     limits: portal.LoginRateLimits = request.app.state.login_rate_limits
-    limits.hit(client.ip, address)
-    portal.request_admin_link(session, settings, address, page_locale(request))
+    if limits.hit(client.ip, address):  # over the address's limit: the same answer, nothing sent
+        portal.request_admin_link(session, settings, address, page_locale(request))
     return render(request, "portal/login_sent.html", {"email": address})
 
 
 @router.post("/logout", dependencies=Posted)
-def sign_out(request: Request, web_session: WebSessionDep) -> Response:
-    web_session.sign_out()
+def sign_out(request: Request, session: DbSession, web_session: WebSessionDep) -> Response:
+    web_session.sign_out(session)
     return redirect(request, "/admin/login")

@@ -15,13 +15,9 @@ from shipkey.fulfilment.models import AccessKind
 from shipkey.http.deps import ReadSession, SettingsDep
 from shipkey.orders.service import purchase_url
 from shipkey.schemas import ApiModel
-from shipkey.web.render import page
+from shipkey.web.render import page, page_headers
 
 router = APIRouter(tags=["access"])
-
-NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
-"""On the access link's answers: the token is in its URL (and in the seller's, after the
-redirect), so the browser must not send it onward as a Referer."""
 BUYER_FIELDS = {"email", "purchase_id"}
 """Who bought: only a seller's bearer token gets these (the token travels in URLs)."""
 
@@ -81,10 +77,10 @@ def open_access(
     result = access.check(session, token)
     target = access.redirect_target(result)
     if target is not None:
-        return RedirectResponse(target, status_code=303, headers=NO_REFERRER)
+        return RedirectResponse(target, status_code=303, headers=page_headers(request))
     read = AccessRead.model_validate(result)
     status: Literal[200, 403] = 200 if result.valid else 403
-    answer = page(
+    return page(
         request,
         "access_grant.html",
         {
@@ -97,5 +93,3 @@ def open_access(
         purchase_locale=result.grant.purchase.locale,
         status_code=status,
     )
-    answer.headers.update(NO_REFERRER)
-    return answer

@@ -22,7 +22,20 @@ from shipkey.i18n import (
 )
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates" / "mail"
-_SPACE = re.compile(r"\s+")
+_NOT_IN_HEADERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+"""Whitespace and control characters: nothing in a header but plain spaces (line breaks would
+start another header; a NUL or an escape sequence can confuse mail servers and clients)."""
+
+
+def header_line(value: str) -> str:
+    """``value`` as one header line: every run of whitespace or control characters (line breaks
+    included) becomes one space, so a name in a subject can never add a header."""
+    return _NOT_IN_HEADERS.sub(" ", value).strip()
+
+
+def fit_for_address(value: str) -> bool:
+    """Whether ``value`` has no whitespace or control character (it goes into ``To``)."""
+    return bool(value) and _NOT_IN_HEADERS.search(value) is None
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,7 @@ def render(kind: str, locale: str, context: dict[str, Any]) -> Rendered:
     values = {**context, "locale": locale}
     subject = env.get_template(f"{kind}.subject.txt").render(values)
     return Rendered(
-        subject=_SPACE.sub(" ", subject).strip(),
+        subject=header_line(subject),
         text=env.get_template(f"{kind}.txt").render(values).strip() + "\n",
         html=env.get_template(f"{kind}.html").render(values),
     )

@@ -36,6 +36,7 @@ from urllib.parse import unquote, urlsplit
 from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.jobs.registry import PermanentError
+from shipkey.mail.render import fit_for_address, header_line
 
 MAILBOX_DIR = "mailbox"
 SMTP_TIMEOUT = 30.0
@@ -89,8 +90,12 @@ def message_id_for(message_id: str, base_url: str) -> str:
 
 def build_email(outgoing: Outgoing, settings: Settings) -> EmailMessage:
     """multipart/alternative: plain text first, then HTML."""
+    if not fit_for_address(outgoing.to_address):
+        raise PermanentError(f"not an e-mail address: {outgoing.to_address!r}")
     email = EmailMessage()
-    email["Subject"] = outgoing.subject
+    email["Subject"] = header_line(
+        outgoing.subject
+    )  # rows queued before subjects were cleaned, too
     email["From"] = settings.mail_from
     email["To"] = outgoing.to_address
     email["Date"] = format_datetime(outgoing.created_at)

@@ -21,7 +21,7 @@ from shipkey.ids import new_id
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
-from shipkey.mail.render import render
+from shipkey.mail.render import fit_for_address, render
 from shipkey.orders.models import Purchase
 from shipkey.orders.service import purchase_url
 
@@ -56,7 +56,7 @@ def queue_mail(
     purchase_id: str | None = None,
 ) -> MailMessage:
     """Render ``kind`` for ``to`` and put it in the outbox, in the caller's transaction."""
-    if not to or "\n" in to or "\r" in to:
+    if not fit_for_address(to):  # a line break (or any control character) could add headers
         raise ValueError(f"not an e-mail address: {to!r}")
     locale = normalise_locale(locale)
     rendered = render(kind, locale, context)

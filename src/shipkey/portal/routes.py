@@ -84,8 +84,9 @@ def request_link(
     with form_on_error(
         lambda exc: render(request, "portal/login.html", too_many, status_code=exc.status_code)
     ):
-        limits.hit(client.ip, address)
-    service.request_buyer_link(session, settings, address, page_locale(request))
+        may_send = limits.hit(client.ip, address)
+    if may_send:  # over the address's limit: the same answer, nothing sent
+        service.request_buyer_link(session, settings, address, page_locale(request))
     get_web_session(request).remember_destination(next)
     return render(request, "portal/login_sent.html", {"email": address})
 
@@ -112,16 +113,16 @@ def use_link(
     if sign_in is None:
         return render(request, "portal/link_invalid.html", status_code=410)
     if sign_in.purpose is LoginPurpose.ADMIN:
-        web_session.sign_in_admin(sign_in.email)
+        web_session.sign_in_admin(session, sign_in.email)
         return redirect(request, safe_next(next, "/admin"))
     destination = web_session.take_destination(safe_next(next, "/purchases"))
-    web_session.sign_in_buyer(sign_in.email)
+    web_session.sign_in_buyer(session, sign_in.email)
     return redirect(request, destination)
 
 
 @router.post("/logout", dependencies=Posted)
-def sign_out(request: Request, web_session: WebSessionDep) -> Response:
-    web_session.sign_out()
+def sign_out(request: Request, session: DbSession, web_session: WebSessionDep) -> Response:
+    web_session.sign_out(session)
     web_session.notify(tr(request, "You are signed out."))
     return redirect(request, "/login")
 

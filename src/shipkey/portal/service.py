@@ -26,7 +26,7 @@ from shipkey.db.engine import Database
 from shipkey.db.writes import rowcount
 from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
-from shipkey.errors import NotFound
+from shipkey.errors import NotFound, TooManyRequests
 from shipkey.fulfilment.access import IssuedAccess
 from shipkey.http.net import limit_key
 from shipkey.http.throttle import Throttle
@@ -64,8 +64,11 @@ class LoginRateLimits:
     :func:`shipkey.http.net.limit_key`) and per address, counted where the license API's
     limits are (:mod:`shipkey.http.throttle`).
 
-    10 a minute per IP stops a script from mailing many addresses; 5 an hour per address stops
-    anyone from flooding one inbox. ``SHIPKEY_RATE_LIMITS=off`` turns both off.
+    10 a minute per IP stops a script from mailing many addresses (429); 5 an hour per address
+    stops anyone from flooding one inbox. Over the per-address limit nothing is sent, but the
+    answer stays the usual one: a 429 there would let a stranger lock a buyer (or the seller)
+    out of signing in by asking for their links first. ``SHIPKEY_RATE_LIMITS=off`` turns both
+    off.
     """
 
     def __init__(
@@ -81,10 +84,15 @@ class LoginRateLimits:
         self.per_address: RateLimitItem = parse(per_address)
         self._throttle = Throttle(enabled=enabled, storage=storage)
 
-    def hit(self, ip: str | None, email: str) -> None:
-        """Count one request; 429 ``RATE_LIMITED`` (with ``retryAfter``) when over a limit."""
+    def hit(self, ip: str | None, email: str) -> bool:
+        """Count one request: 429 ``RATE_LIMITED`` (with ``retryAfter``) when the client is over
+        its limit; False (send nothing, answer as usual) when the address is over its own."""
         self._throttle.hit(self.per_ip, "login", "ip", limit_key(ip), "sign-in requests")
-        self._throttle.hit(self.per_address, "login", "email", email, "sign-in requests")
+        try:
+            self._throttle.hit(self.per_address, "login", "email", email, "sign-in requests")
+        except TooManyRequests:
+            return False
+        return True
 
     def hit_failed_token(self, ip: str | None) -> None:
         """Count a wrong admin token from ``ip`` (10 a minute, then 429)."""

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from shipkey.web.errors import PageError
 from shipkey.web.render import tr
-from shipkey.web.session import CSRF_FIELD, get_web_session
+from shipkey.web.session import CSRF_FIELD, cookie_session
 
 CSRF_HEADER = "x-csrf-token"
 
@@ -19,7 +19,7 @@ async def check_csrf(request: Request) -> None:
     """Refuse (403) a POST whose CSRF token is missing or not the session's."""
     if request.method != "POST" and request.method != "PUT":
         return
-    session = get_web_session(request)
+    session = cookie_session(request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from shipkey.errors import NotFound, ShipkeyError
 from shipkey.web.render import STATIC_DIR, redirect, render, tr
-from shipkey.web.session import get_web_session
+from shipkey.web.session import cookie_session
 
 
 class PageError(Exception):
@@ -110,7 +110,7 @@ def notice_on_error(
     except NotFound:
         raise
     except ShipkeyError as exc:
-        get_web_session(request).notify(notice(exc.message) if notice else exc.message, "error")
+        cookie_session(request).notify(notice(exc.message) if notice else exc.message, "error")
         raise Answer(redirect(request, url)) from exc
 
 
@@ -143,7 +143,8 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(PageError)
-    async def _page_error(request: Request, exc: PageError) -> Response:
+    def _page_error(request: Request, exc: PageError) -> Response:
+        # A plain function runs in the thread pool: the page looks up who is signed in.
         return render(
             request,
             "error.html",

@@ -23,7 +23,13 @@ from shipkey.i18n import (
     normalise_locale,
     translations,
 )
-from shipkey.web.session import CSRF_FIELD, _settings, get_web_session, save_session
+from shipkey.web.session import (
+    CSRF_FIELD,
+    _settings,
+    cookie_session,
+    get_web_session,
+    save_session,
+)
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -64,7 +70,7 @@ def _accept_language(header: str | None) -> str | None:
 def page_locale(request: Request, purchase_locale: str | None = None) -> str:
     """The page's language: the one chosen on the site, else the browser's, else the
     purchase's, else ``SHIPKEY_DEFAULT_LOCALE``."""
-    session = get_web_session(request)
+    session = cookie_session(request)
     settings = _settings(request)
     if session.locale:
         return session.locale
@@ -109,6 +115,23 @@ def environment(locale: str) -> Environment:
     return env
 
 
+TOKEN_PATHS = ("/login/", "/access/")
+"""Pages whose address holds a secret token: they send no ``Referer`` at all."""
+
+
+def page_headers(request: Request) -> dict[str, str]:
+    """What every HTML page sends: never cached (they show one visitor's things), never framed
+    (clickjacking), never sniffed as another type, and its address never sent to another site
+    (none of it from a page with a token in its address)."""
+    token_in_path = request.url.path.startswith(TOKEN_PATHS)
+    return {
+        "Cache-Control": "no-store",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer" if token_in_path else "same-origin",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
 def render(
     request: Request,
     template: str,
@@ -133,16 +156,7 @@ def render(
         **(context or {}),
     }
     html = environment(lang).get_template(template).render(values)
-    response = HTMLResponse(
-        html,
-        status_code=status_code,
-        headers={
-            "Cache-Control": "no-store",
-            "X-Frame-Options": "DENY",
-            "Referrer-Policy": "same-origin",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    response = HTMLResponse(html, status_code=status_code, headers=page_headers(request))
     return save_session(request, response)  # type: ignore[return-value]
 
 
@@ -161,9 +175,9 @@ def page(
 ) -> HTMLResponse:
     """A public page outside the portal (after checkout, behind an access link):
     ``templates/pages/<template>`` in the language chosen on the site, else the browser's, else
-    the purchase's; never cached (they show one buyer's order)."""
+    the purchase's, with every page's headers (:func:`page_headers`)."""
     locale = page_locale(request, purchase_locale)
     html = (
         environment(locale).get_template(f"pages/{template}").render({"locale": locale, **context})
     )
-    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=status_code, headers=page_headers(request))

@@ -1,6 +1,12 @@
 """The session of a page visitor: one cookie, signed with ``SHIPKEY_SECRET_KEY`` (itsdangerous;
-HttpOnly, SameSite=Lax, Secure when the base URL is https). It carries the signed-in buyer's
-address or the seller's sign-in, the CSRF token, the chosen language and one-time notices.
+HttpOnly, SameSite=Lax, Secure when the base URL is https). It carries the CSRF token, the chosen
+language, one-time notices and the ids of the visitor's sign-ins (a buyer's, the seller's).
+
+Who is signed in is kept on the server (:mod:`shipkey.web.sign_ins`): the cookie's ids are read
+once per request that needs the visitor (:func:`get_web_session`, one read by primary key), so
+signing out, or revoking the admin token the seller signed in with, ends a session at once,
+wherever its cookie was copied. Callers on the event loop (the CSRF check, the page's language)
+use :func:`cookie_session`, which reads the cookie only.
 """
 
 from __future__ import annotations
@@ -11,28 +17,36 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from shipkey.clock import utcnow
 from shipkey.config import Settings
+from shipkey.db.engine import Database
 from shipkey.i18n import LOCALES
+from shipkey.web import sign_ins
 
 COOKIE = "shipkey_session"
 CSRF_FIELD = "csrf_token"
 COOKIE_MAX_AGE = 14 * 24 * 3600
-BUYER_SESSION_SECONDS = 14 * 24 * 3600
-ADMIN_SESSION_SECONDS = 12 * 3600
+
+
+def _sid(value: object) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= sign_ins.MAX_ID_LENGTH else None
 
 
 @dataclass
 class WebSession:
-    """The signed cookie's content. ``dirty`` sessions are written back on the response."""
+    """The signed cookie's content. ``dirty`` sessions are written back on the response.
+
+    ``email`` and ``admin`` (who is signed in) are known once the sign-ins were looked up
+    (``resolved``, by :func:`get_web_session`)."""
 
     csrf: str
+    buyer_sid: str | None = None
+    admin_sid: str | None = None
     email: str | None = None
-    email_since: float | None = None
     admin: str | None = None
-    admin_since: float | None = None
+    resolved: bool = False
     locale: str | None = None
     after_sign_in: str | None = None
     notices: list[dict[str, str]] = field(default_factory=list)
@@ -40,37 +54,24 @@ class WebSession:
 
     @classmethod
     def new(cls) -> WebSession:
-        return cls(csrf=secrets.token_urlsafe(32), dirty=True)
+        return cls(csrf=secrets.token_urlsafe(32), resolved=True, dirty=True)
 
     def to_cookie(self) -> dict[str, Any]:
         return {
             "c": self.csrf,
-            "e": self.email,
-            "es": self.email_since,
-            "a": self.admin,
-            "as": self.admin_since,
+            "b": self.buyer_sid,
+            "s": self.admin_sid,
             "l": self.locale,
             "x": self.after_sign_in,
             "n": self.notices,
         }
 
     @classmethod
-    def from_cookie(cls, data: object, now: float) -> WebSession | None:
+    def from_cookie(cls, data: object) -> WebSession | None:
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        session = cls(csrf=data["c"])
-        email, since = data.get("e"), data.get("es")
-        if isinstance(email, str) and isinstance(since, int | float):
-            if now - since < BUYER_SESSION_SECONDS:
-                session.email, session.email_since = email, float(since)
-            else:
-                session.dirty = True
-        admin, admin_since = data.get("a"), data.get("as")
-        if isinstance(admin, str) and isinstance(admin_since, int | float):
-            if now - admin_since < ADMIN_SESSION_SECONDS:
-                session.admin, session.admin_since = admin, float(admin_since)
-            else:
-                session.dirty = True
+        session = cls(csrf=data["c"], buyer_sid=_sid(data.get("b")), admin_sid=_sid(data.get("s")))
+        session.resolved = session.buyer_sid is None and session.admin_sid is None
         locale = data.get("l")
         if isinstance(locale, str) and locale in LOCALES:
             session.locale = locale
@@ -86,6 +87,23 @@ class WebSession:
             ]
         return session
 
+    def resolve(self, db: Database) -> None:
+        """Look the cookie's sign-ins up (once): sessions that ended are dropped."""
+        if self.resolved:
+            return
+        self.resolved = True
+        found = sign_ins.find(db, [sid for sid in (self.buyer_sid, self.admin_sid) if sid])
+        buyer = found.get(self.buyer_sid or "")
+        admin = found.get(self.admin_sid or "")
+        if buyer is not None and buyer.kind == sign_ins.BUYER:
+            self.email = buyer.name
+        elif self.buyer_sid is not None:
+            self.buyer_sid, self.dirty = None, True
+        if admin is not None and admin.kind == sign_ins.ADMIN:
+            self.admin = admin.name
+        elif self.admin_sid is not None:
+            self.admin_sid, self.dirty = None, True
+
     def remember_destination(self, path: str) -> None:
         """Where to go once the e-mailed link has been used (in this browser)."""
         self.after_sign_in = safe_next(path, "") or None
@@ -96,19 +114,28 @@ class WebSession:
         self.dirty = True
         return destination or default
 
-    def sign_in_buyer(self, email: str) -> None:
-        """Sign a buyer in; a fresh CSRF token, so nothing from before the sign-in carries on."""
-        self.email, self.email_since = email, utcnow().timestamp()
+    def sign_in_buyer(self, session: Session, email: str) -> None:
+        """Sign a buyer in (a session on the server, in the caller's transaction); a fresh CSRF
+        token, so nothing from before the sign-in carries on."""
+        sign_ins.end(session, [self.buyer_sid] if self.buyer_sid else [])
+        self.buyer_sid = sign_ins.start(session, sign_ins.BUYER, email)
+        self.email = email
         self.csrf = secrets.token_urlsafe(32)
         self.dirty = True
 
-    def sign_in_admin(self, name: str) -> None:
-        self.admin, self.admin_since = name, utcnow().timestamp()
+    def sign_in_admin(self, session: Session, name: str, admin_token_id: str | None = None) -> None:
+        """Sign the seller in; ``admin_token_id``: the stored admin token used (its revocation
+        ends the session)."""
+        sign_ins.end(session, [self.admin_sid] if self.admin_sid else [])
+        self.admin_sid = sign_ins.start(session, sign_ins.ADMIN, name, admin_token_id)
+        self.admin = name
         self.csrf = secrets.token_urlsafe(32)
         self.dirty = True
 
-    def sign_out(self) -> None:
-        self.email = self.email_since = self.admin = self.admin_since = None
+    def sign_out(self, session: Session) -> None:
+        """End the browser's sign-ins on the server, for good (in the caller's transaction)."""
+        sign_ins.end(session, [sid for sid in (self.buyer_sid, self.admin_sid) if sid])
+        self.buyer_sid = self.admin_sid = self.email = self.admin = None
         self.csrf = secrets.token_urlsafe(32)
         self.notices = []
         self.dirty = True
@@ -138,8 +165,9 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def get_web_session(request: Request) -> WebSession:
-    """The request's session (read from the cookie once; a new one when missing or forged)."""
+def cookie_session(request: Request) -> WebSession:
+    """The request's session as its cookie has it (read once; a new one when missing or
+    forged), without looking up who is signed in: for callers on the event loop."""
     cached = getattr(request.state, "web_session", None)
     if isinstance(cached, WebSession):
         return cached
@@ -150,10 +178,20 @@ def get_web_session(request: Request) -> WebSession:
             data = _serializer(_settings(request)).loads(raw, max_age=COOKIE_MAX_AGE)
         except BadSignature:
             data = None
-        session = WebSession.from_cookie(data, utcnow().timestamp())
+        session = WebSession.from_cookie(data)
     if session is None:
         session = WebSession.new()
     request.state.web_session = session
+    return session
+
+
+def get_web_session(request: Request) -> WebSession:
+    """The request's session, with who is signed in looked up on the server (one read by
+    primary key, once per request; not on the event loop)."""
+    session = cookie_session(request)
+    if not session.resolved:
+        db: Database = request.app.state.db
+        session.resolve(db)
     return session
 
 
