@@ -20,6 +20,7 @@ from shipkey.storage import Storage
 from tests.conftest import SECRET
 from tests.factories import create_product, create_purchase, product_with_file
 from tests.licensing.helpers import (
+    CHECKSUM_SECRET,
     activate,
     buy,
     count_queries,
@@ -64,7 +65,7 @@ def test_a_purchase_of_a_licensed_product_delivers_one_license(admin: TestClient
     assert lic["maxActivations"] == 2
     assert lic["expiresAt"] is None  # PERPETUAL
     assert lic["key"].startswith("PXA-")
-    assert keys.check_key(lic["key"], SECRET)
+    assert keys.check_key(lic["key"], CHECKSUM_SECRET)
     assert purchase["downloadLinks"] == []
     fetched = admin.get(f"/api/admin/purchases/{purchase['id']}").json()
     assert fetched["licenses"] == [lic]

@@ -29,7 +29,7 @@ from shipkey.db.engine import Database
 from shipkey.db.writes import insert_ignore, rowcount
 from shipkey.errors import BadRequest, Conflict, NotFound
 from shipkey.ids import new_id
-from shipkey.licensing.keys import require_key
+from shipkey.licensing.keys import KeySecret, require_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
@@ -53,7 +53,7 @@ class Activation:
 def activate(
     db: Database,
     signing_keys: SigningKeyStore,
-    secret: str,
+    secret: KeySecret,
     raw_key: str,
     machine_id: str,
     *,
@@ -229,7 +229,7 @@ def _lock(session: Session, license_id: str) -> None:
 
 def deactivate(
     session: Session,
-    secret: str,
+    secret: KeySecret,
     raw_key: str | None,
     machine_id: str | None,
     now: datetime | None = None,

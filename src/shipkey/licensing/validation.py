@@ -24,7 +24,7 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.db.reads import BatchRead, DirectRead
 from shipkey.errors import NotFound
-from shipkey.licensing.keys import parse_key, require_key
+from shipkey.licensing.keys import KeySecret, parse_key, require_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license
 from shipkey.licensing.models import (
@@ -211,7 +211,7 @@ def _validation_view(
 
 async def validate(
     db: Database,
-    secret: str,
+    secret: KeySecret,
     raw_key: str,
     machine_id: str | None = None,
     now: datetime | None = None,
@@ -231,7 +231,7 @@ async def validate(
 
 async def check(
     db: Database,
-    secret: str,
+    secret: KeySecret,
     raw_key: str,
     machine_id: str | None = None,
     now: datetime | None = None,
@@ -281,7 +281,7 @@ class RenewedFile:
 def renew_file(
     db: Database,
     signing_keys: SigningKeyStore,
-    secret: str,
+    secret: KeySecret,
     raw_key: str,
     machine_id: str,
     now: datetime | None = None,
