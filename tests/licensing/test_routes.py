@@ -534,7 +534,7 @@ def test_validation_names_the_field_in_error_and_documents_its_body(
     operation = app.openapi()["paths"]["/api/licenses/validate"]["post"]
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["licenseKey"]
-    assert set(schema["properties"]) == {"licenseKey", "machineId"}
+    assert set(schema["properties"]) == {"licenseKey", "machineId", "product"}
     assert {"200", "400", "422"} <= set(operation["responses"])
 
 

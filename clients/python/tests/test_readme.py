@@ -23,6 +23,7 @@ def load_example(server: FakeServer, cache_dir: Path) -> dict[str, Any]:
             "PUBLIC_KEYS, http=HTTP, clock=CLOCK, machine_id=MACHINE"
         ),
         'Path.home() / ".my-app" / "license"': "CACHE_DIR",
+        'product="my-app"': 'product="e-book-pro"',
     }
     for old, new in replacements.items():
         assert old in code

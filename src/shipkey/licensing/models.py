@@ -24,7 +24,14 @@ class LicenseStatus(enum.StrEnum):
 
 
 ValidationCode = Literal[
-    "VALID", "INVALID_FORMAT", "NOT_FOUND", "SUSPENDED", "REVOKED", "EXPIRED", "NOT_ACTIVATED"
+    "VALID",
+    "INVALID_FORMAT",
+    "NOT_FOUND",
+    "PRODUCT_MISMATCH",
+    "SUSPENDED",
+    "REVOKED",
+    "EXPIRED",
+    "NOT_ACTIVATED",
 ]
 """The answers of ``POST /api/licenses/validate``."""
 
@@ -98,6 +105,8 @@ class LicenseView:
     max_activations: int
     activation_count: int
     expires_at: datetime | None
+    product: str
+    """The product's slug."""
     product_name: str
     features: list[str]
 

@@ -91,6 +91,7 @@ def activate(
         data.machine_id,
         machine_name=data.machine_name,
         ip=client.ip,
+        product=data.product,
     )
     return ActivateResponse(
         message="Already activated" if result.already else "License activated",
@@ -141,7 +142,7 @@ async def validate(request: Request) -> Response:
     await limits.hit_key_async(data.license_key)
     db, settings = get_database(request), get_settings(request)
     result = await validation.validate(
-        db, settings.license_key_secrets, data.license_key, data.machine_id
+        db, settings.license_key_secrets, data.license_key, data.machine_id, product=data.product
     )
     info = LicenseInfo.of(result.license, result.now) if result.license is not None else None
     answer = ValidateResponse(valid=result.valid, code=result.code, license=info)
@@ -160,7 +161,12 @@ def license_file(
     """A fresh license file for a machine that is already activated (no seat is used)."""
     limits.hit_key(data.license_key)
     result = validation.renew_file(
-        db, signing_keys, settings.license_key_secrets, data.license_key, data.machine_id
+        db,
+        signing_keys,
+        settings.license_key_secrets,
+        data.license_key,
+        data.machine_id,
+        product=data.product,
     )
     return LicenseFileResponse(
         license_file=result.license_file, license=LicenseInfo.of(result.license, result.now)

@@ -33,7 +33,7 @@ from shipkey.licensing.keys import KeySecret, require_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
-from shipkey.licensing.refusals import LicenseRefused, ensure_usable
+from shipkey.licensing.refusals import LicenseRefused, ensure_product, ensure_usable
 from shipkey.licensing.signing_keys import SigningKeyStore
 
 ACTIVATE_ATTEMPTS = 3
@@ -60,6 +60,7 @@ def activate(
     machine_name: str | None = None,
     ip: str | None = None,
     now: datetime | None = None,
+    product: str | None = None,
 ) -> Activation:
     """Activate a license on a machine, taking a seat unless the machine already holds one.
 
@@ -71,12 +72,13 @@ def activate(
     over it.
 
     Errors: 400 ``INVALID_KEY_FORMAT`` (before any query), 404 ``LICENSE_NOT_FOUND``, 403
-    ``LICENSE_SUSPENDED``, ``LICENSE_REVOKED``, ``LICENSE_EXPIRED``, ``TOO_MANY_ACTIVATIONS``.
+    ``PRODUCT_MISMATCH`` (``product`` names another product), ``LICENSE_SUSPENDED``,
+    ``LICENSE_REVOKED``, ``LICENSE_EXPIRED``, ``TOO_MANY_ACTIVATIONS``.
     """
     key = require_key(raw_key, secret)
     moment = now or utcnow()
     seat = SeatRequest(
-        machine_id, machine_name[:255] if machine_name else None, _clip_ip(ip), moment
+        machine_id, machine_name[:255] if machine_name else None, _clip_ip(ip), moment, product
     )
     lic, activation, already = _take_and_commit(db, seat, key)
     return Activation(
@@ -110,12 +112,14 @@ def _clip_ip(ip: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class SeatRequest:
-    """One activation request (machine, name, address, time), run in a write unit of work."""
+    """One activation request (machine, name, address, time, the product the software is),
+    run in a write unit of work."""
 
     machine_id: str
     machine_name: str | None
     ip: str | None
     now: datetime
+    product: str | None = None
 
     def take(self, session: Session, key: str) -> tuple[License, LicenseActivation, bool]:
         """The license, the machine's activation, and whether it already held one.
@@ -124,6 +128,7 @@ class SeatRequest:
         machine activated or deactivated by another request) that the next round resolves.
         """
         lic = get_license(session, key)
+        ensure_product(lic, self.product)
         ensure_usable(session, lic, self.now)
         for _ in range(ACTIVATE_ATTEMPTS):
             existing = active_activation(session, lic.id, self.machine_id)
