@@ -134,7 +134,7 @@ def test_activation_answers_with_the_license_and_a_signed_file(
     assert payload["features"] == ["export", "sync"]
     assert payload["licenseExpiresAt"] is None
     issued = datetime.fromisoformat(payload["issuedAt"])
-    assert datetime.fromisoformat(payload["expiresAt"]) - issued == timedelta(days=30)
+    assert datetime.fromisoformat(payload["expiresAt"]) - issued == timedelta(days=7)
     [machine] = admin.get(f"/api/admin/licenses/{key}").json()["machines"]
     assert machine["machineName"] == "Ada's laptop"
     assert machine["ip"] == "testclient"
