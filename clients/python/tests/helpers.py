@@ -118,7 +118,7 @@ class FakeServer:
     requests: list[httpx.Request] = field(default_factory=list)
     rate_limited: bool = False
     offline: bool = False
-    file_days: int = 30
+    file_days: int = 7
     ignore_product: bool = False
     """Imitates an older server that does not check the product a request names."""
 

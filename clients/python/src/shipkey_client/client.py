@@ -253,9 +253,12 @@ class LicenseClient:
         """Ask the server whether ``key`` is valid and active on this machine (or ``machine_id``).
 
         ``valid`` is false with ``code`` ``NOT_ACTIVATED`` when the license is fine but holds
-        no activation for the machine.
+        no activation for the machine: it was deactivated (from another machine, the buyer's
+        page or by the seller), so its cached license file is removed too and offline checks
+        answer ``NO_LICENSE_FILE`` until it is activated again.
         """
-        body = {"licenseKey": normalize_key(key), "machineId": machine_id or self.machine_id}
+        normalized, machine = normalize_key(key), machine_id or self.machine_id
+        body = {"licenseKey": normalized, "machineId": machine}
         if self.product is not None:
             body["product"] = self.product
         data = self._request("POST", "/api/licenses/validate", json=body)
@@ -263,6 +266,8 @@ class LicenseClient:
         code = data.get("code")
         if not isinstance(valid, bool) or not isinstance(code, str):
             raise ServerError("validate answer lacks 'valid' or 'code'", 200)
+        if code == "NOT_ACTIVATED":
+            self._forget_license_file(normalized, machine)
         return ValidationResult(
             valid=valid, code=code, license=_license_or_none(data.get("license"))
         )
