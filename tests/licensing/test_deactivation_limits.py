@@ -44,6 +44,8 @@ def test_three_deactivations_in_30_days_then_refused(
     refused = _cycle(client, key, "d")
     assert (refused.status_code, refused.json()["code"]) == (403, "TOO_MANY_DEACTIVATIONS")
     assert refused.json()["maxDeactivations"] == 3
+    next_at = datetime.fromisoformat(refused.json()["nextDeactivationAt"])
+    assert timedelta(days=29) < next_at - datetime.now(UTC) <= timedelta(days=30)
     lic = load(db, key)
     assert lic.activation_count == 1  # "d" keeps its seat
     assert admin.get(f"/api/admin/licenses/{key}").json()["activations"] == 1

@@ -108,7 +108,11 @@ def deactivate(
     key: Annotated[str | None, Query(description="The license key.")] = None,
     machine_id: Annotated[str | None, Query(alias="machineId", max_length=255)] = None,
 ) -> DeactivateResponse:
-    """Free the seat a machine holds; the machine can be activated again later."""
+    """Free the seat a machine holds; the machine can be activated again later.
+
+    A license's machines can be deactivated the product's ``maxDeactivations`` times in 30
+    days; more is refused with 403 ``TOO_MANY_DEACTIVATIONS`` and the machine keeps its seat.
+    """
     if key:
         limits.hit_key(key)
     seats.deactivate(session, settings.license_key_secrets, key, machine_id)

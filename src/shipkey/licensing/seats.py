@@ -26,7 +26,7 @@ writers never wait on each other in a cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -310,8 +310,13 @@ def _ensure_deactivation_left(session: Session, lic: License, now: datetime) -> 
         f"{DEACTIVATION_WINDOW.days} days, the most allowed. Ask the seller to reset it.",
         "TOO_MANY_DEACTIVATIONS",
         maxDeactivations=limit,
-        nextDeactivationAt=None if freed is None else (freed + DEACTIVATION_WINDOW).isoformat(),
+        nextDeactivationAt=None if freed is None else _iso(freed + DEACTIVATION_WINDOW),
     )
+
+
+def _iso(moment: datetime) -> str:
+    """As the API writes times: ISO 8601 in UTC with ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def reset_activations(session: Session, lic: License, now: datetime | None = None) -> int:
