@@ -6,6 +6,8 @@ environment at import time. Names and defaults are part of the public contract.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import os
 import secrets
@@ -20,6 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
+LICENSE_CHECKSUM_LABEL = b"shipkey/license-key-checksum"
+"""What the secret of key checksums is derived from the secret key with (HMAC-SHA256)."""
 
 
 class Settings(BaseSettings):
@@ -141,10 +145,30 @@ class Settings(BaseSettings):
 
     @cached_property
     def license_key_secret(self) -> str:
-        """The secret in license-key checksums; the secret key unless set on its own."""
+        """The secret in the checksums of new license keys.
+
+        ``SHIPKEY_LICENSE_SECRET`` when set (the seed's formula, for keys made elsewhere).
+        Otherwise derived from the secret key by HMAC with a label, so that the keys buyers hold
+        give nothing to test guesses of the secret key against (it also signs sessions and URLs).
+        """
+        if self._own_license_secret is not None:
+            return self._own_license_secret
+        return hmac.new(self.secret, LICENSE_CHECKSUM_LABEL, hashlib.sha256).hexdigest()
+
+    @cached_property
+    def license_key_secrets(self) -> tuple[str, ...]:
+        """The secrets a key's checksum may match: :attr:`license_key_secret` and, without an
+        own license secret, the secret key itself, which made the checksums of keys issued
+        before the derived secret (they are in the database and keep working)."""
+        if self._own_license_secret is not None:
+            return (self._own_license_secret,)
+        return (self.license_key_secret, self.secret.decode())
+
+    @property
+    def _own_license_secret(self) -> str | None:
         if self.license_secret is not None and self.license_secret.get_secret_value():
             return self.license_secret.get_secret_value()
-        return self.secret.decode()
+        return None
 
     @cached_property
     def trusted_networks(self) -> tuple[IPNetwork, ...]:

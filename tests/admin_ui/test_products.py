@@ -53,3 +53,24 @@ def test_create_and_edit_a_product(seller: TestClient, admin: TestClient) -> Non
         2400,
         48,
     )
+
+
+def test_the_seat_limits_of_a_licensed_product(seller: TestClient, admin: TestClient) -> None:
+    token = csrf_of(seller, "/admin/products")
+    fields = {"csrf_token": token, "name": "Pixel", "slug": "pixel", "type": "LICENSE"}
+    created = seller.post(
+        "/admin/products", data={**fields, "max_deactivations": "1", "license_file_days": "3"}
+    )
+    assert "The product was created." in created.text
+    product = admin.get("/api/admin/products/pixel").json()
+    assert (product["maxDeactivations"], product["licenseFileDays"]) == (1, 3)
+    page = seller.get(f"/admin/products/{product['id']}").text
+    assert 'name="max_deactivations"' in page
+    assert 'name="license_file_days"' in page
+    seller.post(f"/admin/products/{product['id']}", data={**fields, "max_deactivations": "0"})
+    product = admin.get("/api/admin/products/pixel").json()
+    assert (product["maxDeactivations"], product["licenseFileDays"]) == (0, 3)
+    default = seller.post("/admin/products", data={**fields, "slug": "plain"})
+    assert "The product was created." in default.text
+    plain = admin.get("/api/admin/products/plain").json()
+    assert (plain["maxDeactivations"], plain["licenseFileDays"]) == (3, 7)

@@ -29,8 +29,14 @@ from shipkey.licensing.validation import (
     check,
 )
 from shipkey.orders.models import Customer
-from tests.conftest import SECRET
-from tests.licensing.helpers import activate, buy, count_queries, licensed_key, set_expiry
+from tests.licensing.helpers import (
+    CHECKSUM_SECRET,
+    activate,
+    buy,
+    count_queries,
+    licensed_key,
+    set_expiry,
+)
 
 
 def test_new_id_has_prefix_and_twenty_base36_characters() -> None:
@@ -243,13 +249,15 @@ def test_reads_that_arrive_together_are_made_as_one_statement(
         (second, None, "VALID"),
         (first.lower(), "m1", "VALID"),
         ("NOPE-NOPE", None, "INVALID_FORMAT"),  # refused before any read
-        (keys.generate_key("PIX", SECRET), "m1", "NOT_FOUND"),
+        (keys.generate_key("PIX", CHECKSUM_SECRET), "m1", "NOT_FOUND"),
         (first, "m1", "VALID"),  # the same key and machine twice in one batch
     ] * 3
 
     async def together() -> list[tuple[Validation, Sightings]]:
         return list(
-            await asyncio.gather(*(check(db, SECRET, key, machine) for key, machine, _ in asked))
+            await asyncio.gather(
+                *(check(db, CHECKSUM_SECRET, key, machine) for key, machine, _ in asked)
+            )
         )
 
     with count_queries(db.engine) as statements:
@@ -274,7 +282,7 @@ def test_a_value_the_driver_refuses_fails_its_own_read_not_the_others(
     async def together() -> list[Any]:
         return list(
             await asyncio.gather(
-                *(check(db, SECRET, key, machine) for machine in machines),
+                *(check(db, CHECKSUM_SECRET, key, machine) for machine in machines),
                 return_exceptions=True,
             )
         )

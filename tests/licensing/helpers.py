@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,7 +19,13 @@ from sqlalchemy.engine import Connection, Dialect
 from shipkey.db.engine import Database
 from shipkey.db.reads import DirectRead
 from shipkey.licensing.models import License
+from tests.conftest import SECRET
 from tests.factories import create_product, create_purchase
+
+CHECKSUM_SECRET = hmac.new(
+    SECRET.encode(), b"shipkey/license-key-checksum", hashlib.sha256
+).hexdigest()
+"""The secret in the checksums of the keys the tests' server issues (derived from SECRET)."""
 
 Client = TestClient | httpx.Client
 Response = httpx.Response | httpx2.Response

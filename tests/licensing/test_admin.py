@@ -14,8 +14,7 @@ from shipkey.licensing import admin as license_admin
 from shipkey.licensing.lookups import lookup
 from shipkey.licensing.models import LicenseStatus
 from shipkey.licensing.validation import validate
-from tests.conftest import SECRET
-from tests.licensing.helpers import buy, licensed_product
+from tests.licensing.helpers import CHECKSUM_SECRET, buy, licensed_product
 
 
 def test_reinstating_after_the_end_gives_an_expired_license(
@@ -36,7 +35,7 @@ def test_reinstating_after_the_end_gives_an_expired_license(
 def test_an_expired_license_can_be_suspended_and_revoked(admin: TestClient, db: Database) -> None:
     licensed_product(admin, licenseType="TRIAL", licenseDays=1)
     _, key = buy(admin)
-    asyncio.run(validate(db, SECRET, key, now=datetime.now(UTC) + timedelta(days=2)))
+    asyncio.run(validate(db, CHECKSUM_SECRET, key, now=datetime.now(UTC) + timedelta(days=2)))
     with db.session() as session:
         lic = lookup(session, key)
         assert license_admin.suspend(session, lic).status is LicenseStatus.SUSPENDED

@@ -16,12 +16,13 @@ from shipkey_client import (
     LicenseExpiredError,
     LicenseFileError,
     LicenseVerifier,
+    ProductMismatchError,
     UnknownKeyError,
     WrongMachineError,
 )
 
 from shipkey.licensing.signing_keys import SigningKeyStore
-from tests.licensing.helpers import licensed_key
+from tests.licensing.helpers import buy, licensed_key, licensed_product
 
 MACHINE = "machine-under-test"
 
@@ -164,3 +165,30 @@ def test_files_signed_before_a_rotation_verify_while_their_key_is_published(
         with pytest.raises(UnknownKeyError):
             client.verify_offline(old_file)
         assert client.verify_offline(new_file).license_key == key
+
+
+def test_a_client_for_one_product_refuses_keys_of_another(
+    admin: TestClient, live_server: str, tmp_path: Path
+) -> None:
+    licensed_product(admin, slug="pixel-lite", price=100)
+    _, cheap = buy(admin, "pixel-lite")
+    cache = tmp_path / "cache"
+    with LicenseClient(
+        live_server, machine_id=MACHINE, cache_dir=cache, product="pixel-studio"
+    ) as studio:
+        with pytest.raises(LicenseError) as refused:
+            studio.activate(cheap)
+        assert (refused.value.status, refused.value.code) == (403, "PRODUCT_MISMATCH")
+        assert studio.validate(cheap).code == "PRODUCT_MISMATCH"
+    with LicenseClient(live_server, machine_id=MACHINE, cache_dir=cache) as anything:
+        text = anything.activate(cheap).license_file
+    assert text is not None
+    studio = LicenseClient(live_server, machine_id=MACHINE, cache_dir=cache, product="pixel-studio")
+    with pytest.raises(ProductMismatchError):
+        studio.verify_offline(text)
+    studio.close()
+    with LicenseClient(
+        live_server, machine_id=MACHINE, cache_dir=cache, product="pixel-lite"
+    ) as lite:
+        assert lite.verify_offline(text).product == "pixel-lite"
+        assert lite.validate(cheap).code == "VALID"

@@ -214,3 +214,11 @@ def test_parse_key_normalises_and_checks() -> None:
     with pytest.raises(ShipkeyError) as refused:
         require_key("nope", SECRET)
     assert refused.value.code == "INVALID_KEY_FORMAT"
+
+
+def test_a_key_passes_with_any_of_several_secrets() -> None:
+    key = generate_key("ABC", "old-secret")
+    assert check_key(key, ("new-secret", "old-secret"))
+    assert parse_key(key.lower(), ("new-secret", "old-secret")) == key
+    assert not check_key(key, ("new-secret",))
+    assert not check_key(key, ())

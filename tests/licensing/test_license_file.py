@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from shipkey.catalog.models import Product
 from shipkey.licensing.license_file import (
     LicenseFileError,
     LicenseFilePayload,
@@ -381,9 +382,10 @@ def test_check_payload_requires_aware_now() -> None:
         check_payload(make_payload(), "machine-1", datetime(2026, 11, 28))  # noqa: DTZ001
 
 
-def test_file_expiry_is_thirty_days_or_the_license_end() -> None:
-    lic = License(expires_at=None)
-    assert file_expiry(lic, ISSUED) == ISSUED + timedelta(days=30)
+def test_file_expiry_is_the_products_days_or_the_license_end() -> None:
+    lic = License(expires_at=None, product=Product(license_file_days=7))
+    assert file_expiry(lic, ISSUED) == ISSUED + timedelta(days=7)
+    lic.product.license_file_days = 30
     lic.expires_at = ISSUED + timedelta(days=400)
     assert file_expiry(lic, ISSUED) == ISSUED + timedelta(days=30)
     lic.expires_at = ISSUED + timedelta(days=3)

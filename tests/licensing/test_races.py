@@ -95,7 +95,7 @@ def test_parallel_activations_of_one_machine_take_one_seat(
 def test_a_random_mix_of_activations_and_deactivations_keeps_the_count(
     admin: TestClient, live_server: str, db: Database
 ) -> None:
-    licensed_product(admin, maxActivations=4)
+    licensed_product(admin, maxActivations=4, maxDeactivations=10_000)  # the seat counter here
     _, key = buy(admin)
     rng = random.Random(20261128)
     machines = [f"box-{i}" for i in range(8)]
@@ -122,3 +122,20 @@ def test_a_random_mix_of_activations_and_deactivations_keeps_the_count(
         deactivate(admin, key, machine)
     assert _seats(db, key)[:2] == (0, 0)
     assert activate(admin, key, "after").status_code == 200
+
+
+def test_parallel_deactivations_stop_at_the_limit(
+    admin: TestClient, live_server: str, db: Database
+) -> None:
+    licensed_product(admin, maxActivations=10, maxDeactivations=3)
+    _, key = buy(admin)
+    machines = [f"box-{i}" for i in range(10)]
+    for machine in machines:
+        assert activate(admin, key, machine).status_code == 200
+
+    def off(machine: str) -> Callable[[httpx.Client], int]:
+        return lambda http: deactivate(http, key, machine).status_code
+
+    statuses = Counter(_in_parallel(live_server, [off(machine) for machine in machines]))
+    assert statuses == {200: 3, 403: 7}
+    assert _seats(db, key) == (7, 7, 10)

@@ -20,6 +20,7 @@ from shipkey.storage import Storage
 from tests.conftest import SECRET
 from tests.factories import create_product, create_purchase, product_with_file
 from tests.licensing.helpers import (
+    CHECKSUM_SECRET,
     activate,
     buy,
     count_queries,
@@ -64,7 +65,7 @@ def test_a_purchase_of_a_licensed_product_delivers_one_license(admin: TestClient
     assert lic["maxActivations"] == 2
     assert lic["expiresAt"] is None  # PERPETUAL
     assert lic["key"].startswith("PXA-")
-    assert keys.check_key(lic["key"], SECRET)
+    assert keys.check_key(lic["key"], CHECKSUM_SECRET)
     assert purchase["downloadLinks"] == []
     fetched = admin.get(f"/api/admin/purchases/{purchase['id']}").json()
     assert fetched["licenses"] == [lic]
@@ -133,7 +134,7 @@ def test_activation_answers_with_the_license_and_a_signed_file(
     assert payload["features"] == ["export", "sync"]
     assert payload["licenseExpiresAt"] is None
     issued = datetime.fromisoformat(payload["issuedAt"])
-    assert datetime.fromisoformat(payload["expiresAt"]) - issued == timedelta(days=30)
+    assert datetime.fromisoformat(payload["expiresAt"]) - issued == timedelta(days=7)
     [machine] = admin.get(f"/api/admin/licenses/{key}").json()["machines"]
     assert machine["machineName"] == "Ada's laptop"
     assert machine["ip"] == "testclient"
@@ -533,7 +534,7 @@ def test_validation_names_the_field_in_error_and_documents_its_body(
     operation = app.openapi()["paths"]["/api/licenses/validate"]["post"]
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["licenseKey"]
-    assert set(schema["properties"]) == {"licenseKey", "machineId"}
+    assert set(schema["properties"]) == {"licenseKey", "machineId", "product"}
     assert {"200", "400", "422"} <= set(operation["responses"])
 
 

@@ -16,8 +16,7 @@ from shipkey.licensing import seats
 from shipkey.licensing.lookups import lookup
 from shipkey.licensing.models import LicenseActivation, LicenseStatus
 from shipkey.licensing.signing_keys import SigningKeyStore
-from tests.conftest import SECRET
-from tests.licensing.helpers import activate, buy, licensed_product, load
+from tests.licensing.helpers import CHECKSUM_SECRET, activate, buy, licensed_product, load
 
 
 def test_activation_at_a_given_time_and_machine_names(
@@ -26,18 +25,20 @@ def test_activation_at_a_given_time_and_machine_names(
     licensed_product(admin, licenseType="SUBSCRIPTION", licenseDays=30, maxActivations=1)
     _, key = buy(admin)
     store = SigningKeyStore(tmp_path / "keys")
-    first = seats.activate(db, store, SECRET, key, "m1", machine_name="a" * 300, ip="10.0.0.1")
+    first = seats.activate(
+        db, store, CHECKSUM_SECRET, key, "m1", machine_name="a" * 300, ip="10.0.0.1"
+    )
     assert not first.already
     assert first.activation.machine_name == "a" * 255
     assert first.activation.ip == "10.0.0.1"
-    again = seats.activate(db, store, SECRET, key, "m1", ip="10.0.0.2")
+    again = seats.activate(db, store, CHECKSUM_SECRET, key, "m1", ip="10.0.0.2")
     assert again.already
     assert again.activation.id == first.activation.id
     assert again.activation.ip == "10.0.0.2"
     assert again.activation.machine_name == "a" * 255  # kept when not given
     late = datetime.now(UTC) + timedelta(days=31)
     with pytest.raises(ShipkeyError) as refused:
-        seats.activate(db, store, SECRET, key, "m1", now=late)
+        seats.activate(db, store, CHECKSUM_SECRET, key, "m1", now=late)
     assert refused.value.code == "LICENSE_EXPIRED"
     assert load(db, key).status is LicenseStatus.EXPIRED
 
@@ -50,7 +51,7 @@ def test_seat_counter_matches_active_rows_after_deactivations(
     for machine in ["a", "b"]:
         activate(client, key, machine)
     with db.session() as session:
-        seats.deactivate(session, SECRET, key, "a")
+        seats.deactivate(session, CHECKSUM_SECRET, key, "a")
     with db.session() as session:
         assert seats.reset_activations(session, lookup(session, key)) == 1
     with db.read_session() as session:
@@ -75,7 +76,7 @@ def test_a_second_active_row_for_a_machine_is_never_inserted(
     with db.session() as session:
         assert seat.insert_activation(session, lic.id) is None
     with db.session() as session:
-        seats.deactivate(session, SECRET, key, "m1")
+        seats.deactivate(session, CHECKSUM_SECRET, key, "m1")
     with db.session() as session:
         inserted = seat.insert_activation(session, lic.id)
         assert inserted is not None

@@ -13,8 +13,14 @@ from shipkey.db.engine import Database
 from shipkey.licensing import keys
 from shipkey.licensing.models import LicenseActivation, LicenseStatus
 from shipkey.licensing.validation import Sightings, Validation, check, validate
-from tests.conftest import SECRET
-from tests.licensing.helpers import activate, buy, count_queries, licensed_product, load
+from tests.licensing.helpers import (
+    CHECKSUM_SECRET,
+    activate,
+    buy,
+    count_queries,
+    licensed_product,
+    load,
+)
 
 
 def _writes(statements: list[str]) -> list[str]:
@@ -37,16 +43,16 @@ def test_validation_reads_without_locks_and_writes_last_seen_once_a_minute(
     activate(client, key, "m1")
     start = datetime.now(UTC)
     with count_queries(db.engine) as statements:
-        assert _validate(db, SECRET, key, "m1", now=start).valid
+        assert _validate(db, CHECKSUM_SECRET, key, "m1", now=start).valid
     assert not any("FOR UPDATE" in s.upper() for s in statements)
     assert _writes(statements) == []  # seen at activation, less than a minute ago
 
     later = start + timedelta(minutes=2)
     with count_queries(db.engine) as statements:
-        assert _validate(db, SECRET, key, "m1", now=later).valid
+        assert _validate(db, CHECKSUM_SECRET, key, "m1", now=later).valid
     assert len(_writes(statements)) == 1
     with count_queries(db.engine) as statements:
-        _validate(db, SECRET, key, "m1", now=later + timedelta(seconds=30))
+        _validate(db, CHECKSUM_SECRET, key, "m1", now=later + timedelta(seconds=30))
     assert _writes(statements) == []
     with db.read_session() as session:
         activation = session.scalars(select(LicenseActivation)).one()
@@ -61,7 +67,7 @@ def test_check_is_one_read_and_leaves_the_writes_to_the_caller(
     activate(client, key, "m1")
     later = datetime.now(UTC) + timedelta(minutes=2)
     with count_queries(db.engine) as statements:
-        result, sightings = _check(db, SECRET, key, "m1", now=later)
+        result, sightings = _check(db, CHECKSUM_SECRET, key, "m1", now=later)
     assert result.code == "VALID"
     assert result.license is not None
     assert result.license.features == ["export", "sync"]
@@ -71,9 +77,9 @@ def test_check_is_one_read_and_leaves_the_writes_to_the_caller(
     assert _writes(statements) == []
     assert not any(s.lstrip().upper().startswith("BEGIN") for s in statements)
 
-    assert _check(db, SECRET, key, "other machine", now=later)[0].code == "NOT_ACTIVATED"
-    unknown = keys.generate_key("ABC", SECRET)
-    assert _check(db, SECRET, unknown, now=later) == (
+    assert _check(db, CHECKSUM_SECRET, key, "other machine", now=later)[0].code == "NOT_ACTIVATED"
+    unknown = keys.generate_key("ABC", CHECKSUM_SECRET)
+    assert _check(db, CHECKSUM_SECRET, unknown, now=later) == (
         Validation("NOT_FOUND", None, later),
         Sightings(),
     )
@@ -105,9 +111,9 @@ def test_validation_records_an_expiry_once(admin: TestClient, db: Database) -> N
     licensed_product(admin, licenseType="TRIAL", licenseDays=1)
     _, key = buy(admin)
     past = datetime.now(UTC) + timedelta(days=2)
-    assert _validate(db, SECRET, key, now=past).code == "EXPIRED"
+    assert _validate(db, CHECKSUM_SECRET, key, now=past).code == "EXPIRED"
     assert load(db, key).status is LicenseStatus.EXPIRED
     assert load(db, key).expired_at == past
     with count_queries(db.engine) as statements:
-        assert _validate(db, SECRET, key, now=past).code == "EXPIRED"
+        assert _validate(db, CHECKSUM_SECRET, key, now=past).code == "EXPIRED"
     assert _writes(statements) == []

@@ -239,3 +239,21 @@ def test_the_purchase_page_shows_access_links_until_a_refund(
     refunded = admin.post(f"/api/admin/purchases/{purchase['id']}/refund")
     assert refunded.status_code == 200, refunded.text
     assert "/access/" not in client.get(f"/purchases/{purchase['id']}").text
+
+
+def test_the_deactivate_button_follows_the_deactivation_limit(
+    client: TestClient, admin: TestClient, db: Database, sale: dict[str, Any]
+) -> None:
+    key = sale["licenses"][0]["key"]
+    for machine in ["m-2", "m-3", "m-4"]:
+        admin.post("/api/licenses/activate", json={"licenseKey": key, "machineId": machine})
+        admin.delete("/api/licenses/activate", params={"key": key, "machineId": machine})
+    sign_in(client, db, "ada@example.com")
+    token = csrf_of(client, f"/purchases/{sale['id']}")
+    with db.read_session() as session:
+        row = session.query(LicenseActivation).filter_by(machine_id="m-1").one()
+    base = f"/purchases/{sale['id']}/licenses/{row.license_id}/machines/{row.id}"
+    refused = client.post(f"{base}/deactivate", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert "deactivated 3 times" in refused.text
+    assert "1/3" in client.get(f"/purchases/{sale['id']}").text

@@ -100,6 +100,7 @@ class FakeLicense:
     machines: dict[str, str | None] = field(default_factory=dict)
     expires_at: datetime | None = NOW + timedelta(days=365)
     features: list[str] = field(default_factory=lambda: ["export", "sync"])
+    product: str = "e-book-pro"
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> httpx.Response:
@@ -117,7 +118,9 @@ class FakeServer:
     requests: list[httpx.Request] = field(default_factory=list)
     rate_limited: bool = False
     offline: bool = False
-    file_days: int = 30
+    file_days: int = 7
+    ignore_product: bool = False
+    """Imitates an older server that does not check the product a request names."""
 
     def add_license(self, key: str = KEY, **fields: Any) -> FakeLicense:
         license_ = FakeLicense(key=key, **fields)
@@ -164,6 +167,7 @@ class FakeServer:
         return self.signer.sign(
             payload_dict(
                 licenseKey=license_.key,
+                product=license_.product,
                 machineId=machine_id,
                 features=license_.features,
                 licenseExpiresAt=None if license_.expires_at is None else iso(license_.expires_at),
@@ -180,6 +184,8 @@ class FakeServer:
         license_ = self.licenses.get(key)
         if license_ is None:
             return error(404, "LICENSE_NOT_FOUND", "License not found")
+        if not self.ignore_product and body.get("product", license_.product) != license_.product:
+            return error(403, "PRODUCT_MISMATCH", "This license key is for another product.")
         if license_.status != "ACTIVE":
             return error(403, f"LICENSE_{license_.status}", f"License is {license_.status.lower()}")
         if machine_id in license_.machines:
@@ -226,6 +232,10 @@ class FakeServer:
         license_ = self.licenses.get(key)
         if license_ is None:
             return httpx.Response(200, json={"valid": False, "code": "NOT_FOUND", "license": None})
+        if body.get("product", license_.product) != license_.product:
+            return httpx.Response(
+                200, json={"valid": False, "code": "PRODUCT_MISMATCH", "license": None}
+            )
         code = "VALID" if license_.status == "ACTIVE" else license_.status
         machine_id = body.get("machineId")
         if code == "VALID" and machine_id is not None and machine_id not in license_.machines:

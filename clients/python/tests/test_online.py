@@ -10,6 +10,7 @@ from shipkey_client import (
     LicenseClient,
     LicenseError,
     LicenseInfo,
+    NoLicenseFileError,
     ServerError,
     UnknownKeyError,
 )
@@ -334,3 +335,27 @@ def test_clock_is_passed_through(server: FakeServer) -> None:
     clock = Clock(NOW)
     client = LicenseClient("https://shop.example", clock=clock)
     assert client.now() == NOW
+
+
+def test_a_machine_the_server_no_longer_knows_is_unlicensed(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    client = make_client(server, tmp_path)
+    client.activate(KEY)
+    client.verify_offline()
+    del server.licenses[KEY].machines[MACHINE]  # deactivated from elsewhere, file kept
+    result = client.validate(KEY)
+    assert (result.valid, result.code) == (False, "NOT_ACTIVATED")
+    assert last_json(server)["machineId"] == MACHINE
+    assert client.cached_license_file() is None
+    with pytest.raises(NoLicenseFileError):
+        client.verify_offline()
+
+
+def test_validating_another_machine_keeps_this_ones_file(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    client = make_client(server, tmp_path)
+    client.activate(KEY)
+    assert client.validate(KEY, machine_id="elsewhere").code == "NOT_ACTIVATED"
+    assert client.verify_offline().machine_id == MACHINE

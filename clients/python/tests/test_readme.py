@@ -23,6 +23,7 @@ def load_example(server: FakeServer, cache_dir: Path) -> dict[str, Any]:
             "PUBLIC_KEYS, http=HTTP, clock=CLOCK, machine_id=MACHINE"
         ),
         'Path.home() / ".my-app" / "license"': "CACHE_DIR",
+        'product="my-app"': 'product="e-book-pro"',
     }
     for old, new in replacements.items():
         assert old in code
@@ -59,19 +60,19 @@ def test_desktop_example(
     assert licensed()
     server.requests.clear()
 
-    server.clock.advance(timedelta(days=10))
+    server.clock.advance(timedelta(hours=12))
     assert licensed()
-    assert paths(server) == []  # offline while the file is fresh
+    assert paths(server) == []  # offline within the day
 
-    server.clock.advance(timedelta(days=15))  # 5 days left: renew
+    server.clock.advance(timedelta(hours=13))  # a day on: ask the server, renew
     assert licensed()
     assert paths(server) == ["POST /api/licenses/validate", "POST /api/licenses/activate"]
     assert len(server.licenses[KEY].machines) == 1
 
     server.offline = True
-    server.clock.advance(timedelta(days=27))  # renewal due, server unreachable
+    server.clock.advance(timedelta(days=6))  # renewal due, server unreachable
     assert licensed()
-    server.clock.advance(timedelta(days=4))  # the file has expired
+    server.clock.advance(timedelta(days=2))  # the week-long file has expired
     assert not licensed()
 
     server.offline = False
@@ -85,5 +86,19 @@ def test_desktop_example_refuses_a_suspended_license(
     first_run(KEY)
     server.licenses[KEY].status = "SUSPENDED"
     assert licensed()  # still inside the offline window
-    server.clock.advance(timedelta(days=25))
+    server.clock.advance(timedelta(days=2))
     assert not licensed()
+
+
+def test_desktop_example_notices_a_deactivated_machine(
+    example: tuple[FakeServer, Callable[[str], None], Callable[[], bool]],
+) -> None:
+    server, first_run, licensed = example
+    first_run(KEY)
+    del server.licenses[KEY].machines[MACHINE]  # freed for another machine, file kept
+    server.clock.advance(timedelta(days=2))
+    server.requests.clear()
+    assert not licensed()
+    assert paths(server) == ["POST /api/licenses/validate"]  # no new seat taken
+    assert not licensed()  # the file is gone: unlicensed offline too
+    assert server.licenses[KEY].machines == {}

@@ -34,8 +34,18 @@ PRODUCT_FIELDS = (
     "link_ttl_hours",
     "license_type",
     "max_activations",
+    "max_deactivations",
+    "license_file_days",
     "license_days",
     "key_prefix",
+)
+_NUMBERS = (
+    "max_downloads",
+    "link_ttl_hours",
+    "max_activations",
+    "max_deactivations",
+    "license_file_days",
+    "license_days",
 )
 
 
@@ -70,7 +80,7 @@ def _product_values(form: dict[str, str]) -> dict[str, Any]:
             values[name] = _cents(raw)
         elif name == "license_type":
             values[name] = raw or None
-        elif name in ("max_downloads", "link_ttl_hours", "max_activations", "license_days"):
+        elif name in _NUMBERS:
             values[name] = (
                 int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else (raw or None)
             )
@@ -104,6 +114,8 @@ def _product_form_context(product: Product | None, form: dict[str, str] | None) 
             "link_ttl_hours": str(product.link_ttl_hours),
             "license_type": product.license_type.value if product.license_type else "",
             "max_activations": str(product.max_activations),
+            "max_deactivations": str(product.max_deactivations),
+            "license_file_days": str(product.license_file_days),
             "license_days": str(product.license_days or ""),
             "key_prefix": product.key_prefix or "",
             "stamp": "on" if product.stamp else "",
@@ -117,6 +129,8 @@ def _product_form_context(product: Product | None, form: dict[str, str] | None) 
             "max_downloads": "5",
             "link_ttl_hours": "24",
             "max_activations": "3",
+            "max_deactivations": "3",
+            "license_file_days": "7",
         },
         "product_types": [t.value for t in ProductType],
         "license_types": [t.value for t in LicenseType],

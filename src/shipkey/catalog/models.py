@@ -46,6 +46,10 @@ class Product(Base):
         Enum(LicenseType, native_enum=False, length=16), nullable=True
     )
     max_activations: Mapped[int] = mapped_column(Integer, default=3)
+    max_deactivations: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    """How often a buyer may free a seat of one license in 30 days."""
+    license_file_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    """How long an offline license file lives before it must be renewed online."""
     license_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     key_prefix: Mapped[str | None] = mapped_column(String(4), nullable=True)
     stamp: Mapped[bool] = mapped_column(Boolean, default=False)

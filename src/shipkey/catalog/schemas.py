@@ -17,6 +17,14 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
 Currency = Annotated[str, Field(min_length=3, max_length=3)]
 KeyPrefix = Annotated[str, Field(pattern=r"^[A-Za-z]{2,4}$")]
+_MAX_DEACTIVATIONS = (
+    "How often a buyer may deactivate a machine of one license in 30 days (the seller's reset "
+    "is not counted); more is refused with TOO_MANY_DEACTIVATIONS."
+)
+_LICENSE_FILE_DAYS = (
+    "How many days an offline license file lives before it must be renewed online (never "
+    "beyond the license's own end)."
+)
 
 
 def _upper(value: str | None) -> str | None:
@@ -48,6 +56,8 @@ class ProductCreate(_ProductFields):
     link_ttl_hours: int = Field(default=24, ge=1, le=24 * 366)
     license_type: LicenseType | None = None
     max_activations: int = Field(default=3, ge=1, le=100_000)
+    max_deactivations: int = Field(default=3, ge=0, le=10_000, description=_MAX_DEACTIVATIONS)
+    license_file_days: int = Field(default=7, ge=1, le=366, description=_LICENSE_FILE_DAYS)
     license_days: int | None = Field(default=None, ge=1, le=36_500)
     key_prefix: KeyPrefix | None = None
     stamp: bool = False
@@ -73,6 +83,12 @@ class ProductUpdate(_ProductFields):
     link_ttl_hours: int | None = Field(default=None, ge=1, le=24 * 366)
     license_type: LicenseType | None = None
     max_activations: int | None = Field(default=None, ge=1, le=100_000)
+    max_deactivations: int | None = Field(
+        default=None, ge=0, le=10_000, description=_MAX_DEACTIVATIONS
+    )
+    license_file_days: int | None = Field(
+        default=None, ge=1, le=366, description=_LICENSE_FILE_DAYS
+    )
     license_days: int | None = Field(default=None, ge=1, le=36_500)
     key_prefix: KeyPrefix | None = None
     stamp: bool | None = None
@@ -101,6 +117,8 @@ class ProductRead(ApiModel):
     link_ttl_hours: int
     license_type: LicenseType | None
     max_activations: int
+    max_deactivations: int
+    license_file_days: int
     license_days: int | None
     key_prefix: str | None
     stamp: bool

@@ -8,7 +8,9 @@ This is the same formula as the JavaScript
 so keys made elsewhere with the same secret are accepted here.
 
 The checksum only lets us refuse typos and made-up keys before touching the database; it is
-not what makes a key valid (the database row is).
+not what makes a key valid (the database row is). A key may be checked against several secrets
+(``secret`` a tuple): new keys are made with the first, and keys made with an earlier secret are
+still looked up.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ _KEY_RE = re.compile(
     rf"-(?P<checksum>[0-9A-F]{{{CHECKSUM_LENGTH}}})"
 )
 _SLUG_PREFIX_LENGTH = 3
+
+KeySecret = str | tuple[str, ...]
+"""The secret of key checksums, or the secrets any of which a checksum may match."""
 
 
 def is_valid_prefix(prefix: str) -> bool:
@@ -83,8 +88,9 @@ def normalize_key(raw: str) -> str:
     return raw.strip().upper()
 
 
-def check_key(key: str, secret: str) -> bool:
-    """Whether ``key`` has the exact key format and a correct checksum.
+def check_key(key: str, secret: KeySecret) -> bool:
+    """Whether ``key`` has the exact key format and a correct checksum (with any of the
+    secrets, when ``secret`` is a tuple).
 
     The key is not normalised here (call :func:`normalize_key` first). Never raises: anything
     that is not a well-formed key, of whatever type or length, gives ``False``.
@@ -94,11 +100,12 @@ def check_key(key: str, secret: str) -> bool:
     match = _KEY_RE.fullmatch(key)
     if match is None:
         return False
-    expected = key_checksum(match["base"], secret)
-    return hmac.compare_digest(expected, match["checksum"])
+    secrets = (secret,) if isinstance(secret, str) else secret
+    base, checksum = match["base"], match["checksum"]
+    return any(hmac.compare_digest(key_checksum(base, one), checksum) for one in secrets)
 
 
-def parse_key(raw: str, secret: str) -> str | None:
+def parse_key(raw: str, secret: KeySecret) -> str | None:
     """The normalised key when ``raw`` is well-formed with a correct checksum, else None.
 
     Pure: no database involved, so made-up keys cost nothing.
@@ -107,7 +114,7 @@ def parse_key(raw: str, secret: str) -> str | None:
     return key if check_key(key, secret) else None
 
 
-def require_key(raw: str, secret: str) -> str:
+def require_key(raw: str, secret: KeySecret) -> str:
     """The normalised key, or 400 ``INVALID_KEY_FORMAT``."""
     key = parse_key(raw, secret)
     if key is None:

@@ -44,9 +44,10 @@ MAX_FILE_LENGTH = 64 * 1024
 
 _BASE64_LINE_RE = re.compile(r"[A-Za-z0-9+/=]+")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-FILE_VALIDITY = timedelta(days=30)
-"""A license file must be renewed online this long after it was issued (sooner if the license
-itself ends sooner)."""
+DEFAULT_FILE_DAYS = 7
+"""A license file must be renewed online this many days after it was issued, unless its
+product says otherwise (``license_file_days``), and sooner if the license itself ends sooner.
+Short, because a file stays valid offline after its machine is deactivated."""
 
 
 class LicenseFileError(ValueError):
@@ -293,8 +294,9 @@ def check_payload(payload: LicenseFilePayload, machine_id: str, now: datetime) -
 
 
 def file_expiry(lic: License, now: datetime) -> datetime:
-    """When a file issued ``now`` must be renewed: 30 days on, never after the license ends."""
-    expires = now + FILE_VALIDITY
+    """When a file issued ``now`` must be renewed: the product's ``license_file_days`` on
+    (:data:`DEFAULT_FILE_DAYS` when unset), never after the license ends."""
+    expires = now + timedelta(days=lic.product.license_file_days or DEFAULT_FILE_DAYS)
     if lic.expires_at is not None and lic.expires_at < expires:
         return lic.expires_at
     return expires

@@ -24,7 +24,14 @@ class LicenseStatus(enum.StrEnum):
 
 
 ValidationCode = Literal[
-    "VALID", "INVALID_FORMAT", "NOT_FOUND", "SUSPENDED", "REVOKED", "EXPIRED", "NOT_ACTIVATED"
+    "VALID",
+    "INVALID_FORMAT",
+    "NOT_FOUND",
+    "PRODUCT_MISMATCH",
+    "SUSPENDED",
+    "REVOKED",
+    "EXPIRED",
+    "NOT_ACTIVATED",
 ]
 """The answers of ``POST /api/licenses/validate``."""
 
@@ -98,6 +105,8 @@ class LicenseView:
     max_activations: int
     activation_count: int
     expires_at: datetime | None
+    product: str
+    """The product's slug."""
     product_name: str
     features: list[str]
 
@@ -136,6 +145,13 @@ def product_features(meta: dict[str, Any]) -> list[str]:
     return [item for item in value if isinstance(item, str)]
 
 
+class DeactivatedBy(enum.StrEnum):
+    BUYER = "BUYER"
+    """The buyer's software or the buyer's page: counts against the product's limit."""
+    SELLER = "SELLER"
+    """The seller's reset: not counted."""
+
+
 class LicenseActivation(Base):
     """One machine's seat on a license. A deactivated row stays as history.
 
@@ -162,6 +178,9 @@ class LicenseActivation(Base):
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deactivated_by: Mapped[DeactivatedBy | None] = mapped_column(
+        Enum(DeactivatedBy, native_enum=False, length=16), nullable=True
+    )
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     @property

@@ -35,6 +35,12 @@ def refusal(lic: License, now: datetime) -> LicenseRefused | None:
     return None
 
 
+def ensure_product(lic: License, product: str | None) -> None:
+    """403 ``PRODUCT_MISMATCH`` when the software names a product and ``lic`` is of another."""
+    if product is not None and lic.product.slug != product:
+        raise LicenseRefused("This license key is for another product.", "PRODUCT_MISMATCH")
+
+
 def record_expiry(session: Session, license_id: str, now: datetime) -> bool:
     """ACTIVE → EXPIRED once ``expires_at`` has passed; True when this call changed it."""
     result = session.execute(

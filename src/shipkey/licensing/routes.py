@@ -86,11 +86,12 @@ def activate(
     result = seats.activate(
         db,
         signing_keys,
-        settings.license_key_secret,
+        settings.license_key_secrets,
         data.license_key,
         data.machine_id,
         machine_name=data.machine_name,
         ip=client.ip,
+        product=data.product,
     )
     return ActivateResponse(
         message="Already activated" if result.already else "License activated",
@@ -107,10 +108,14 @@ def deactivate(
     key: Annotated[str | None, Query(description="The license key.")] = None,
     machine_id: Annotated[str | None, Query(alias="machineId", max_length=255)] = None,
 ) -> DeactivateResponse:
-    """Free the seat a machine holds; the machine can be activated again later."""
+    """Free the seat a machine holds; the machine can be activated again later.
+
+    A license's machines can be deactivated the product's ``maxDeactivations`` times in 30
+    days; more is refused with 403 ``TOO_MANY_DEACTIVATIONS`` and the machine keeps its seat.
+    """
     if key:
         limits.hit_key(key)
-    seats.deactivate(session, settings.license_key_secret, key, machine_id)
+    seats.deactivate(session, settings.license_key_secrets, key, machine_id)
     return DeactivateResponse(message="License deactivated on this machine")
 
 
@@ -141,7 +146,7 @@ async def validate(request: Request) -> Response:
     await limits.hit_key_async(data.license_key)
     db, settings = get_database(request), get_settings(request)
     result = await validation.validate(
-        db, settings.license_key_secret, data.license_key, data.machine_id
+        db, settings.license_key_secrets, data.license_key, data.machine_id, product=data.product
     )
     info = LicenseInfo.of(result.license, result.now) if result.license is not None else None
     answer = ValidateResponse(valid=result.valid, code=result.code, license=info)
@@ -160,7 +165,12 @@ def license_file(
     """A fresh license file for a machine that is already activated (no seat is used)."""
     limits.hit_key(data.license_key)
     result = validation.renew_file(
-        db, signing_keys, settings.license_key_secret, data.license_key, data.machine_id
+        db,
+        signing_keys,
+        settings.license_key_secrets,
+        data.license_key,
+        data.machine_id,
+        product=data.product,
     )
     return LicenseFileResponse(
         license_file=result.license_file, license=LicenseInfo.of(result.license, result.now)

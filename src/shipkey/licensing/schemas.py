@@ -11,7 +11,7 @@ passed as validation context).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -26,6 +26,17 @@ from shipkey.licensing.models import (
 from shipkey.schemas import ApiModel, InputModel
 
 MACHINE_ID_MAX = 255
+PRODUCT_MAX = 64
+
+ProductSlug = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=PRODUCT_MAX,
+        description="The slug of the product the software is: a key of another product is "
+        "refused with PRODUCT_MISMATCH. Without it, a key of any product is accepted.",
+    ),
+]
 
 
 # --- requests -----------------------------------------------------------------------------
@@ -35,16 +46,19 @@ class ActivateRequest(InputModel):
     license_key: str = Field(description="The key as the buyer typed it (trimmed, any case).")
     machine_id: str = Field(min_length=1, max_length=MACHINE_ID_MAX)
     machine_name: str | None = Field(default=None, max_length=255)
+    product: ProductSlug | None = None
 
 
 class ValidateRequest(InputModel):
     license_key: str
     machine_id: str | None = Field(default=None, min_length=1, max_length=MACHINE_ID_MAX)
+    product: ProductSlug | None = None
 
 
 class LicenseFileRequest(InputModel):
     license_key: str
     machine_id: str = Field(min_length=1, max_length=MACHINE_ID_MAX)
+    product: ProductSlug | None = None
 
 
 # --- answers ------------------------------------------------------------------------------

@@ -11,6 +11,13 @@ transaction with ``ON CONFLICT DO NOTHING`` on the partial unique index (one act
 license and machine); when a parallel request for the same machine got there first, the seat is
 given back and the answer is "Already activated".
 
+Deactivations. A buyer may free a seat ``products.max_deactivations`` times in
+:data:`DEACTIVATION_WINDOW` (the seller's reset is not counted): otherwise a machine could be
+activated, its license file kept, and the seat freed for the next machine, again and again,
+while every file stays valid offline. They are counted from the activation rows
+(``deactivated_by`` BUYER) under the license row's lock, so parallel deactivations never pass
+the limit together.
+
 Lock order. Every change to a license's seats locks the license row first (the seat UPDATE, or
 ``SELECT … FOR UPDATE`` before a deactivation or reset) and its activation rows after, so two
 writers never wait on each other in a cycle.
@@ -19,7 +26,7 @@ writers never wait on each other in a cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -29,14 +36,16 @@ from shipkey.db.engine import Database
 from shipkey.db.writes import insert_ignore, rowcount
 from shipkey.errors import BadRequest, Conflict, NotFound
 from shipkey.ids import new_id
-from shipkey.licensing.keys import require_key
+from shipkey.licensing.keys import KeySecret, require_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license
-from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
-from shipkey.licensing.refusals import LicenseRefused, ensure_usable
+from shipkey.licensing.models import DeactivatedBy, License, LicenseActivation, LicenseStatus
+from shipkey.licensing.refusals import LicenseRefused, ensure_product, ensure_usable
 from shipkey.licensing.signing_keys import SigningKeyStore
 
 ACTIVATE_ATTEMPTS = 3
+DEACTIVATION_WINDOW = timedelta(days=30)
+"""The period over which a product's ``max_deactivations`` is counted."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +62,14 @@ class Activation:
 def activate(
     db: Database,
     signing_keys: SigningKeyStore,
-    secret: str,
+    secret: KeySecret,
     raw_key: str,
     machine_id: str,
     *,
     machine_name: str | None = None,
     ip: str | None = None,
     now: datetime | None = None,
+    product: str | None = None,
 ) -> Activation:
     """Activate a license on a machine, taking a seat unless the machine already holds one.
 
@@ -71,12 +81,13 @@ def activate(
     over it.
 
     Errors: 400 ``INVALID_KEY_FORMAT`` (before any query), 404 ``LICENSE_NOT_FOUND``, 403
-    ``LICENSE_SUSPENDED``, ``LICENSE_REVOKED``, ``LICENSE_EXPIRED``, ``TOO_MANY_ACTIVATIONS``.
+    ``PRODUCT_MISMATCH`` (``product`` names another product), ``LICENSE_SUSPENDED``,
+    ``LICENSE_REVOKED``, ``LICENSE_EXPIRED``, ``TOO_MANY_ACTIVATIONS``.
     """
     key = require_key(raw_key, secret)
     moment = now or utcnow()
     seat = SeatRequest(
-        machine_id, machine_name[:255] if machine_name else None, _clip_ip(ip), moment
+        machine_id, machine_name[:255] if machine_name else None, _clip_ip(ip), moment, product
     )
     lic, activation, already = _take_and_commit(db, seat, key)
     return Activation(
@@ -110,12 +121,14 @@ def _clip_ip(ip: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class SeatRequest:
-    """One activation request (machine, name, address, time), run in a write unit of work."""
+    """One activation request (machine, name, address, time, the product the software is),
+    run in a write unit of work."""
 
     machine_id: str
     machine_name: str | None
     ip: str | None
     now: datetime
+    product: str | None = None
 
     def take(self, session: Session, key: str) -> tuple[License, LicenseActivation, bool]:
         """The license, the machine's activation, and whether it already held one.
@@ -124,6 +137,7 @@ class SeatRequest:
         machine activated or deactivated by another request) that the next round resolves.
         """
         lic = get_license(session, key)
+        ensure_product(lic, self.product)
         ensure_usable(session, lic, self.now)
         for _ in range(ACTIVATE_ATTEMPTS):
             existing = active_activation(session, lic.id, self.machine_id)
@@ -229,21 +243,27 @@ def _lock(session: Session, license_id: str) -> None:
 
 def deactivate(
     session: Session,
-    secret: str,
+    secret: KeySecret,
     raw_key: str | None,
     machine_id: str | None,
     now: datetime | None = None,
 ) -> License:
-    """Free the seat ``machine_id`` holds on the license.
+    """Free the seat ``machine_id`` holds on the license (for the buyer: counted).
 
     Errors: 400 ``MISSING_PARAMETER`` or ``INVALID_KEY_FORMAT`` (before any query), 404
-    ``LICENSE_NOT_FOUND`` or ``ACTIVATION_NOT_FOUND``. Works whatever the license's status.
+    ``LICENSE_NOT_FOUND`` or ``ACTIVATION_NOT_FOUND``, 403 ``TOO_MANY_DEACTIVATIONS`` (the
+    product's ``max_deactivations`` in :data:`DEACTIVATION_WINDOW` are used up). Works whatever
+    the license's status.
     """
     if not raw_key or not raw_key.strip() or not machine_id:
         raise BadRequest("Give both key and machineId.", "MISSING_PARAMETER")
     key = require_key(raw_key, secret)
+    moment = now or utcnow()
     lic = get_license(session, key)
     _lock(session, lic.id)
+    if active_activation(session, lic.id, machine_id) is None:
+        raise NotFound("This machine holds no activation of this license.", "ACTIVATION_NOT_FOUND")
+    _ensure_deactivation_left(session, lic, moment)
     changed = session.execute(
         update(LicenseActivation)
         .where(
@@ -251,10 +271,10 @@ def deactivate(
             LicenseActivation.machine_id == machine_id,
             LicenseActivation.deactivated_at.is_(None),
         )
-        .values(deactivated_at=now or utcnow())
+        .values(deactivated_at=moment, deactivated_by=DeactivatedBy.BUYER)
         .execution_options(synchronize_session=False)
     )
-    if rowcount(changed) != 1:
+    if rowcount(changed) != 1:  # pragma: no cover - the license row's lock is held
         raise NotFound("This machine holds no activation of this license.", "ACTIVATION_NOT_FOUND")
     session.execute(
         update(License)
@@ -266,13 +286,47 @@ def deactivate(
     return lic
 
 
+def _ensure_deactivation_left(session: Session, lic: License, now: datetime) -> None:
+    """403 ``TOO_MANY_DEACTIVATIONS`` when the buyer freed the product's ``max_deactivations``
+    seats of this license within :data:`DEACTIVATION_WINDOW` (call with the license locked)."""
+    limit = lic.product.max_deactivations
+    recent = list(
+        session.scalars(
+            select(LicenseActivation.deactivated_at)
+            .where(
+                LicenseActivation.license_id == lic.id,
+                LicenseActivation.deactivated_by == DeactivatedBy.BUYER,
+                LicenseActivation.deactivated_at > now - DEACTIVATION_WINDOW,
+            )
+            .order_by(LicenseActivation.deactivated_at)
+        )
+    )
+    if len(recent) < limit:
+        return
+    # The next one is allowed when enough of these have left the window.
+    freed = recent[len(recent) - limit] if limit else None
+    raise LicenseRefused(
+        f"This license was deactivated {len(recent)} times in the last "
+        f"{DEACTIVATION_WINDOW.days} days, the most allowed. Ask the seller to reset it.",
+        "TOO_MANY_DEACTIVATIONS",
+        maxDeactivations=limit,
+        nextDeactivationAt=None if freed is None else _iso(freed + DEACTIVATION_WINDOW),
+    )
+
+
+def _iso(moment: datetime) -> str:
+    """As the API writes times: ISO 8601 in UTC with ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def reset_activations(session: Session, lic: License, now: datetime | None = None) -> int:
-    """Deactivate every machine of a license; returns how many were active."""
+    """Deactivate every machine of a license (the seller's reset: not counted against the
+    buyer's deactivations); returns how many were active."""
     _lock(session, lic.id)
     changed = session.execute(
         update(LicenseActivation)
         .where(LicenseActivation.license_id == lic.id, LicenseActivation.deactivated_at.is_(None))
-        .values(deactivated_at=now or utcnow())
+        .values(deactivated_at=now or utcnow(), deactivated_by=DeactivatedBy.SELLER)
         .execution_options(synchronize_session=False)
     )
     session.execute(

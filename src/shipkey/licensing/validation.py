@@ -24,7 +24,7 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.db.reads import BatchRead, DirectRead
 from shipkey.errors import NotFound
-from shipkey.licensing.keys import parse_key, require_key
+from shipkey.licensing.keys import KeySecret, parse_key, require_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license
 from shipkey.licensing.models import (
@@ -36,7 +36,7 @@ from shipkey.licensing.models import (
     ValidationCode,
     product_features,
 )
-from shipkey.licensing.refusals import record_expiry, refusal
+from shipkey.licensing.refusals import ensure_product, record_expiry, refusal
 from shipkey.licensing.signing_keys import SigningKeyStore
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -126,6 +126,7 @@ _VALIDATION_COLUMNS = (
     License.license_type,
     License.max_activations,
     License.activation_count,
+    Product.slug,
     Product.name,
     Product.meta,
     LicenseActivation.id,
@@ -145,7 +146,8 @@ _VALIDATION_LOOKUP = DirectRead(
     )
     .where(License.key == bindparam("key"))
 )
-"""The one read of a validation: the license, its product and the machine's active seat."""
+"""The one read of a validation: the license, its product (whose slug is compared with the one
+the software names) and the machine's active seat."""
 
 _WANTED = (
     func.unnest(
@@ -177,7 +179,7 @@ def _validation_view(
 ) -> tuple[LicenseView, SeatView | None] | None:
     if row is None:
         return None
-    # Unpacked by name in the order of _VALIDATION_COLUMNS (cheaper than indexing ten times).
+    # Unpacked by name in the order of _VALIDATION_COLUMNS (cheaper than indexing each).
     (
         license_id,
         status,
@@ -185,6 +187,7 @@ def _validation_view(
         license_type,
         max_activations,
         activation_count,
+        product_slug,
         product_name,
         product_meta,
         seat_id,
@@ -198,6 +201,7 @@ def _validation_view(
         license_type=license_type,
         max_activations=max_activations,
         activation_count=activation_count,
+        product=product_slug,
         product_name=product_name,
         features=product_features(product_meta),
     )
@@ -211,19 +215,20 @@ def _validation_view(
 
 async def validate(
     db: Database,
-    secret: str,
+    secret: KeySecret,
     raw_key: str,
     machine_id: str | None = None,
     now: datetime | None = None,
+    product: str | None = None,
 ) -> Validation:
-    """Whether a key is valid now (and, with ``machine_id``, activated on that machine), from
-    the event loop.
+    """Whether a key is valid now (and, with ``machine_id``, activated on that machine; with
+    ``product``, a key of that product's slug), from the event loop.
 
     Reads without locks; a malformed key is answered without any query. The rare write (a
     machine last seen more than a minute ago, an expiry noticed) goes to a thread, as it may
     wait for SQLite's write lock.
     """
-    result, sightings = await check(db, secret, raw_key, machine_id, now)
+    result, sightings = await check(db, secret, raw_key, machine_id, now, product)
     if sightings:
         await asyncio.to_thread(record_sightings, db, sightings, result.now)
     return result
@@ -231,10 +236,11 @@ async def validate(
 
 async def check(
     db: Database,
-    secret: str,
+    secret: KeySecret,
     raw_key: str,
     machine_id: str | None = None,
     now: datetime | None = None,
+    product: str | None = None,
 ) -> tuple[Validation, Sightings]:
     """The read half of :func:`validate`: the answer, and what ought to be recorded.
 
@@ -251,15 +257,21 @@ async def check(
         return Validation("INVALID_FORMAT", None, now), Sightings()
     params = {"key": key, "machine_id": machine_id}
     row = await db.read_first(_VALIDATION_LOOKUP, params, batch=_VALIDATION_BATCH)
-    return _judge(_validation_view(row, key, machine_id), machine_id, now)
+    return _judge(_validation_view(row, key, machine_id), machine_id, now, product)
 
 
 def _judge(
-    found: tuple[LicenseView, SeatView | None] | None, machine_id: str | None, now: datetime
+    found: tuple[LicenseView, SeatView | None] | None,
+    machine_id: str | None,
+    now: datetime,
+    product: str | None,
 ) -> tuple[Validation, Sightings]:
     if found is None:
         return Validation("NOT_FOUND", None, now), Sightings()
     lic, activation = found
+    if product is not None and lic.product != product:
+        # Not a license of this software: nothing about it is told or recorded.
+        return Validation("PRODUCT_MISMATCH", None, now), Sightings()
     status = lic.effective_status(now)
     if status is not LicenseStatus.ACTIVE:
         activation = None
@@ -281,10 +293,11 @@ class RenewedFile:
 def renew_file(
     db: Database,
     signing_keys: SigningKeyStore,
-    secret: str,
+    secret: KeySecret,
     raw_key: str,
     machine_id: str,
     now: datetime | None = None,
+    product: str | None = None,
 ) -> RenewedFile:
     """A fresh license file for a machine that holds an activation (no seat is taken).
 
@@ -297,6 +310,7 @@ def renew_file(
     key = require_key(raw_key, secret)
     with db.read_session() as session:
         lic = get_license(session, key)
+        ensure_product(lic, product)
         refused = refusal(lic, now)
         activation = None if refused else active_activation(session, lic.id, machine_id)
     record_sightings(db, _sightings(lic, activation, now), now)

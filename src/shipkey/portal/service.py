@@ -284,7 +284,7 @@ def deactivate_machine(
     """Free the seat of one of the buyer's machines."""
     lic = owned_license(session, purchase, license_id)
     activation = owned_activation(session, lic, activation_id)
-    seats.deactivate(session, settings.license_key_secret, lic.key, activation.machine_id)
+    seats.deactivate(session, settings.license_key_secrets, lic.key, activation.machine_id)
     return activation
 
 
@@ -305,7 +305,7 @@ def machine_license_file(
         activation = owned_activation(session, lic, activation_id)
         key = lic.key
     renewed = validation.renew_file(
-        db, signing_keys, settings.license_key_secret, key, activation.machine_id
+        db, signing_keys, settings.license_key_secrets, key, activation.machine_id
     )
     return activation, renewed.license_file
 

@@ -23,6 +23,7 @@ from shipkey_client.errors import (
     LicenseExpiredError,
     LicenseFileError,
     NoLicenseFileError,
+    ProductMismatchError,
     ServerError,
     UnknownKeyError,
     WrongMachineError,
@@ -99,8 +100,8 @@ class ActivationResult:
 class ValidationResult:
     """The answer to :meth:`LicenseClient.validate`.
 
-    ``code`` is one of ``VALID``, ``INVALID_FORMAT``, ``NOT_FOUND``, ``SUSPENDED``,
-    ``REVOKED``, ``EXPIRED`` or ``NOT_ACTIVATED``.
+    ``code`` is one of ``VALID``, ``INVALID_FORMAT``, ``NOT_FOUND``, ``PRODUCT_MISMATCH``,
+    ``SUSPENDED``, ``REVOKED``, ``EXPIRED`` or ``NOT_ACTIVATED``.
     """
 
     valid: bool
@@ -118,6 +119,11 @@ class LicenseClient:
 
     ``cache_dir`` holds the license file from the last activation and the last time a check
     succeeded. Without it nothing is written to disk.
+
+    ``product`` (the product's slug) makes the client accept keys and license files of that
+    product only: the server refuses other products' keys with ``PRODUCT_MISMATCH``, and
+    :meth:`verify_offline` refuses their files with :class:`ProductMismatchError`. Set it:
+    all of a seller's products are signed with the same keys.
     """
 
     def __init__(
@@ -132,8 +138,10 @@ class LicenseClient:
         machine_id: str | None = None,
         app_salt: str = "",
         timeout: float = 10.0,
+        product: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.product = product
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.max_clock_skew = max_clock_skew
         self._clock = clock
@@ -205,6 +213,8 @@ class LicenseClient:
         body: dict[str, Any] = {"licenseKey": normalize_key(key), "machineId": machine}
         if machine_name is not None:
             body["machineName"] = machine_name
+        if self.product is not None:
+            body["product"] = self.product
         data = self._request("POST", "/api/licenses/activate", json=body)
         license_file = data.get("licenseFile")
         payload: LicenseFilePayload | None = None
@@ -243,14 +253,21 @@ class LicenseClient:
         """Ask the server whether ``key`` is valid and active on this machine (or ``machine_id``).
 
         ``valid`` is false with ``code`` ``NOT_ACTIVATED`` when the license is fine but holds
-        no activation for the machine.
+        no activation for the machine: it was deactivated (from another machine, the buyer's
+        page or by the seller), so its cached license file is removed too and offline checks
+        answer ``NO_LICENSE_FILE`` until it is activated again.
         """
-        body = {"licenseKey": normalize_key(key), "machineId": machine_id or self.machine_id}
+        normalized, machine = normalize_key(key), machine_id or self.machine_id
+        body = {"licenseKey": normalized, "machineId": machine}
+        if self.product is not None:
+            body["product"] = self.product
         data = self._request("POST", "/api/licenses/validate", json=body)
         valid = data.get("valid")
         code = data.get("code")
         if not isinstance(valid, bool) or not isinstance(code, str):
             raise ServerError("validate answer lacks 'valid' or 'code'", 200)
+        if code == "NOT_ACTIVATED":
+            self._forget_license_file(normalized, machine)
         return ValidationResult(
             valid=valid, code=code, license=_license_or_none(data.get("license"))
         )
@@ -315,6 +332,7 @@ class LicenseClient:
     # -- checks --------------------------------------------------------------------------------
 
     def _check_payload(self, payload: LicenseFilePayload, machine_id: str, now: datetime) -> None:
+        self._check_product(payload)
         if payload.machine_id != machine_id:
             raise WrongMachineError("license file was issued to another machine", payload)
         if payload.issued_at > now + self.max_clock_skew:
@@ -340,7 +358,12 @@ class LicenseClient:
             payload = self._verifier.verify(text)
         if payload.machine_id != machine_id:
             raise WrongMachineError("the server issued a license file for another machine")
+        self._check_product(payload)
         return payload
+
+    def _check_product(self, payload: LicenseFilePayload) -> None:
+        if self.product is not None and payload.product != self.product:
+            raise ProductMismatchError("license file is for another product", payload)
 
     # -- cache directory -------------------------------------------------------------------
 

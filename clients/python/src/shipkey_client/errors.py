@@ -98,6 +98,12 @@ class WrongMachineError(LicenseFileError):
     code = "WRONG_MACHINE"
 
 
+class ProductMismatchError(LicenseFileError):
+    """The file is a license of another product than the one the client was made for."""
+
+    code = "PRODUCT_MISMATCH"
+
+
 class FileExpiredError(LicenseFileError):
     """The file must be renewed online (activate again on this machine; no seat is used)."""
 
