@@ -16,6 +16,7 @@ from shipkey.catalog.models import Product
 from shipkey.clock import utcnow
 from shipkey.downloads.serving import FileRef, RangeRequest, ServePlan, effective_range
 from shipkey.errors import Conflict, Forbidden, Gone, NotFound
+from shipkey.http.files import none_match
 from shipkey.storage import Storage
 
 _SIG_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -71,6 +72,8 @@ def open_signed(
     stored = storage.head(file.key)
     if stored is None:
         raise NotFound("The file is missing from storage.", "FILE_MISSING")
+    if none_match(request.if_none_match, file.etag):
+        return ServePlan(file, None, counted=False, not_modified=True)
     return ServePlan(file, effective_range(file, request, stored.etag), counted=False)
 
 
