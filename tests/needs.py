@@ -36,6 +36,7 @@ NEEDS = {
         Need("chromium", "chromium", ("/usr/bin/chromium",), "the page tests in a real browser"),
         Need("nginx", "nginx-light", ("/usr/sbin/nginx",), "the x-accel download tests"),
         Need("curl", "curl", ("/usr/bin/curl",), "the resume tests with a real client"),
+        Need("wget", "wget", ("/usr/bin/wget",), "the resume test with wget -c"),
     )
 }
 

@@ -39,6 +39,7 @@ FORM_FIELDS = [
 ]
 VALUE = st.text(max_size=40) | st.sampled_from(
     ["", "0", "-1", "1e400", "99999999999", "NaN", "on", "LICENSE", "DOWNLOAD", "{", "[]", "\x00"]
+    + ["²", "٣", "１", "⁵", "1²", "1_000", "１２,５", "٣.٤", "Infinity", "+5"]
 )
 FORM = st.dictionaries(st.sampled_from(FORM_FIELDS), VALUE, max_size=6)
 SEGMENT = st.sampled_from(["", "x", "%00", "..", "a" * 80]) | st.text(

@@ -13,7 +13,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.downloads = Counter(
             "shipkey_downloads",
-            "Download requests served, by outcome (counted first request or free resume).",
+            "Download requests served, by outcome (counted first request, resume, not_modified).",
             ["outcome"],
             registry=self.registry,
         )

@@ -74,3 +74,21 @@ def test_the_seat_limits_of_a_licensed_product(seller: TestClient, admin: TestCl
     assert "The product was created." in default.text
     plain = admin.get("/api/admin/products/plain").json()
     assert (plain["maxDeactivations"], plain["licenseFileDays"]) == (3, 7)
+
+
+def test_numbers_are_ascii_digits_only(seller: TestClient, admin: TestClient) -> None:
+    """Digits that Python's int() and Decimal() take (Arabic-Indic, fullwidth, 1_000) are
+    refused, not read as some other number; superscripts are no 500."""
+    token = csrf_of(seller, "/admin/products")
+    for field, value in [
+        ("price", "١٢"),
+        ("price", "１０"),
+        ("price", "1_000"),
+        ("price", "²"),
+        ("max_downloads", "٣"),
+        ("max_downloads", "²"),
+    ]:
+        form = {"csrf_token": token, "name": "N", "slug": "n-book", "type": "DOWNLOAD"}
+        response = seller.post("/admin/products", data={**form, field: value})
+        assert response.status_code == 422, (field, value)
+    assert admin.get("/api/admin/products/n-book").status_code == 404

@@ -254,3 +254,15 @@ def test_abandoned_uploads_are_swept(admin: TestClient, settings: Settings) -> N
     assert admin.get(f"/api/admin/uploads/{old['id']}").status_code == 404
     _open(admin)
     assert not part.exists()
+
+
+@pytest.mark.parametrize(
+    "content_range", ["bytes ٠-٠/١", "bytes ０-０/１", "bytes 0-0/1\n", "bytes 0-0/1_0"]
+)
+def test_content_range_takes_ascii_digits_only(content_range: str) -> None:
+    from shipkey.catalog.uploads import parse_content_range
+    from shipkey.errors import BadRequest
+
+    size = 10 if "_" in content_range else 1
+    with pytest.raises(BadRequest):
+        parse_content_range(content_range, size)

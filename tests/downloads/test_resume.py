@@ -72,3 +72,25 @@ def test_curl_continue_at(admin: TestClient, live_server: str, tmp_path: Path) -
         timeout=60,
     )
     assert again.stdout == "410"
+
+
+@pytest.mark.needs("wget")
+def test_wget_continue_with_content_disposition(
+    admin: TestClient, live_server: str, tmp_path: Path
+) -> None:
+    """wget asks HEAD for the name first, then resumes the file it finds under that name."""
+    wget = shutil.which("wget")
+    assert wget is not None, "tests/needs.py names wget"
+    data = os.urandom(SIZE)
+    product, _ = product_with_file(admin, content=data)
+    purchase = create_purchase(admin, product["slug"])
+    url = f"{live_server}/api/download/{purchase['downloadLinks'][0]['token']}"
+    head, _ = _cut(url, 1_234_567)
+    folder = tmp_path / "wget"
+    folder.mkdir()
+    (folder / "book.pdf").write_bytes(head)
+    command = [wget, "-q", "-c", "--content-disposition", "--tries=1", url]
+    subprocess.run(command, check=True, timeout=60, cwd=folder)
+    assert sorted(path.name for path in folder.iterdir()) == ["book.pdf"]
+    assert (folder / "book.pdf").read_bytes() == data
+    assert admin.get(f"/api/admin/purchases/{purchase['id']}").json()["downloadCount"] == 1

@@ -53,6 +53,13 @@ def test_tampered_signed_urls_are_403(admin: TestClient, client: TestClient) -> 
         f"{parts.path}?expires={expires}&sig=zz",
         f"{parts.path}?expires={'9' * 400}&sig={sig}",
         f"{parts.path}?expires={expires}&sig={sig.upper()}",
+        # digits that str.isdigit() accepts and int() refuses, or reads as other numbers
+        f"{parts.path}?expires=²&sig={sig}",
+        f"{parts.path}?expires={expires}⁵&sig={sig}",
+        f"{parts.path}?expires=٣{expires}&sig={sig}",
+        f"{parts.path}?expires={expires.replace('1', '１')}&sig={sig}",
+        f"{parts.path}?expires=+{expires}&sig={sig}",
+        f"{parts.path}?expires={expires[:1]}_{expires[1:]}&sig={sig}",
     ]
     for path in cases:
         response = client.get(path)

@@ -570,3 +570,22 @@ def test_sanitize_filename_long_names(raw: str) -> None:
         return
     assert utf8_length(name) <= 255
     assert sanitize_filename(name) == name
+
+
+@pytest.mark.parametrize(
+    ("header", "matches"),
+    [
+        (None, False),
+        ('"abc"', True),
+        ('W/"abc"', True),
+        (' "x", W/"abc" ', True),
+        ("*", True),
+        ('"abcd"', False),
+        ("abc", False),
+        ('"ab', False),
+    ],
+)
+def test_none_match(header: str | None, matches: bool) -> None:
+    from shipkey.http.files import none_match
+
+    assert none_match(header, '"abc"') is matches

@@ -64,3 +64,11 @@ def test_lifespan_and_websocket_scopes_are_not_counted() -> None:
 
     asyncio.run(ForegroundMiddleware(app, foreground)({"type": "lifespan"}, _nothing, sent))
     assert busy == [0]
+
+
+@pytest.mark.parametrize("raw", [b"1_0", b"+10", b"-1", b"\xb2", b"10 0"])
+def test_an_odd_content_length_is_not_read_as_a_number(raw: bytes) -> None:
+    from shipkey.http.middleware import _content_length
+
+    assert _content_length({"headers": [(b"content-length", raw)]}) is None
+    assert _content_length({"headers": [(b"content-length", b"10")]}) == 10

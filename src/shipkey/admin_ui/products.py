@@ -4,6 +4,7 @@ what is wrong."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -58,10 +59,16 @@ async def form_fields(request: Request) -> dict[str, str]:
 FormFields = Annotated[dict[str, str], Depends(form_fields)]
 
 
+_PRICE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}")
+"""A price as typed, in ASCII digits with a decimal point or comma."""
+
+
 def _cents(raw: str) -> int | None:
     raw = raw.strip().replace(",", ".")
     if not raw:
         return None
+    if _PRICE.fullmatch(raw) is None:  # Decimal() would take "1_0", "١٢" and "１０"
+        raise ValueError("price")
     try:
         value = Decimal(raw)
     except InvalidOperation as exc:

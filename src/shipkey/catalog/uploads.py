@@ -40,7 +40,8 @@ from shipkey.storage import Storage, StoredObject
 
 SESSION_HOURS = 24 * 7
 LEASE = timedelta(minutes=30)
-_CONTENT_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})")
+r"""ASCII digits only (``\d`` and ``int()`` take other scripts' digits too), the whole value."""
 
 
 def staging_dir(data_dir: Path) -> Path:
@@ -118,7 +119,7 @@ def sweep_expired(session: Session, data_dir: Path, limit: int = 100) -> int:
 
 def parse_content_range(header: str | None, size: int) -> tuple[int, int]:
     """``bytes a-b/size`` → (a, b); 400 when absent or not describing this upload."""
-    match = _CONTENT_RANGE.match(header or "")
+    match = _CONTENT_RANGE.fullmatch(header or "")
     if match is None:
         raise BadRequest(
             "Send each chunk with Content-Range: bytes FIRST-LAST/SIZE.", "INVALID_CONTENT_RANGE"

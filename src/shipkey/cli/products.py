@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from shipkey.cli.common import database, settings
+from shipkey.downloads.signed import MAX_SIGNED_URL_SECONDS
 from shipkey.terminal import err, out
 
 products_app = typer.Typer(help="Products.", no_args_is_help=True)
@@ -40,7 +41,10 @@ def products_list() -> None:
 @products_app.command("signed-url")
 def products_signed_url(
     product: str,
-    expires_in: Annotated[int, typer.Option(help="Seconds the link is valid.")] = 3600,
+    expires_in: Annotated[
+        int,
+        typer.Option(min=1, max=MAX_SIGNED_URL_SECONDS, help="Seconds the link is valid."),
+    ] = 3600,
 ) -> None:
     """Print a stateless signed link to a product's file."""
     from shipkey.catalog import service as catalog

@@ -1,8 +1,9 @@
-"""Counting downloads: the first request on a link claims it and takes one download.
+"""Counting downloads: the first request on a link claims it and takes one download; later
+resumes of the used link take bytes from its resume budget (the file's size in all).
 
-The claim and the count are conditional UPDATEs (the counter and the check at once), so N
-parallel requests with k downloads left give exactly k files. A purchase that cannot be
-downloaded says why with a 403.
+The claim, the count and the budget are conditional UPDATEs (the counter and the check at
+once), so N parallel requests with k downloads left give exactly k files, and parallel resumes
+never send more than the budget. A purchase that cannot be downloaded says why with a 403.
 """
 
 from __future__ import annotations
@@ -71,3 +72,18 @@ def claim(session: Session, link: Download, client: Client, now: datetime) -> bo
         session.refresh(link.purchase)
         raise refusal(link.purchase) or limit_reached(link.purchase)
     return True
+
+
+def take_resume(session: Session, link: Download, length: int, size: int) -> bool:
+    """Take ``length`` bytes from the used link's resume budget; False when they do not fit.
+
+    One conditional UPDATE: the sum of the resumes served stays at most the file's ``size``
+    under any number of parallel requests.
+    """
+    taken = session.execute(
+        update(Download)
+        .where(Download.id == link.id, Download.resumed_bytes + length <= size)
+        .values(resumed_bytes=Download.resumed_bytes + length)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(taken) == 1

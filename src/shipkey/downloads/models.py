@@ -31,6 +31,8 @@ class Download(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    resumed_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Bytes sent as resumes of the used link; at most the file's size in all."""
 
     purchase: Mapped[Purchase] = relationship(lazy="joined", innerjoin=True)
 

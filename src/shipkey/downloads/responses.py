@@ -71,10 +71,15 @@ def file_headers(plan: ServePlan) -> dict[str, str]:
         "accept-ranges": "bytes",
         "etag": file.etag,
         "last-modified": format_datetime(file.uploaded_at, usegmt=True),
-        "cache-control": "no-store",
+        **KEEP_PRIVATE,
         "x-content-type-options": "nosniff",
         "content-security-policy": SANDBOX,
     }
+
+
+KEEP_PRIVATE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+"""On every answer that a link with a secret in its URL gets: no cache keeps it, and no page
+it leads to learns the URL from ``Referer``."""
 
 
 class StoredFileResponse(Response):
@@ -142,6 +147,13 @@ def file_response(
     plan: ServePlan, storage: Storage, settings: Settings, *, head: bool = False
 ) -> Response:
     headers = file_headers(plan)
+    if plan.not_modified:
+        del headers["content-type"], headers["content-disposition"], headers["accept-ranges"]
+        return Response(status_code=304, headers=headers)
+    if plan.resumed:
+        # The bytes taken from the link's resume budget are sent here, in every mode: a
+        # presigned URL or nginx would send whatever range the client asked of them.
+        return StoredFileResponse(storage, plan, headers, head=head)
     if settings.download_mode == "x-accel":
         # nginx serves the file (and any Range) from its internal location; it keeps these headers.
         headers["x-accel-redirect"] = settings.x_accel_prefix + plan.file.key
@@ -156,7 +168,6 @@ def file_response(
             expires_in=PRESIGNED_SECONDS,
         )
         if url is not None:
-            moved = {"location": url, "cache-control": "no-store"}
-            moved["x-content-type-options"] = "nosniff"
+            moved = {"location": url, **KEEP_PRIVATE, "x-content-type-options": "nosniff"}
             return Response(status_code=302, headers=moved)
     return StoredFileResponse(storage, plan, headers, head=head)

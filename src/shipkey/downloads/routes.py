@@ -33,7 +33,9 @@ admin_router = APIRouter(
 
 def _range_request(request: Request) -> serving.RangeRequest:
     return serving.RangeRequest(
-        range=request.headers.get("range"), if_range=request.headers.get("if-range")
+        range=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+        if_none_match=request.headers.get("if-none-match"),
     )
 
 
@@ -47,7 +49,8 @@ async def download(
     settings: SettingsDep,
     client: ClientDep,
 ) -> Response:
-    """The purchase's file. The first request counts; a Range after byte 0 resumes for free.
+    """The purchase's file. The first request counts; a Range after byte 0 resumes for free
+    (up to the file's size in resumed bytes); HEAD and a matching If-None-Match count nothing.
 
     A stamped copy still to be made is built first, before the writer's place is taken, so a
     large PDF holds up no sale; the link is then counted in a short transaction of its own.
@@ -59,7 +62,7 @@ async def download(
     )
     if not head:
         metrics: Metrics = request.app.state.metrics
-        metrics.downloads.labels(outcome="counted" if plan.counted else "resumed").inc()
+        metrics.downloads.labels(outcome=plan.outcome).inc()
     return response
 
 

@@ -1,7 +1,9 @@
 """Serving a download link: what a request gets, as a plan the response follows.
 
-Until the link expires, a request whose Range starts after byte 0 resumes it without counting;
-a new full request on a used link gets 410 LINK_USED. A stamped product's link serves the
+Until the link expires, a request whose Range starts after byte 0 resumes it without counting,
+up to the file's size in resumed bytes in all; a new full request on a used link, or a resume
+beyond that, gets 410 LINK_USED. HEAD answers while the link can still be used or resumed, and
+a matching ``If-None-Match`` gets 304; neither counts. A stamped product's link serves the
 buyer's personal copy (:mod:`shipkey.downloads.copies`), never the original.
 """
 
@@ -18,7 +20,7 @@ from shipkey.catalog.models import Product
 from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.downloads import copies
-from shipkey.downloads.counting import claim, limit_reached, refusal
+from shipkey.downloads.counting import claim, limit_reached, refusal, take_resume
 from shipkey.downloads.links import TOKEN_PATTERN
 from shipkey.downloads.models import Download
 from shipkey.downloads.stamping import StampError
@@ -28,6 +30,7 @@ from shipkey.http.files import (
     RangeNotSatisfiable,
     if_range_allows,
     make_etag,
+    none_match,
     parse_range,
 )
 from shipkey.http.net import Client
@@ -79,6 +82,7 @@ class RangeRequest:
 
     range: str | None = None
     if_range: str | None = None
+    if_none_match: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,16 @@ class ServePlan:
     file: FileRef
     range: ByteRange | None
     counted: bool
+    resumed: bool = False
+    """A resume of a used link: its bytes were taken from the link's budget, so the app sends
+    exactly them itself (no redirect or x-accel, where the client or nginx could get more)."""
+    not_modified: bool = False
+
+    @property
+    def outcome(self) -> str:
+        if self.not_modified:
+            return "not_modified"
+        return "counted" if self.counted else "resumed"
 
 
 def effective_range(
@@ -204,8 +218,9 @@ def open_link(
     stored = storage.head(file.key)
     if stored is None:
         raise NotFound("The file is missing from storage; the seller was told.", "FILE_MISSING")
+    if none_match(request.if_none_match, file.etag):
+        return ServePlan(file, None, counted=False, not_modified=True)
     byte_range = effective_range(file, request, stored.etag)
-    resume = byte_range is not None and byte_range.start > 0
 
     if link.downloaded_at is None:
         if head:
@@ -214,8 +229,17 @@ def open_link(
             return ServePlan(file, byte_range, counted=False)
         if claim(session, link, client, now):
             return ServePlan(file, byte_range, counted=True)
-    if resume:
-        return ServePlan(file, byte_range, counted=False)
+    if head:
+        if link.resumed_bytes < file.size:
+            return ServePlan(file, byte_range, counted=False)
+    elif (
+        byte_range is not None
+        and byte_range.start > 0
+        and take_resume(session, link, byte_range.length, file.size)
+    ):
+        return ServePlan(file, byte_range, counted=False, resumed=True)
     raise Gone(
-        "This link was already used. Resume with a Range request, or get a new link.", "LINK_USED"
+        "This link was already used. Resume with a Range request (up to the file's size in "
+        "all), or get a new link.",
+        "LINK_USED",
     )

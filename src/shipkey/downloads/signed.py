@@ -16,9 +16,12 @@ from shipkey.catalog.models import Product
 from shipkey.clock import utcnow
 from shipkey.downloads.serving import FileRef, RangeRequest, ServePlan, effective_range
 from shipkey.errors import Conflict, Forbidden, Gone, NotFound
+from shipkey.http.files import none_match
 from shipkey.storage import Storage
 
-_SIG_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+_SIG_PATTERN = re.compile(r"[0-9a-f]{64}")
+_EXPIRES_PATTERN = re.compile(r"[0-9]{1,12}")
+"""ASCII digits only: ``str.isdigit()`` also takes "²" (which ``int()`` refuses) and "٣"."""
 MAX_SIGNED_URL_SECONDS = 90 * 24 * 3600
 
 
@@ -38,9 +41,9 @@ def check_signature(
 ) -> None:
     """403 INVALID_SIGNATURE unless the signature is ours; then 410 LINK_EXPIRED if it is old."""
     invalid = Forbidden("The link's signature is not valid.", "INVALID_SIGNATURE")
-    if not expires or not sig or len(expires) > 12 or not expires.isdigit():
+    if not expires or not sig or _EXPIRES_PATTERN.fullmatch(expires) is None:
         raise invalid
-    if not _SIG_PATTERN.match(sig):
+    if _SIG_PATTERN.fullmatch(sig) is None:
         raise invalid
     expected = _signature(secret, file_key, int(expires))
     if not hmac.compare_digest(expected, sig):
@@ -71,6 +74,8 @@ def open_signed(
     stored = storage.head(file.key)
     if stored is None:
         raise NotFound("The file is missing from storage.", "FILE_MISSING")
+    if none_match(request.if_none_match, file.etag):
+        return ServePlan(file, None, counted=False, not_modified=True)
     return ServePlan(file, effective_range(file, request, stored.etag), counted=False)
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "format_http_date",
     "if_range_allows",
     "make_etag",
+    "none_match",
     "parse_http_date",
     "parse_range",
     "sanitize_filename",
@@ -159,6 +160,21 @@ def if_range_allows(if_range: str | None, etag: str, last_modified: datetime) ->
         return False
     when = parse_http_date(value)
     return when is not None and when == _utc(last_modified).replace(microsecond=0)
+
+
+_ENTITY_TAG = re.compile(r'(?:W/)?("[\x21\x23-\x7e\x80-\xff]*")')
+
+
+def none_match(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (RFC 9110 §13.1.2): ``*``, or any listed tag
+    equal to it under the weak comparison (``W/`` is ignored). Unparseable values match nothing.
+    """
+    if if_none_match is None:
+        return False
+    value = if_none_match.strip(_OWS)
+    if value == "*":
+        return True
+    return etag in _ENTITY_TAG.findall(value)
 
 
 def _utc(moment: datetime) -> datetime:

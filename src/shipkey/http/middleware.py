@@ -111,10 +111,9 @@ class BodyLimitMiddleware:
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+            digits = value.strip(b" \t")
+            # ASCII digits only: int() would also take "+10", "-1" and "1_0"
+            return int(digits) if digits.isdigit() and len(digits) < 20 else None
     return None
 
 

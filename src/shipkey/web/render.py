@@ -3,6 +3,7 @@ e-mails use, and the formats (money, numbers, dates) they show."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -45,6 +46,10 @@ def tr(request: Request, message: str, **values: Any) -> str:
 # --- language -------------------------------------------------------------------------------
 
 
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+"""A weight (RFC 9110 §12.4.2) in ASCII: float() would take "inf", "1_0" or "١"."""
+
+
 def _accept_language(header: str | None) -> str | None:
     """The first language of ``Accept-Language`` (by q) that shipkey speaks."""
     if not header:
@@ -54,10 +59,8 @@ def _accept_language(header: str | None) -> str | None:
         tag, _sep, params = part.strip().partition(";")
         quality = 1.0
         if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
+            qvalue = params.strip()[2:]
+            quality = float(qvalue) if _QVALUE.fullmatch(qvalue) else 0.0
         if tag and quality > 0:
             ranked.append((-quality, index, tag))
     for _q, _i, tag in sorted(ranked):

@@ -4,7 +4,7 @@ Signing out, or revoking the admin token a seller signed in with, deletes the ro
 copied cookie no longer signs anyone in. Only the SHA-256 of a session's id is stored.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-05 20:30:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
