@@ -9,36 +9,17 @@ from fastapi import Query, Request
 from starlette.responses import JSONResponse
 
 from shipkey.admin_ui.pages import Admin, Posted, admin_router
-from shipkey.catalog import file_upload
-from shipkey.http.deps import DatabaseDep, SettingsDep, StorageDep
-from shipkey.metrics import Metrics
+from shipkey.catalog.routes import receive_file
 
 router = admin_router(page_errors=False)
 
 
 @router.put("/products/{ref}/file", dependencies=[*Admin, *Posted])
 async def upload_file(
-    request: Request,
-    ref: str,
-    db: DatabaseDep,
-    storage: StorageDep,
-    settings: SettingsDep,
-    filename: Annotated[str | None, Query(max_length=1024)] = None,
+    request: Request, ref: str, filename: Annotated[str | None, Query(max_length=1024)] = None
 ) -> JSONResponse:
-    """The body is the file, streamed into storage (:func:`shipkey.catalog.file_upload.upload_file`
-    opens its own short transactions around the transfer)."""
-    uploaded = await file_upload.upload_file(
-        db,
-        storage,
-        ref,
-        filename,
-        request.headers.get("content-type"),
-        request.stream(),
-        content_length=request.headers.get("content-length"),
-        max_bytes=settings.max_upload_bytes,
-    )
-    metrics: Metrics = request.app.state.metrics
-    metrics.uploaded_bytes.inc(uploaded.file_size)
+    """The body is the file, streamed into storage as the API's upload does."""
+    uploaded = await receive_file(request, ref, filename)
     return JSONResponse(
         {
             "fileName": uploaded.file_name,

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import file_upload, service
+from shipkey.catalog.file_upload import UploadedFile
 from shipkey.catalog.schemas import ProductCreate, ProductFile, ProductRead, ProductUpdate
-from shipkey.http.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
+from shipkey.http.deps import DbSession, ReadSession, get_database, get_settings, get_storage
 from shipkey.metrics import Metrics
 
 router = APIRouter(
@@ -50,29 +51,29 @@ def update_product(ref: str, data: ProductUpdate, session: DbSession) -> Product
 async def upload_file(
     ref: str,
     request: Request,
-    db: DatabaseDep,
-    storage: StorageDep,
-    settings: SettingsDep,
     filename: str | None = Query(
         default=None, max_length=1024, description="The buyer-facing name."
     ),
 ) -> ProductFile:
     """Stream the request body into storage as the product's file (any size)."""
+    uploaded = await receive_file(request, ref, filename)
+    return ProductFile.model_validate(uploaded)
+
+
+async def receive_file(request: Request, ref: str, filename: str | None) -> UploadedFile:
+    """The request's body, streamed into storage as the product's file (the API's upload and
+    the admin page's script alike; :func:`~shipkey.catalog.file_upload.upload_file` opens its
+    own short transactions around the transfer)."""
     uploaded = await file_upload.upload_file(
-        db,
-        storage,
+        get_database(request),
+        get_storage(request),
         ref,
         filename,
         request.headers.get("content-type"),
         request.stream(),
         content_length=request.headers.get("content-length"),
-        max_bytes=settings.max_upload_bytes,
+        max_bytes=get_settings(request).max_upload_bytes,
     )
     metrics: Metrics = request.app.state.metrics
     metrics.uploaded_bytes.inc(uploaded.file_size)
-    return ProductFile(
-        file_name=uploaded.file_name,
-        file_size=uploaded.file_size,
-        file_mime_type=uploaded.file_mime_type,
-        sha256=uploaded.sha256,
-    )
+    return uploaded

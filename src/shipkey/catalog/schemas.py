@@ -97,6 +97,8 @@ class ProductUpdate(_ProductFields):
 
 
 class ProductFile(ApiModel):
+    model_config = ConfigDict(from_attributes=True)
+
     file_name: str
     file_size: int
     file_mime_type: str
