@@ -1,5 +1,6 @@
 """The seller in headless Chromium: signs in with an admin token, finds a purchase by the
-buyer's address, refunds it and sees its license revoked; uploads a file with the progress bar."""
+buyer's address, refunds it (after a page that asks first) and sees its license revoked;
+uploads a file with the progress bar."""
 
 from __future__ import annotations
 
@@ -49,12 +50,22 @@ def test_seller_refunds_a_purchase_and_its_license_is_revoked(page: Page, site: 
     expect(page).to_have_url(f"{site.url}/admin/purchases/{purchase_id}")
     expect(page.locator("[data-license-status]")).to_have_text("Active")
 
+    expect(page.get_by_role("button", name="Refund")).to_have_count(0)  # not one click away
+    page.get_by_role("link", name="Refund…").click()
+    expect(page.get_by_role("heading", name="Refund this purchase?")).to_be_visible()
+    expect(page.get_by_text(f"Its license {key} is revoked for good")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page).to_have_url(f"{site.url}/admin/purchases/{purchase_id}")
+    expect(page.locator("[data-license-status]")).to_have_text("Active")
+
+    page.get_by_role("link", name="Refund…").click()
     page.get_by_role("button", name="Refund").click()
     expect(page.get_by_role("status").filter(has_text="Refunded")).to_be_visible()
     expect(page.locator("[data-purchase-status]")).to_have_attribute(
         "data-purchase-status", "REFUNDED"
     )
     expect(page.locator("[data-license-status]")).to_have_text("Revoked")
+    expect(page.get_by_role("link", name="Refund…")).to_have_count(0)
 
     page.get_by_role("link", name=key).click()
     expect(page.locator("[data-license-status]")).to_have_attribute(

@@ -1,6 +1,7 @@
 """The license pages: search by key or the buyer's address, one license with its machines, and
-the buttons that suspend, reinstate, revoke it or free its seats. A refused change goes back
-with the reason as a notice."""
+the buttons that suspend, reinstate, revoke it or free its seats. Only the changes the
+license's state allows are shown; revoking, which cannot be undone, is asked for on a page of
+its own. A refused change goes back with the reason as a notice."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import Form, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from shipkey.admin_ui import service
+from shipkey.admin_ui import actions, service
 from shipkey.admin_ui.pages import Admin, Posted, admin_router
 from shipkey.errors import NotFound
 from shipkey.http.deps import DbSession, ReadSession
@@ -46,7 +47,22 @@ def license_page(request: Request, license_id: str, session: ReadSession) -> Res
             "lic": lic,
             "email": emails.get(lic.customer_id, ""),
             "activations": license_lookups.list_activations(session, lic.id),
+            "actions": actions.license_actions(lic),
         },
+    )
+
+
+@router.get("/licenses/{license_id}/revoke", dependencies=Admin)
+def confirm_revoke(request: Request, license_id: str, session: ReadSession) -> Response:
+    """Revoking asked for again, with what it means; its form posts the revoke."""
+    lic = license_lookups.lookup(session, license_id)
+    with notice_on_error(request, f"/admin/licenses/{lic.id}"):
+        license_admin.ensure_allowed(lic, "revoke")
+    emails = service.customer_emails(session, [lic.customer_id])
+    return render(
+        request,
+        "admin/confirm_revoke.html",
+        {"lic": lic, "email": emails.get(lic.customer_id, "")},
     )
 
 
@@ -73,6 +89,7 @@ def license_action(
     lic = license_lookups.lookup(session, license_id)
     back_to = safe_next(back, f"/admin/licenses/{lic.id}")
     with notice_on_error(request, back_to):
+        license_admin.ensure_allowed(lic, action)
         handler(session, lic)
     web_session.notify(
         tr(request, "License %(key)s: %(status)s", key=lic.key, status=lic.status.value)

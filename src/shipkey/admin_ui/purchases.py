@@ -1,6 +1,8 @@
 """The purchase pages: search by the buyer's address, one purchase with its links, licenses and
 e-mails, and the buttons that act on it (resend, refund, reset or add downloads, a new link).
-A refused action goes back to the purchase with the reason as a notice."""
+Only the buttons the purchase's state allows are shown; a refund, which cannot be undone, is
+asked for on a page of its own that says what it ends. A refused action goes back to the
+purchase with the reason as a notice."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from fastapi import Form, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from shipkey.admin_ui import service
+from shipkey.admin_ui import actions, service
 from shipkey.admin_ui.pages import Admin, Posted, admin_router
 from shipkey.config import Settings
 from shipkey.downloads import links as downloads
@@ -50,6 +52,25 @@ def purchase_page(request: Request, purchase_id: str, session: ReadSession) -> R
             "purchase": purchase,
             "view": view,
             "messages": service.messages_for(session, purchase.id),
+            "actions": actions.purchase_actions(purchase),
+        },
+    )
+
+
+@router.get("/purchases/{purchase_id}/refund", dependencies=Admin)
+def confirm_refund(
+    request: Request, purchase_id: str, session: ReadSession, settings: SettingsDep
+) -> Response:
+    """The refund asked for again, with what it ends; its form posts the refund."""
+    purchase = orders.get_purchase(session, purchase_id)
+    with notice_on_error(request, f"/admin/purchases/{purchase.id}"):
+        actions.ensure_refundable(purchase)
+    return render(
+        request,
+        "admin/confirm_refund.html",
+        {
+            "purchase": purchase,
+            "preview": actions.refund_preview(session, settings, purchase),
         },
     )
 
@@ -64,6 +85,7 @@ def _resend(request: Request, session: Session, settings: Settings, purchase: Pu
 
 
 def _refund(request: Request, session: Session, settings: Settings, purchase: Purchase) -> str:
+    actions.ensure_refundable(purchase)
     flows.refund(session, settings, purchase)
     return tr(request, "Refunded: links ended and licenses revoked.")
 

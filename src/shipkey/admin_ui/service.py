@@ -13,6 +13,7 @@ from sqlalchemy import Table, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from shipkey.admin import service as tokens
+from shipkey.admin_ui.actions import ensure_open
 from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.types import Base
@@ -167,7 +168,8 @@ def search_purchases(session: Session, query: str = "", limit: int = 100) -> lis
 
 
 def reset_download_count(session: Session, purchase: Purchase) -> Purchase:
-    """Give the buyer every download of the purchase again."""
+    """Give the buyer every download of the purchase again (409 once its downloads are over)."""
+    ensure_open(purchase)
     session.execute(
         update(Purchase)
         .where(Purchase.id == purchase.id)
@@ -179,7 +181,9 @@ def reset_download_count(session: Session, purchase: Purchase) -> Purchase:
 
 
 def add_downloads(session: Session, purchase: Purchase, extra: int) -> Purchase:
-    """Raise the purchase's download limit by ``extra`` (1 to 1000)."""
+    """Raise the purchase's download limit by ``extra`` (1 to 1000; 409 once its downloads are
+    over)."""
+    ensure_open(purchase)
     if not 1 <= extra <= MAX_EXTRA_DOWNLOADS:
         raise BadRequest(
             f"Add between 1 and {MAX_EXTRA_DOWNLOADS} downloads.", "INVALID_DOWNLOAD_COUNT"

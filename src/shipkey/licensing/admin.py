@@ -18,6 +18,29 @@ from shipkey.errors import Conflict
 from shipkey.licensing.models import License, LicenseStatus
 from shipkey.licensing.refusals import record_expiry
 
+SUSPEND_FROM = (LicenseStatus.ACTIVE, LicenseStatus.EXPIRED)
+REINSTATE_FROM = (LicenseStatus.SUSPENDED,)
+REVOKE_FROM = (LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED, LicenseStatus.EXPIRED)
+
+CHANGES: dict[str, tuple[tuple[LicenseStatus, ...], str]] = {
+    "suspend": (SUSPEND_FROM, "suspended"),
+    "reinstate": (REINSTATE_FROM, "reinstated"),
+    "revoke": (REVOKE_FROM, "revoked"),
+}
+"""Each change: the states it leaves, and its past participle for the refusal."""
+
+
+def allowed_changes(lic: License) -> frozenset[str]:
+    """The changes that would change the license now (the seller's pages offer only these)."""
+    return frozenset(name for name, (sources, _) in CHANGES.items() if lic.status in sources)
+
+
+def ensure_allowed(lic: License, change: str) -> None:
+    """409 ``INVALID_LICENSE_STATE`` unless ``change`` would change the license now; the pages
+    ask this before a change, where doing it twice is a stale button rather than a retry."""
+    if change in CHANGES and change not in allowed_changes(lic):
+        raise _invalid_state(lic, CHANGES[change][1])
+
 
 def _transition(
     session: Session,
@@ -45,9 +68,9 @@ def _invalid_state(lic: License, action: str) -> Conflict:
 
 def suspend(session: Session, lic: License, now: datetime | None = None) -> License:
     """ACTIVE or EXPIRED → SUSPENDED (a dispute, abuse). Suspending twice changes nothing."""
-    sources = (LicenseStatus.ACTIVE, LicenseStatus.EXPIRED)
     values: dict[str, object] = {"status": LicenseStatus.SUSPENDED, "suspended_at": now or utcnow()}
-    if not _transition(session, lic, sources, values) and lic.status is not LicenseStatus.SUSPENDED:
+    changed = _transition(session, lic, SUSPEND_FROM, values)
+    if not changed and lic.status is not LicenseStatus.SUSPENDED:
         raise _invalid_state(lic, "suspended")
     return lic
 
@@ -56,7 +79,7 @@ def reinstate(session: Session, lic: License, now: datetime | None = None) -> Li
     """SUSPENDED → ACTIVE (or EXPIRED, when its time ran out meanwhile). REVOKED stays: 409."""
     now = now or utcnow()
     values: dict[str, object] = {"status": LicenseStatus.ACTIVE, "suspended_at": None}
-    if _transition(session, lic, (LicenseStatus.SUSPENDED,), values):
+    if _transition(session, lic, REINSTATE_FROM, values):
         if record_expiry(session, lic.id, now):
             session.refresh(lic)
         return lic
@@ -67,7 +90,6 @@ def reinstate(session: Session, lic: License, now: datetime | None = None) -> Li
 
 def revoke(session: Session, lic: License, now: datetime | None = None) -> License:
     """Any status → REVOKED, for good. Revoking twice changes nothing."""
-    sources = (LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED, LicenseStatus.EXPIRED)
     values: dict[str, object] = {"status": LicenseStatus.REVOKED, "revoked_at": now or utcnow()}
-    _transition(session, lic, sources, values)
+    _transition(session, lic, REVOKE_FROM, values)
     return lic
