@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser import Site
 from tests.conftest import ADMIN_TOKEN
@@ -93,3 +93,30 @@ def test_seller_uploads_a_file_with_a_progress_bar(page: Page, site: Site) -> No
     assert product["fileName"] == "pixel-forge-2.0.zip"
     assert product["fileSize"] == len(content)
     assert product["fileMimeType"] == "application/zip"
+
+
+def _style(element: Locator, prop: str) -> str:
+    return str(element.evaluate(f"e => getComputedStyle(e).{prop}"))
+
+
+def test_the_active_filter_and_language_are_visible_and_focus_rings_contrast(
+    page: Page, site: Site
+) -> None:
+    sign_in_as_seller(page, site)
+    page.goto(f"{site.url}/admin/deliveries?status=FAILED")
+    main = page.get_by_role("main")
+    active, other = (main.get_by_role("link", name=n, exact=True) for n in ("Failed", "All"))
+    expect(active).to_have_attribute("aria-current", "page")
+    assert _style(active, "fontWeight") == "700"
+    assert _style(other, "fontWeight") == "400"
+    header = page.get_by_role("banner")
+    english, german = (header.get_by_role("button", name=n) for n in ("English", "Deutsch"))
+    expect(english).to_have_attribute("aria-pressed", "true")
+    assert _style(english, "fontWeight") == "700"
+    assert _style(german, "fontWeight") == "400"
+
+    page.keyboard.press("Tab")  # from here on focus is drawn as for the keyboard
+    other.focus()
+    assert _style(other, "outlineColor") == "rgb(180, 83, 9)"  # --focus, on the grey page
+    german.focus()
+    assert _style(german, "outlineColor") == "rgb(251, 191, 36)"  # --focus-on-dark, header
