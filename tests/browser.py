@@ -27,6 +27,7 @@ from shipkey.db.engine import Database
 from shipkey.storage import Storage
 from tests.conftest import ADMIN_TOKEN, SECRET
 from tests.mail.smtp import SmtpTestServer, free_port
+from tests.needs import AXE
 
 CHROMIUM = "/usr/bin/chromium"
 _LINK = re.compile(r"https?://[^\s]+/login/[A-Za-z0-9_-]+")
@@ -81,7 +82,19 @@ def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
 
 
 @pytest.fixture
-def site(database_url: str, tmp_path: Path, db: Database, storage: Storage) -> Iterator[Site]:
+def site_settings() -> dict[str, Any]:
+    """Settings a test module gives its site besides the usual ones (override to add some)."""
+    return {}
+
+
+@pytest.fixture
+def site(
+    database_url: str,
+    tmp_path: Path,
+    db: Database,
+    storage: Storage,
+    site_settings: dict[str, Any],
+) -> Iterator[Site]:
     smtp = SmtpTestServer()
     smtp.start()
     port = free_port()
@@ -95,6 +108,7 @@ def site(database_url: str, tmp_path: Path, db: Database, storage: Storage) -> I
         rate_limits="off",
         smtp_url=smtp.url(),
         admin_email="seller@example.com",
+        **site_settings,
     )
     app = create_app(settings, db=db, storage=storage, run_worker=True)
     server, thread = _serve(app, port)
@@ -132,3 +146,39 @@ def page(browser: Browser) -> Iterator[Page]:
     tab = context.new_page()
     yield tab
     context.close()
+
+
+Violation = dict[str, Any]
+
+
+class Axe:
+    """axe-core (npm's, installed by tests/needs.py) run in the page: WCAG 2.x A and AA rules
+    and best practices, with ``target-size`` (24 × 24 px touch targets) switched on."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def violations(self, page: Page) -> list[Violation]:
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.add_script_tag(content=self.source)
+        found: list[Violation] = page.evaluate(
+            """async () => (await axe.run(document, {
+                   rules: {"target-size": {enabled: true}},
+                   resultTypes: ["violations"],
+               })).violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                   targets: v.nodes.map(n => n.target.join(" "))}))"""
+        )
+        return found
+
+
+def describe_violations(where: str, violations: list[Violation]) -> str:
+    """One line per violation: its rule, impact and the elements it found."""
+    return "\n".join(
+        f"{where}: {v['id']} ({v['impact']}) {v['help']}: {', '.join(v['targets'][:5])}"
+        for v in violations
+    )
+
+
+@pytest.fixture(scope="session")
+def axe() -> Axe:
+    return Axe(AXE.path.read_text())

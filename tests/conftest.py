@@ -47,6 +47,8 @@ def _needs_of(item: pytest.Item) -> set[str]:
     needs = {name for mark in item.iter_markers("needs") for name in mark.args}
     if item.get_closest_marker("browser"):
         needs.add("chromium")
+    if "axe" in getattr(item, "fixturenames", ()):
+        needs.add("axe-core")
     callspec = getattr(item, "callspec", None)
     if callspec is not None and callspec.params.get("download_mode") == "x-accel":
         needs.add("nginx")

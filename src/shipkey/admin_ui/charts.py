@@ -1,5 +1,9 @@
 """Bar charts as inline SVG, drawn on the server: no script, readable by screen readers (a
-title and a description name every bar's value, and the page shows the numbers as a table)."""
+title and a description name every bar's value, and the page shows the numbers as a table).
+
+The drawing is about as wide as a phone shows it (a card at 390 px is some 320 px wide), so its
+text, which scales with it, stays at 13 px there; shipkey.css sets a smaller size in user units
+for wider screens, where the drawing is scaled up."""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
-HEIGHT = 180
-PAD_LEFT = 36
+WIDTH = 320
+HEIGHT = 150
+PAD_LEFT = 44
 PAD_BOTTOM = 22
 PAD_TOP = 10
+TICKS = 5  # day labels under the bars, at most (each some 40 units wide)
 
 
 def _nice_max(value: float) -> float:
@@ -62,7 +67,7 @@ def bar_chart(
             f'<text x="{PAD_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">'
             f"{escape(axis_label(top * fraction))}</text>"
         )
-    every = max(1, len(points) // 6)
+    every = max(1, -(-len(points) // TICKS))
     for index, (day, value) in enumerate(points):
         x = PAD_LEFT + index * slot + (slot - bar_w) / 2
         h = plot_h * (value / top) if top else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -102,7 +103,13 @@ def checkout_success(
     session_id: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> HTMLResponse:
     view = checkout.confirm(db, settings, StripeGateway(settings), session_id)
-    return page(request, "checkout_success.html", {"view": view}, purchase_locale=view.locale)
+    again = f"/checkout/success?{urlencode({'session_id': session_id})}"
+    return page(
+        request,
+        "checkout_success.html",
+        {"view": view, "again_url": again},
+        purchase_locale=view.locale,
+    )
 
 
 @router.get("/checkout/cancel", response_class=HTMLResponse, include_in_schema=False)
