@@ -199,10 +199,12 @@ def _visit_all(page: Page, checker: Checker, site: Site, shop: dict[str, Any], n
         "/admin/webhooks",
     ):
         checker.check(page, path)
+    checker.check(page, f"/admin/purchases/{sale_id}/refund")  # the confirm step
     checker.check(page, "/admin/licenses")
     page.get_by_role("link", name=shop["sale"]["licenses"][0]["key"]).click()
     expect(page.locator("h1.key")).to_be_visible()
     checker.check(page)
+    checker.check(page, f"{page.url.removeprefix(site.url)}/revoke")  # the confirm step
     checker.check(page, "/admin/mailbox")
     page.locator("main a[href^='/admin/mailbox/']").first.click()
     expect(page.locator("pre")).to_be_visible()
