@@ -6,6 +6,9 @@ import hashlib
 import hmac
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from shipkey.config import Settings
 
 MASTER = "a-master-secret-that-signs-sessions-and-urls"
@@ -28,3 +31,11 @@ def test_an_own_license_secret_is_used_as_it_is(tmp_path: Path) -> None:
     settings = _settings(tmp_path, license_secret="the-seed-license-secret")
     assert settings.license_key_secret == "the-seed-license-secret"
     assert settings.license_key_secrets == ("the-seed-license-secret",)
+
+
+def test_the_support_address_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="one line"):
+        _settings(tmp_path, support_email="help@shop.example\r\nBcc: x@evil.example")
+    assert _settings(tmp_path, support_email="help@shop.example").support_address == (
+        "help@shop.example"
+    )

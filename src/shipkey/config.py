@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     mail_from: str = "shipkey <noreply@localhost>"
     admin_email: str | None = None
+    support_email: str | None = Field(
+        default=None,
+        description="Where buyers write with questions; unset: SHIPKEY_ADMIN_EMAIL, else none.",
+    )
     default_locale: Literal["en", "de"] = "en"
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
@@ -88,10 +92,12 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("mail_from")
+    @field_validator("mail_from", "support_email")
     @classmethod
-    def _one_line(cls, value: str) -> str:
-        if any(c.isspace() and c != " " or unicodedata.category(c) == "Cc" for c in value):
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and any(
+            c.isspace() and c != " " or unicodedata.category(c) == "Cc" for c in value
+        ):
             raise ValueError("must be one line without control characters")
         return value
 
@@ -117,6 +123,12 @@ class Settings(BaseSettings):
         return value if value.endswith("/") else value + "/"
 
     # --- resolved values ----------------------------------------------------------------
+
+    @property
+    def support_address(self) -> str | None:
+        """Where buyers write: ``SHIPKEY_SUPPORT_EMAIL``, else ``SHIPKEY_ADMIN_EMAIL``, else
+        None (and no page or e-mail offers an address: never the no-reply sender)."""
+        return self.support_email or self.admin_email or None
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -84,3 +84,59 @@ def jinja_environment(
         translations(locale), newstyle=True
     )
     return env
+
+
+# --- labels of stored values ----------------------------------------------------------------
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext's extractors know
+    """A message marked for translation, translated where it is shown."""
+    return message
+
+
+LABELS: dict[str, str] = {
+    "ProductType.DOWNLOAD": N_("Download"),
+    "ProductType.LICENSE": N_("License"),
+    "ProductType.SUBSCRIPTION": N_("Subscription"),
+    "ProductType.COURSE": N_("Course"),
+    "ProductType.MEMBERSHIP": N_("Membership"),
+    "LicenseType.PERPETUAL": N_("Perpetual"),
+    "LicenseType.SUBSCRIPTION": N_("Subscription"),
+    "LicenseType.TRIAL": N_("Trial"),
+    "AccessKind.COURSE": N_("Course"),
+    "AccessKind.MEMBERSHIP": N_("Membership"),
+    "AccessKind.SUBSCRIPTION": N_("Subscription"),
+    "PurchaseStatus.PENDING": N_("Awaiting payment"),
+    "PurchaseStatus.COMPLETED": N_("Paid"),
+    "PurchaseStatus.FAILED": N_("Payment failed"),
+    "PurchaseStatus.REFUNDED": N_("Refunded"),
+    "PurchaseStatus.DISPUTED": N_("Disputed"),
+    "LicenseStatus.ACTIVE": N_("Active"),
+    "LicenseStatus.SUSPENDED": N_("Suspended"),
+    "LicenseStatus.REVOKED": N_("Revoked"),
+    "LicenseStatus.EXPIRED": N_("Expired"),
+    "MailStatus.PENDING": N_("Waiting"),
+    "MailStatus.SENT": N_("Sent"),
+    "MailStatus.FAILED": N_("Failed"),
+    "MailKind.delivery": N_("Delivery"),
+    "MailKind.payment_failed": N_("Payment failed"),
+    "MailKind.revoked": N_("Access ended"),
+    "MailKind.seller_alert": N_("Seller alert"),
+    "MailKind.login": N_("Sign-in link"),
+    "EventStatus.RECEIVED": N_("Received"),
+    "EventStatus.PROCESSED": N_("Processed"),
+    "EventStatus.WAITING": N_("Waiting for its purchase"),
+    "EventStatus.IGNORED": N_("Ignored"),
+    "EventStatus.FAILED": N_("Failed"),
+}
+"""The one mapping of stored values (enum members: product and license types, purchase,
+license, mail and event statuses, mail kinds) to the words pages show, keyed by the enum's
+class name and the value."""
+
+
+def label(value: object, locale: str, kind: str | None = None) -> str:
+    """``value`` (an enum member, or its value with the enum's name as ``kind``) in words, in
+    ``locale``; a value without a label is shown as it is."""
+    raw = getattr(value, "value", value)
+    message = LABELS.get(f"{kind or type(value).__name__}.{raw}")
+    return translations(locale).gettext(message) if message else str(raw)

@@ -46,10 +46,12 @@ def test_addresses_with_line_breaks_are_refused(db: Database, settings: Settings
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_support_address_is_the_admin_address_else_the_sender(settings: Settings) -> None:
-    assert mail.support_address(settings) == "noreply@localhost"
-    with_admin = settings.model_copy(update={"admin_email": "help@shop.example"})
-    assert mail.support_address(with_admin) == "help@shop.example"
+def test_support_address_is_its_own_else_the_admin_address_else_none(settings: Settings) -> None:
+    assert mail.support_address(settings) is None  # never the no-reply sender
+    with_admin = settings.model_copy(update={"admin_email": "seller@shop.example"})
+    assert mail.support_address(with_admin) == "seller@shop.example"
+    both = with_admin.model_copy(update={"support_email": "help@shop.example"})
+    assert mail.support_address(both) == "help@shop.example"
 
 
 def test_locales_are_normalised() -> None:

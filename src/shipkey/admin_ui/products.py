@@ -1,6 +1,6 @@
 """The product pages: the list with a form for a new product, and one product's form. A form
-that is refused (a bad price, a field out of range, a slug taken) is shown again, 422, with
-what is wrong."""
+that is refused (a bad price, a field out of range, a slug taken) is shown again as typed, 422,
+with every field's error next to it (:mod:`shipkey.admin_ui.product_form`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from shipkey.admin_ui.pages import Admin, Posted, admin_router
+from shipkey.admin_ui.product_form import error_context, own_errors, schema_errors, slug_taken
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
+from shipkey.errors import ShipkeyError
 from shipkey.http.deps import DbSession, ReadSession
 from shipkey.web.errors import form_on_error
 from shipkey.web.render import redirect, render, tr
@@ -78,13 +80,18 @@ def _cents(raw: str) -> int | None:
     return int((value * 100).quantize(Decimal(1)))
 
 
-def _product_values(form: dict[str, str]) -> dict[str, Any]:
-    """The form's fields as the product schemas take them (ValueError for a bad price)."""
+def _product_values(form: dict[str, str]) -> tuple[dict[str, Any], bool]:
+    """The form's fields as the product schemas take them, and whether the price was one (a
+    price that is not is left out, so that every other field is still checked)."""
     values: dict[str, Any] = {}
+    price_ok = True
     for name in PRODUCT_FIELDS:
         raw = form.get(name, "").strip()
         if name == "price":
-            values[name] = _cents(raw)
+            try:
+                values[name] = _cents(raw)
+            except ValueError:
+                values[name], price_ok = None, False
         elif name == "license_type":
             values[name] = raw or None
         elif name in _NUMBERS:
@@ -94,18 +101,38 @@ def _product_values(form: dict[str, str]) -> dict[str, Any]:
         else:
             values[name] = raw or None
     values["stamp"] = form.get("stamp") == "on"
-    return values
+    return values, price_ok
 
 
-def _input_errors(request: Request, exc: ValueError) -> list[str]:
-    """What is wrong with the form's fields, one line each."""
-    if not isinstance(exc, ValidationError):
-        return [tr(request, "Invalid price.")]
-    out = []
-    for err in exc.errors():
-        field = ".".join(str(part) for part in err.get("loc", ()))
-        out.append(f"{field}: {err.get('msg', '')}" if field else str(err.get("msg", "")))
-    return out
+def _checked(
+    request: Request,
+    form: dict[str, str],
+    schema: type[ProductCreate] | type[ProductUpdate],
+    **extra: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """The form read into ``schema``, or None and every error of every field at once."""
+    values, price_ok = _product_values(form)
+    values.update(extra)
+    errors = own_errors(request, form, price_ok=price_ok)
+    general: list[str] = []
+    if schema is ProductCreate:
+        values = {k: v for k, v in values.items() if v is not None}
+    try:
+        data = schema.model_validate(values)
+    except ValidationError as exc:
+        fields, general = schema_errors(request, exc)
+        errors = {**fields, **errors}
+        data = None
+    if errors or general:
+        return None, error_context(request, errors, general)
+    return data, {}
+
+
+def _domain_errors(request: Request, exc: ShipkeyError) -> dict[str, Any]:
+    """A refusal of the catalog as the form shows it: a slug taken is the slug's error."""
+    if exc.code == "SLUG_TAKEN":
+        return error_context(request, slug_taken(request))
+    return error_context(request, {}, [exc.message])
 
 
 def _product_form_context(product: Product | None, form: dict[str, str] | None) -> dict[str, Any]:
@@ -126,6 +153,7 @@ def _product_form_context(product: Product | None, form: dict[str, str] | None) 
             "license_days": str(product.license_days or ""),
             "key_prefix": product.key_prefix or "",
             "stamp": "on" if product.stamp else "",
+            "active": "on" if product.active else "",
         }
     return {
         "product": product,
@@ -149,14 +177,15 @@ def _refused_form(
     listing: Sequence[Product],
     product: Product | None,
     form: dict[str, str],
-    errors: list[str],
+    errors: dict[str, Any],
 ) -> Response:
-    """The new-product form (with the list) or ``product``'s form again, with ``errors``."""
+    """The new-product form (with the list) or ``product``'s form again, as typed, with
+    ``errors`` (:func:`shipkey.admin_ui.product_form.error_context`)."""
     template = "admin/products.html" if product is None else "admin/product.html"
     return render(
         request,
         template,
-        {"products": listing, "errors": errors, **_product_form_context(product, form)},
+        {"products": listing, **errors, **_product_form_context(product, form)},
         status_code=422,
     )
 
@@ -175,12 +204,12 @@ def create_product(request: Request, form: FormFields, session: DbSession) -> Re
     # The list is read before the write: a form the catalog refuses is shown again without
     # reading after a failed write.
     listing = catalog.list_products(session)
-    try:
-        values = _product_values(form)
-        data = ProductCreate.model_validate({k: v for k, v in values.items() if v is not None})
-    except ValueError as exc:
-        return _refused_form(request, listing, None, form, _input_errors(request, exc))
-    with form_on_error(lambda exc: _refused_form(request, listing, None, form, [exc.message])):
+    data, errors = _checked(request, form, ProductCreate)
+    if data is None:
+        return _refused_form(request, listing, None, form, errors)
+    with form_on_error(
+        lambda exc: _refused_form(request, listing, None, form, _domain_errors(request, exc))
+    ):
         product = catalog.create_product(session, data)
     get_web_session(request).notify(tr(request, "The product was created."))
     return redirect(request, f"/admin/products/{product.id}")
@@ -195,13 +224,12 @@ def product_page(request: Request, ref: str, session: ReadSession) -> Response:
 @router.post("/products/{ref}", dependencies=[*Admin, *Posted])
 def edit_product(request: Request, ref: str, form: FormFields, session: DbSession) -> Response:
     product = catalog.get_product(session, ref)
-    try:
-        values = _product_values(form)
-        values["active"] = form.get("active") == "on"
-        data = ProductUpdate.model_validate(values)
-    except ValueError as exc:
-        return _refused_form(request, [], product, form, _input_errors(request, exc))
-    with form_on_error(lambda exc: _refused_form(request, [], product, form, [exc.message])):
+    data, errors = _checked(request, form, ProductUpdate, active=form.get("active") == "on")
+    if data is None:
+        return _refused_form(request, [], product, form, errors)
+    with form_on_error(
+        lambda exc: _refused_form(request, [], product, form, _domain_errors(request, exc))
+    ):
         catalog.update_product(session, product, data)
     get_web_session(request).notify(tr(request, "Saved."))
     return redirect(request, f"/admin/products/{product.id}")

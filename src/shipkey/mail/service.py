@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from email.utils import parseaddr
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import case, select, update
@@ -153,11 +152,10 @@ def locale_for(settings: Settings, purchase: Purchase) -> str:
     return normalise_locale(purchase.locale, settings.default_locale)
 
 
-def support_address(settings: Settings) -> str:
-    """Where buyers write: ``SHIPKEY_ADMIN_EMAIL``, else the sender's address."""
-    if settings.admin_email:
-        return settings.admin_email
-    return parseaddr(settings.mail_from)[1] or settings.mail_from
+def support_address(settings: Settings) -> str | None:
+    """Where buyers write (``Settings.support_address``): None when no address is set, and
+    then no e-mail asks them to write (the sender is often a no-reply address)."""
+    return settings.support_address
 
 
 def _purchase_context(settings: Settings, purchase: Purchase) -> dict[str, Any]:

@@ -162,6 +162,7 @@ def purchase_page(
             "view": view,
             "purchase": purchase,
             "access": service.access_links(session, settings, purchase),
+            "support": settings.support_address,
         },
         locale=page_locale(request, purchase.locale),
     )

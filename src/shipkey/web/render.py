@@ -21,6 +21,7 @@ from shipkey.i18n import (
     PACKAGE_DIR,
     format_when,
     jinja_environment,
+    label,
     normalise_locale,
     translations,
 )
@@ -114,6 +115,7 @@ def environment(locale: str) -> Environment:
     env.filters["date"] = lambda value: short_date(value, locale) if value else "—"
     env.filters["money"] = lambda amount, currency: money(amount, currency, locale)
     env.filters["number"] = lambda value: number(value, locale)
+    env.filters["label"] = lambda value, kind=None: label(value, locale, kind)
     env.globals["language_name"] = Locale.parse(locale).get_display_name(locale)
     return env
 
