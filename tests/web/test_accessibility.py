@@ -199,6 +199,14 @@ def _visit_all(page: Page, checker: Checker, site: Site, shop: dict[str, Any], n
         "/admin/webhooks",
     ):
         checker.check(page, path)
+    # The product form refused: every field's error next to it.
+    checker.check(page, "/admin/products/pixel-forge")
+    page.locator("#p-name").fill("")
+    page.locator("#p-slug").fill("Not A Slug")
+    page.locator("main form:has(#p-name)").evaluate("form => { form.noValidate = true; }")
+    page.locator("main form:has(#p-name) button[type=submit]").first.click()
+    expect(page.locator("[aria-invalid=true]").first).to_be_visible()
+    checker.check(page)
     checker.check(page, f"/admin/purchases/{sale_id}/refund")  # the confirm step
     checker.check(page, "/admin/licenses")
     page.get_by_role("link", name=shop["sale"]["licenses"][0]["key"]).click()
