@@ -43,6 +43,13 @@ class Site:
     db: Database
     api: httpx.Client
 
+    def created(self, path: str, **fields: Any) -> dict[str, Any]:
+        """POST ``fields`` to an admin API path; the new object (201 asserted)."""
+        response = self.api.post(path, json=fields)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
     def mails_to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.smtp.recorder.messages() if str(m["To"]) == address]
 

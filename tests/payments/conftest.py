@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from shipkey.config import Settings
 from shipkey.db.engine import Database
@@ -13,8 +12,7 @@ from shipkey.jobs.worker import Worker
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock
 from tests.mail.smtp import SmtpTestServer
-from tests.payments.fake_stripe import FakeStripe
-from tests.payments.stripe_objects import API_KEY, WEBHOOK_SECRET
+from tests.payments.fake_stripe import FakeStripe, stripe_settings
 
 
 @pytest.fixture
@@ -29,9 +27,7 @@ def fake_stripe() -> Iterator[FakeStripe]:
 def settings(settings: Settings, fake_stripe: FakeStripe) -> Settings:
     return settings.model_copy(
         update={
-            "stripe_secret_key": SecretStr(API_KEY),
-            "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
-            "stripe_api_base": fake_stripe.url,
+            **stripe_settings(fake_stripe),
             "admin_email": "seller@example.com",
         }
     )

@@ -15,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.payments.stripe_objects import API_KEY, fixture, new_id
+from pydantic import SecretStr
+
+from tests.payments.stripe_objects import API_KEY, WEBHOOK_SECRET, fixture, new_id
 
 _KEY = re.compile(r"[^\[\]]+")
 
@@ -193,3 +195,12 @@ def _error(kind: str, message: str, code: str | None = None) -> dict[str, Any]:
     if code:
         error["code"] = code
     return {"error": error}
+
+
+def stripe_settings(fake: FakeStripe) -> dict[str, Any]:
+    """Settings that send shipkey's Stripe calls to ``fake`` and accept its signed events."""
+    return {
+        "stripe_secret_key": SecretStr(API_KEY),
+        "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
+        "stripe_api_base": fake.url,
+    }

@@ -5,39 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from pydantic import SecretStr
 
 from tests.browser import Site
-from tests.payments.fake_stripe import FakeStripe
-from tests.payments.stripe_objects import API_KEY, WEBHOOK_SECRET
+from tests.payments.fake_stripe import FakeStripe, stripe_settings
 
 pytestmark = pytest.mark.browser
 
 
-def _create(api: httpx.Client, path: str, **fields: Any) -> dict[str, Any]:
-    response = api.post(path, json=fields)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 @pytest.fixture
 def site_settings(fake_stripe: FakeStripe) -> dict[str, Any]:
-    return {
-        "stripe_secret_key": SecretStr(API_KEY),
-        "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
-        "stripe_api_base": fake_stripe.url,
-    }
+    return stripe_settings(fake_stripe)
 
 
 def test_the_processing_page_shows_the_payment_without_reloading(
     page: Page, site: Site, fake_stripe: FakeStripe
 ) -> None:
-    _create(
-        site.api,
+    site.created(
         "/api/admin/products",
         name="Pixel Forge",
         slug="pixel-forge",

@@ -8,17 +8,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
-from pydantic import SecretStr
 
 from shipkey.clock import utcnow
 from shipkey.mail.senders import MailboxSender, Outgoing, build_email, mailbox_dir
 from tests.browser import Axe, Site, describe_violations
 from tests.conftest import ADMIN_TOKEN
-from tests.payments.fake_stripe import FakeStripe
-from tests.payments.stripe_objects import API_KEY, WEBHOOK_SECRET
+from tests.payments.fake_stripe import FakeStripe, stripe_settings
 
 pytestmark = pytest.mark.browser
 
@@ -58,13 +55,6 @@ _LAYOUT = """() => {
 }"""
 
 
-def _create(api: httpx.Client, path: str, **fields: Any) -> dict[str, Any]:
-    response = api.post(path, json=fields)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 @pytest.fixture
 def fake_stripe() -> Iterator[FakeStripe]:
     fake = FakeStripe()
@@ -75,11 +65,7 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 @pytest.fixture
 def site_settings(fake_stripe: FakeStripe) -> dict[str, Any]:
-    return {
-        "stripe_secret_key": SecretStr(API_KEY),
-        "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
-        "stripe_api_base": fake_stripe.url,
-    }
+    return stripe_settings(fake_stripe)
 
 
 class Checker:
@@ -102,8 +88,7 @@ class Checker:
 
 def _shop(site: Site, fake_stripe: FakeStripe) -> dict[str, Any]:
     """A licensed app with a file and machines, a course with an access page, and checkouts."""
-    _create(
-        site.api,
+    site.created(
         "/api/admin/products",
         name="Pixel Forge",
         slug="pixel-forge",
@@ -118,8 +103,7 @@ def _shop(site: Site, fake_stripe: FakeStripe) -> dict[str, Any]:
         headers={"Content-Type": "application/zip"},
     )
     assert uploaded.status_code == 200, uploaded.text
-    _create(
-        site.api,
+    site.created(
         "/api/admin/products",
         name="Shipping Academy",
         slug="academy",
@@ -127,7 +111,7 @@ def _shop(site: Site, fake_stripe: FakeStripe) -> dict[str, Any]:
         price=9900,
         metadata={"courseSlug": "shipping-academy"},
     )
-    sale = _create(site.api, "/api/admin/purchases", product="pixel-forge", email=BUYER, name="Ada")
+    sale = site.created("/api/admin/purchases", product="pixel-forge", email=BUYER, name="Ada")
     key = sale["licenses"][0]["key"]
     for machine, name in (("machine-office", "Office PC"), ("machine-laptop", "Laptop")):
         activated = site.api.post(
@@ -137,7 +121,7 @@ def _shop(site: Site, fake_stripe: FakeStripe) -> dict[str, Any]:
         assert activated.status_code == 200, activated.text
     link = site.api.post(f"/api/admin/purchases/{sale['id']}/download-links")
     assert link.status_code == 201, link.text
-    _create(site.api, "/api/admin/purchases", product="academy", email="grace@example.com")
+    site.created("/api/admin/purchases", product="academy", email="grace@example.com")
     paid = site.api.post("/api/checkout", json={"product": "pixel-forge"}).json()
     fake_stripe.pay(paid["sessionId"], email="lin@example.com")
     pending = site.api.post("/api/checkout", json={"product": "pixel-forge"}).json()
