@@ -8,7 +8,6 @@ Playwright's own browser downloads are never used.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from shipkey.app import create_app
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.storage import Storage
-from tests.conftest import ADMIN_TOKEN, SECRET
+from tests.conftest import ADMIN_TOKEN, SECRET, serve
 from tests.mail.smtp import SmtpTestServer, free_port
 from tests.needs import AXE
 
@@ -73,21 +71,6 @@ def _sign_in_link(message: EmailMessage) -> str | None:
     return match.group(0) if match else None
 
 
-def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
-    return server, thread
-
-
 @pytest.fixture
 def site_settings() -> dict[str, Any]:
     """Settings a test module gives its site besides the usual ones (override to add some)."""
@@ -118,7 +101,7 @@ def site(
         **site_settings,
     )
     app = create_app(settings, db=db, storage=storage, run_worker=True)
-    server, thread = _serve(app, port)
+    server, thread = serve(app, port)
     api = httpx.Client(
         base_url=settings.base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     )

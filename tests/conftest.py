@@ -180,11 +180,9 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def live_server(app: FastAPI) -> Iterator[str]:
-    """The app behind a real HTTP server on loopback, for parallel and byte-level tests."""
-    port = _free_port()
-    # proxy_headers=False: shipkey itself decides whom to believe (SHIPKEY_TRUSTED_PROXIES).
+def serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    """``app`` behind uvicorn on loopback ``port`` in a thread, once it accepts connections.
+    proxy_headers=False: shipkey itself decides whom to believe (SHIPKEY_TRUSTED_PROXIES)."""
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
     )
@@ -196,6 +194,14 @@ def live_server(app: FastAPI) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
+    return server, thread
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app behind a real HTTP server on loopback, for parallel and byte-level tests."""
+    port = _free_port()
+    server, thread = serve(app, port)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
