@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from shipkey.catalog import service
 from shipkey.storage import LocalStorage, Storage
 from tests.factories import create_product, upload
 
@@ -240,3 +241,23 @@ def test_uploads_over_the_maximum_size_are_refused_and_leave_nothing(
     _assert_too_large(admin.put(url, content=chunks()))  # counted as it arrives
     assert _stored_files(storage) == before
     assert admin.get("/api/admin/products/test-book").json()["fileSha256"] == kept["sha256"]
+
+
+@pytest.mark.parametrize(
+    ("header", "declared"),
+    [
+        ("1000", 1000),
+        (" 12 ", 12),
+        (None, None),
+        ("²", None),
+        ("٣", None),
+        ("１", None),
+        ("1_0", None),
+        ("-1", None),
+        ("+5", None),
+    ],
+)
+def test_a_declared_length_is_ascii_digits_only(header: str | None, declared: int | None) -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` fails: only ASCII digits declare a length,
+    anything else is none (the body is then counted as it arrives)."""
+    assert service.declared_length(header) == declared

@@ -116,9 +116,10 @@ def check_size(size: int | None, max_bytes: int) -> None:
 
 def declared_length(header: str | None) -> int | None:
     """A request's ``Content-Length``, ``None`` when it sends none (or one that is no number)."""
-    if header is None or not header.strip().isdigit():
+    value = header.strip() if header is not None else ""
+    if not (value.isascii() and value.isdigit()):  # "²".isdigit() is true; int() refuses it
         return None
-    return int(header)
+    return int(value)
 
 
 def new_file_key(product_id: str) -> str:
