@@ -26,8 +26,10 @@ from shipkey.db.engine import Database
 from shipkey.downloads import routes as download_routes
 from shipkey.errors import Forbidden, error_response, exception_handlers
 from shipkey.fulfilment import routes as access_routes
+from shipkey.http import openapi
 from shipkey.http.deps import get_client_ip
 from shipkey.http.fast_lane import FastLane
+from shipkey.http.methods import method_not_allowed
 from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundMiddleware
 from shipkey.http.net import within
 from shipkey.jobs.worker import background_worker
@@ -97,6 +99,7 @@ def create_app(
     if run_worker:
         middleware.insert(0, Middleware(ForegroundMiddleware, foreground=foreground))
     handlers = exception_handlers() | {
+        405: method_not_allowed,
         StorageError: _storage_error,
         ClientDisconnect: _client_gone,
     }
@@ -112,6 +115,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    openapi.install(app)
     lane = FastLane(app, middleware=middleware, handlers=handlers)
     app.state.settings = settings
     app.state.db = database
@@ -166,7 +170,13 @@ def create_app(
         "/metrics",
         tags=["operations"],
         response_class=Response,
-        responses={403: {"description": "Neither an admin token nor an allowed network."}},
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **openapi.errors(
+                (403, "Neither an admin token nor an allowed network (`FORBIDDEN`)."),
+                (503, "The admin token could not be checked (`DATABASE_UNAVAILABLE`)."),
+            ),
+        },
     )
     def metrics(request: Request) -> Response:
         """The Prometheus text format, to an admin bearer token or a client address in

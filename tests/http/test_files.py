@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipkey.http.files import (
+    FILENAME_PATTERN,
     ByteRange,
     RangeNotSatisfiable,
     ascii_filename,
@@ -589,3 +591,30 @@ def test_none_match(header: str | None, matches: bool) -> None:
     from shipkey.http.files import none_match
 
     assert none_match(header, '"abc"') is matches
+
+
+def _usable(raw: str) -> bool:
+    try:
+        sanitize_filename(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def test_the_documented_file_name_pattern_is_the_sanitizer_s_rule() -> None:
+    pattern = re.compile(FILENAME_PATTERN)
+    # Each character alone (lone surrogates, which no URL or UTF-8 JSON carries, left out).
+    disagree = [
+        hex(code)
+        for code in range(0x110000)
+        if not 0xD800 <= code <= 0xDFFF and _usable(chr(code)) != bool(pattern.search(chr(code)))
+    ]
+    assert disagree == []
+    for name in ["a/", "/a", "a/..", "dir\\.", " . ", "x\\ y", "..a", "\u202e.", "a\u2028", "é"]:
+        assert _usable(name) == bool(pattern.search(name)), name
+
+
+@PROPERTY
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12))
+def test_the_file_name_pattern_agrees_on_any_name(raw: str) -> None:
+    assert _usable(raw) == bool(re.search(FILENAME_PATTERN, raw))

@@ -12,6 +12,13 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.errors import Unauthorized
 from shipkey.http.deps import get_database, get_settings
+from shipkey.http.openapi import errors
+
+ADMIN_ERRORS = errors(
+    (401, "No admin token, or one that is not valid (`UNAUTHORIZED`)."),
+    503,
+)
+"""What every admin route can answer besides its own: ``APIRouter(responses=ADMIN_ERRORS)``."""
 
 _bearer = HTTPBearer(auto_error=False, description="An admin token (shipkey admin-token create).")
 

@@ -20,6 +20,7 @@ from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 from shipkey.errors import ShipkeyError
 from shipkey.http.deps import DbSession, ReadSession
+from shipkey.schemas import FORM
 from shipkey.web.errors import form_on_error
 from shipkey.web.render import redirect, render, tr
 from shipkey.web.session import get_web_session
@@ -118,7 +119,7 @@ def _checked(
     if schema is ProductCreate:
         values = {k: v for k, v in values.items() if v is not None}
     try:
-        data = schema.model_validate(values)
+        data = schema.model_validate(values, context=FORM)
     except ValidationError as exc:
         fields, general = schema_errors(request, exc)
         errors = {**fields, **errors}

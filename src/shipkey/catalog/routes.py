@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.catalog import file_upload, service
 from shipkey.catalog.file_upload import UploadedFile
 from shipkey.catalog.schemas import ProductCreate, ProductFile, ProductRead, ProductUpdate
 from shipkey.http.deps import DbSession, ReadSession, get_database, get_settings, get_storage
+from shipkey.http.files import FILENAME_PATTERN
+from shipkey.http.openapi import errors, query_parameter
 from shipkey.metrics import Metrics
 
 router = APIRouter(
-    prefix="/api/admin/products", tags=["admin: products"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin/products",
+    tags=["admin: products"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
+NOT_FOUND = (404, "No such product (`PRODUCT_NOT_FOUND`).")
+SLUG_TAKEN = (409, "Another product has this slug (`SLUG_TAKEN`).")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(SLUG_TAKEN))
 def create_product(data: ProductCreate, session: DbSession) -> ProductRead:
     return ProductRead.model_validate(service.create_product(session, data))
 
@@ -26,12 +33,12 @@ def list_products(session: ReadSession) -> list[ProductRead]:
     return [ProductRead.model_validate(p) for p in service.list_products(session)]
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", responses=errors(NOT_FOUND))
 def get_product(ref: str, session: ReadSession) -> ProductRead:
     return ProductRead.model_validate(service.get_product(session, ref))
 
 
-@router.patch("/{ref}")
+@router.patch("/{ref}", responses=errors(NOT_FOUND, SLUG_TAKEN))
 def update_product(ref: str, data: ProductUpdate, session: DbSession) -> ProductRead:
     product = service.get_product(session, ref)
     return ProductRead.model_validate(service.update_product(session, product, data))
@@ -39,24 +46,33 @@ def update_product(ref: str, data: ProductUpdate, session: DbSession) -> Product
 
 @router.put(
     "/{ref}/file",
+    responses=errors(
+        (400, "No usable file name or media type (`INVALID_FILENAME`, `INVALID_MIME_TYPE`)."),
+        NOT_FOUND,
+        (413, "The file is larger than `SHIPKEY_MAX_UPLOAD_BYTES` (`PAYLOAD_TOO_LARGE`)."),
+    ),
     openapi_extra={
+        "parameters": [
+            query_parameter(
+                "filename",
+                {"type": "string", "pattern": FILENAME_PATTERN},
+                description="The buyer-facing name (folders and control characters removed).",
+            )
+        ],
         "requestBody": {
-            "required": True,
+            "required": False,
+            "description": "The file's bytes (none: an empty file).",
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
-        }
+        },
     },
 )
-async def upload_file(
-    ref: str,
-    request: Request,
-    filename: str | None = Query(
-        default=None, max_length=1024, description="The buyer-facing name."
-    ),
-) -> ProductFile:
-    """Stream the request body into storage as the product's file (any size)."""
-    uploaded = await receive_file(request, ref, filename)
+async def upload_file(ref: str, request: Request) -> ProductFile:
+    """Stream the request body into storage as the product's file (any size), kept with its
+    ``Content-Type``. ``filename`` is read here, so that a missing or unusable one is 400
+    ``INVALID_FILENAME``."""
+    uploaded = await receive_file(request, ref, request.query_params.get("filename"))
     return ProductFile.model_validate(uploaded)
 
 

@@ -15,7 +15,16 @@ DEFAULT_LICENSE_DAYS = {LicenseType.SUBSCRIPTION: 365, LicenseType.TRIAL: 14}
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
-Currency = Annotated[str, Field(min_length=3, max_length=3)]
+CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
+Currency = Annotated[
+    str,
+    Field(
+        pattern=CURRENCY_PATTERN,
+        description="ISO 4217 code, three letters (stored upper case), such as EUR.",
+    ),
+]
+MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[ -~]*)?$"
+"""A media type as a file's ``Content-Type`` (``application/pdf; charset=…``)."""
 KeyPrefix = Annotated[str, Field(pattern=r"^[A-Za-z]{2,4}$")]
 _MAX_DEACTIVATIONS = (
     "How often a buyer may deactivate a machine of one license in 30 days (the seller's reset "
@@ -36,13 +45,6 @@ class _ProductFields(InputModel):
     @classmethod
     def _upper_case(cls, value: str | None) -> str | None:
         return _upper(value)
-
-    @field_validator("currency", mode="after", check_fields=False)
-    @classmethod
-    def _letters(cls, value: str | None) -> str | None:
-        if value is not None and not value.isalpha():
-            raise ValueError("must be a three-letter ISO 4217 code such as EUR")
-        return value
 
 
 class ProductCreate(_ProductFields):

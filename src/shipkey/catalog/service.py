@@ -16,14 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
-from shipkey.catalog.schemas import ProductCreate, ProductUpdate
+from shipkey.catalog.schemas import MEDIA_TYPE_PATTERN, ProductCreate, ProductUpdate
 from shipkey.clock import utcnow
 from shipkey.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from shipkey.http.files import sanitize_filename
 from shipkey.storage import StoredObject
 
 DEFAULT_MIME_TYPE = "application/octet-stream"
-_MIME_PATTERN = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[ -~]*)?$")
+_MIME_PATTERN = re.compile(MEDIA_TYPE_PATTERN)
 
 
 def get_product(session: Session, ref: str) -> Product:

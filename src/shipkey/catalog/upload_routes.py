@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.catalog import uploads
 from shipkey.catalog.upload_schemas import UploadCreate, UploadRead
 from shipkey.http.deps import DatabaseDep, DbSession, ReadSession, SettingsDep, StorageDep
+from shipkey.http.openapi import errors
 from shipkey.metrics import Metrics
 
 router = APIRouter(
-    prefix="/api/admin", tags=["admin: uploads"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin",
+    tags=["admin: uploads"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
+NOT_FOUND = (404, "No such upload, or it expired (`UPLOAD_NOT_FOUND`).")
 
 
-@router.post("/products/{ref}/uploads", status_code=201)
+@router.post(
+    "/products/{ref}/uploads",
+    status_code=201,
+    responses=errors(
+        (400, "No usable file name or media type (`INVALID_FILENAME`, `INVALID_MIME_TYPE`)."),
+        (404, "No such product (`PRODUCT_NOT_FOUND`)."),
+        (413, "`size` is over `SHIPKEY_MAX_UPLOAD_BYTES` (`PAYLOAD_TOO_LARGE`)."),
+    ),
+)
 def open_upload(
     ref: str, data: UploadCreate, session: DbSession, settings: SettingsDep
 ) -> UploadRead:
@@ -27,7 +40,7 @@ def open_upload(
     )
 
 
-@router.get("/uploads/{upload_id}")
+@router.get("/uploads/{upload_id}", responses=errors(NOT_FOUND))
 def get_upload(upload_id: str, session: ReadSession) -> UploadRead:
     """Where an upload stands: ``received`` is where the next chunk starts."""
     return UploadRead.model_validate(uploads.get_upload(session, upload_id))
@@ -35,13 +48,40 @@ def get_upload(upload_id: str, session: ReadSession) -> UploadRead:
 
 @router.put(
     "/uploads/{upload_id}",
+    responses=errors(
+        (
+            400,
+            "`INVALID_CONTENT_RANGE` (missing, or not within this upload), or `CHUNK_TOO_LONG`.",
+        ),
+        NOT_FOUND,
+        (
+            409,
+            "`UPLOAD_OFFSET_MISMATCH` (with `received`: where the next chunk starts), or "
+            "`UPLOAD_BUSY` (another chunk is being sent).",
+        ),
+        (413, "The upload is over `SHIPKEY_MAX_UPLOAD_BYTES` (`PAYLOAD_TOO_LARGE`)."),
+        (422, "The file that arrived does not have the announced SHA-256 (`CHECKSUM_MISMATCH`)."),
+    ),
     openapi_extra={
+        "parameters": [
+            {
+                "name": "Content-Range",
+                "in": "header",
+                "required": False,
+                "description": "Where the chunk goes: ``bytes FIRST-LAST/SIZE``; required but "
+                "for an empty file, which a request without a body completes.",
+                "schema": {
+                    "type": "string",
+                    "pattern": "^bytes [0-9]{1,15}-[0-9]{1,15}/[0-9]{1,15}$",
+                },
+            }
+        ],
         "requestBody": {
-            "required": True,
+            "required": False,
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
-        }
+        },
     },
 )
 async def put_chunk(
@@ -69,7 +109,7 @@ async def put_chunk(
     return read.model_copy(update={"received": read.size, "complete": True, "file": result.file})
 
 
-@router.delete("/uploads/{upload_id}", status_code=204)
+@router.delete("/uploads/{upload_id}", status_code=204, responses=errors(NOT_FOUND))
 def cancel_upload(upload_id: str, session: DbSession, settings: SettingsDep) -> Response:
     uploads.cancel_upload(session, settings.resolved_data_dir, upload_id)
     return Response(status_code=204)

@@ -222,7 +222,12 @@ async def write_chunk(
 
     size = await run_in_threadpool(_size)
     catalog.check_size(size, max_bytes)  # opened before SHIPKEY_MAX_UPLOAD_BYTES was lowered
-    first, last = parse_content_range(content_range, size) if size else (0, -1)
+    if size:
+        first, last = parse_content_range(content_range, size)
+    else:  # nothing to send: the (empty) request completes it; a range, if any, must be one
+        if content_range is not None and _CONTENT_RANGE.fullmatch(content_range) is None:
+            parse_content_range(content_range, size)
+        first, last = 0, -1
     upload = await run_in_threadpool(db.run, _claim, upload_id, first)
     part = _part(data_dir, upload_id)
     written = 0

@@ -13,6 +13,7 @@ from shipkey.admin.auth import OptionalAdminDep
 from shipkey.fulfilment import access
 from shipkey.fulfilment.models import AccessKind
 from shipkey.http.deps import ReadSession, SettingsDep
+from shipkey.http.openapi import errors
 from shipkey.orders.service import purchase_url
 from shipkey.schemas import ApiModel
 from shipkey.web.render import page, page_headers
@@ -58,7 +59,11 @@ class AccessRead(ApiModel):
 @router.get(
     "/api/access/{token}",
     response_model=AccessRead,
-    responses={401: {"description": "An Authorization header with a wrong admin token."}},
+    responses=errors(
+        (401, "An Authorization header with an admin token that is not valid (`UNAUTHORIZED`)."),
+        (404, "No such access token (`ACCESS_NOT_FOUND`)."),
+        503,
+    ),
 )
 def check_access(token: str, session: ReadSession, seller: OptionalAdminDep) -> Response:
     """Whether an access token is good now (``VALID``, ``EXPIRED``, ``REVOKED``,

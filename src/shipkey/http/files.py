@@ -322,6 +322,16 @@ def _is_invisible(char: str) -> bool:
     return char in _LINE_SEPARATORS or unicodedata.category(char) in {"Cc", "Cs"}
 
 
+FILENAME_PATTERN = (
+    "[^\\x00-\\x20./\\\\\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028-\\u202f\\u205f"
+    "\\u2066-\\u2069\\u3000][^/\\\\]*$"
+)
+"""The names :func:`sanitize_filename` takes, for the OpenAPI document: after the last ``/``
+or ``\\`` a character that is none of what it removes or strips (control characters, line
+and paragraph separators, bidirectional controls, whitespace, dots). Lone surrogates, which it
+removes too, are left out of the pattern: no URL or UTF-8 JSON carries them, and a pattern
+that names them is one that validators and generators do not compile."""
+
 MAX_FILENAME_BYTES = 255
 """The longest file name most file systems store, in UTF-8 bytes."""
 

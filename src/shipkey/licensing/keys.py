@@ -31,6 +31,12 @@ DEFAULT_PREFIX = "KEY"
 MAX_KEY_LENGTH = 64
 """Anything longer is refused before any further work (the longest valid key has 33 chars)."""
 
+_LOOSE_GROUP = "[A-HJ-NP-Za-hj-np-z2-9]{5}"
+KEY_PATTERN = rf"^\s*[A-Za-z]{{2,4}}(-{_LOOSE_GROUP}){{{GROUP_COUNT}}}-[0-9A-Fa-f]{{4}}\s*$"
+"""The keys the API takes, for its OpenAPI document: the key format in any case, with
+surrounding whitespace (the checksum is then checked: a key that fits and whose checksum is
+wrong is still refused)."""
+
 _PREFIX_RE = re.compile(r"[A-Z]{2,4}")
 _GROUP_PATTERN = f"[{re.escape(KEY_ALPHABET)}]{{{GROUP_LENGTH}}}"
 _KEY_RE = re.compile(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.clock import utcnow
 from shipkey.http.deps import (
     ClientDep,
@@ -21,7 +21,9 @@ from shipkey.http.deps import (
     json_body,
     json_body_openapi,
 )
+from shipkey.http.openapi import errors, query_parameter, query_parameters
 from shipkey.licensing import admin, seats, validation
+from shipkey.licensing.keys import KEY_PATTERN
 from shipkey.licensing.lookups import list_activations, lookup
 from shipkey.licensing.models import License
 from shipkey.licensing.rate_limits import LicenseRateLimits
@@ -60,16 +62,38 @@ async def limit_by_ip(limits: RateLimitsDep, client: ClientDep) -> None:
     await limits.hit_ip_async(client.ip)
 
 
-router = APIRouter(prefix="/api/licenses", tags=["licenses"], dependencies=[Depends(limit_by_ip)])
+RATE_LIMITED = (429, "Too many requests from this address or for this key (`RATE_LIMITED`).")
+INVALID_KEY = (400, "The key is malformed or its checksum is wrong (`INVALID_KEY_FORMAT`).")
+NOT_FOUND = (404, "No license with this key (`LICENSE_NOT_FOUND`).")
+REFUSED = (
+    403,
+    "The license cannot be used: `LICENSE_SUSPENDED`, `LICENSE_REVOKED`, `LICENSE_EXPIRED`, "
+    "`PRODUCT_MISMATCH`, or `TOO_MANY_ACTIVATIONS` (with `maxActivations` and "
+    "`currentActivations`).",
+)
+INVALID_STATE = (409, "Not possible in the license's status (`INVALID_LICENSE_STATE`).")
+NOT_ACTIVATED = (404, "`LICENSE_NOT_FOUND`, or `ACTIVATION_NOT_FOUND`: the machine holds none.")
+
+router = APIRouter(
+    prefix="/api/licenses",
+    tags=["licenses"],
+    dependencies=[Depends(limit_by_ip)],
+    responses=errors(RATE_LIMITED, 503),
+)
 admin_router = APIRouter(
-    prefix="/api/admin/licenses", tags=["admin: licenses"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin/licenses",
+    tags=["admin: licenses"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 
 
 # --- public -------------------------------------------------------------------------------
 
 
-@router.post("/activate")
+@router.post(
+    "/activate", responses=errors(INVALID_KEY, REFUSED, NOT_FOUND, (409, "`LICENSE_BUSY`."))
+)
 def activate(
     data: ActivateRequest,
     db: DatabaseDep,
@@ -100,19 +124,28 @@ def activate(
     )
 
 
-@router.delete("/activate")
+@router.delete(
+    "/activate",
+    responses=errors(
+        (400, "`MISSING_PARAMETER` (give both), or `INVALID_KEY_FORMAT`."),
+        (403, "`TOO_MANY_DEACTIVATIONS`: the machine keeps its seat."),
+        NOT_ACTIVATED,
+    ),
+    openapi_extra=query_parameters(
+        query_parameter("key", {"type": "string", "pattern": KEY_PATTERN}, description="The key."),
+        query_parameter("machineId", {"type": "string", "minLength": 1, "maxLength": 255}),
+    ),
+)
 def deactivate(
-    session: DbSession,
-    settings: SettingsDep,
-    limits: RateLimitsDep,
-    key: Annotated[str | None, Query(description="The license key.")] = None,
-    machine_id: Annotated[str | None, Query(alias="machineId", max_length=255)] = None,
+    request: Request, session: DbSession, settings: SettingsDep, limits: RateLimitsDep
 ) -> DeactivateResponse:
     """Free the seat a machine holds; the machine can be activated again later.
 
     A license's machines can be deactivated the product's ``maxDeactivations`` times in 30
     days; more is refused with 403 ``TOO_MANY_DEACTIVATIONS`` and the machine keeps its seat.
+    ``key`` and ``machineId`` are read here, so that a missing one is 400 ``MISSING_PARAMETER``.
     """
+    key, machine_id = request.query_params.get("key"), request.query_params.get("machineId")
     if key:
         limits.hit_key(key)
     seats.deactivate(session, settings.license_key_secrets, key, machine_id)
@@ -132,10 +165,7 @@ bench/README.md has the measurements."""
     "/validate",
     response_model=ValidateResponse,
     openapi_extra=json_body_openapi(ValidateRequest),
-    responses={
-        400: {"description": "The body is not valid JSON (`INVALID_JSON`)."},
-        422: {"description": "A field is missing or invalid (`VALIDATION_ERROR`)."},
-    },
+    responses=errors(RATE_LIMITED, 503),
 )
 async def validate(request: Request) -> Response:
     """Whether a key is valid now and, with ``machineId``, activated on that machine."""
@@ -154,7 +184,9 @@ async def validate(request: Request) -> Response:
     return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
 
 
-@router.post("/file")
+@router.post(
+    "/file", responses=errors(INVALID_KEY, REFUSED, NOT_ACTIVATED, (409, "`LICENSE_BUSY`."))
+)
 def license_file(
     data: LicenseFileRequest,
     db: DatabaseDep,
@@ -192,31 +224,31 @@ def _read(session: Session, lic: License) -> LicenseRead:
     return LicenseRead.detail(lic, list_activations(session, lic.id), utcnow())
 
 
-@admin_router.get("/{key}")
+@admin_router.get("/{key}", responses=errors(NOT_FOUND))
 def get_license(key: str, session: ReadSession) -> LicenseRead:
     """A license (by key, in any case, or by its ``lic_…`` id) with every machine it was on."""
     return _read(session, lookup(session, key))
 
 
-@admin_router.post("/{key}/suspend")
+@admin_router.post("/{key}/suspend", responses=errors(NOT_FOUND, INVALID_STATE))
 def suspend(key: str, session: DbSession) -> LicenseRead:
     """ACTIVE → SUSPENDED: activation and validation refuse it until reinstated."""
     return _read(session, admin.suspend(session, lookup(session, key)))
 
 
-@admin_router.post("/{key}/reinstate")
+@admin_router.post("/{key}/reinstate", responses=errors(NOT_FOUND, INVALID_STATE))
 def reinstate(key: str, session: DbSession) -> LicenseRead:
     """SUSPENDED → ACTIVE; 409 ``INVALID_LICENSE_STATE`` for a revoked (or expired) license."""
     return _read(session, admin.reinstate(session, lookup(session, key)))
 
 
-@admin_router.post("/{key}/revoke")
+@admin_router.post("/{key}/revoke", responses=errors(NOT_FOUND, INVALID_STATE))
 def revoke(key: str, session: DbSession) -> LicenseRead:
     """→ REVOKED, for good."""
     return _read(session, admin.revoke(session, lookup(session, key)))
 
 
-@admin_router.post("/{key}/reset-activations")
+@admin_router.post("/{key}/reset-activations", responses=errors(NOT_FOUND))
 def reset_activations(key: str, session: DbSession) -> LicenseRead:
     """Deactivate every machine: all seats are free again."""
     lic = lookup(session, key)

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from shipkey.catalog.models import LicenseType
+from shipkey.licensing.keys import KEY_PATTERN
 from shipkey.licensing.models import (
     License,
     LicenseActivation,
@@ -39,24 +40,36 @@ ProductSlug = Annotated[
 ]
 
 
+LicenseKey = Annotated[
+    str,
+    Field(
+        description="The key as the buyer typed it (trimmed, any case); one that is malformed or "
+        "whose checksum is wrong is refused with 400 INVALID_KEY_FORMAT.",
+        json_schema_extra={"pattern": KEY_PATTERN},
+    ),
+]
+
 # --- requests -----------------------------------------------------------------------------
 
 
 class ActivateRequest(InputModel):
-    license_key: str = Field(description="The key as the buyer typed it (trimmed, any case).")
+    license_key: LicenseKey
     machine_id: str = Field(min_length=1, max_length=MACHINE_ID_MAX)
     machine_name: str | None = Field(default=None, max_length=255)
     product: ProductSlug | None = None
 
 
 class ValidateRequest(InputModel):
-    license_key: str
+    license_key: str = Field(
+        description="The key as the buyer typed it; a malformed one is answered `valid: false` "
+        "with `INVALID_FORMAT`."
+    )
     machine_id: str | None = Field(default=None, min_length=1, max_length=MACHINE_ID_MAX)
     product: ProductSlug | None = None
 
 
 class LicenseFileRequest(InputModel):
-    license_key: str
+    license_key: LicenseKey
     machine_id: str = Field(min_length=1, max_length=MACHINE_ID_MAX)
     product: ProductSlug | None = None
 

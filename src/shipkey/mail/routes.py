@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.http.deps import DbSession, ReadSession
+from shipkey.http.openapi import errors
 from shipkey.mail import service
 from shipkey.mail.models import MailStatus
 from shipkey.mail.schemas import DeliveryRead, StatusFilter
@@ -16,6 +17,7 @@ router = APIRouter(
     prefix="/api/admin/deliveries",
     tags=["admin: deliveries"],
     dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 
 
@@ -32,7 +34,12 @@ def list_deliveries(
     return [DeliveryRead.model_validate(m) for m in service.list_messages(session, wanted, limit)]
 
 
-@router.post("/{message_id}/retry")
+@router.post(
+    "/{message_id}/retry",
+    responses=errors(
+        (404, "No such e-mail (`MAIL_NOT_FOUND`)."), (409, "Already sent (`MAIL_ALREADY_SENT`).")
+    ),
+)
 def retry_delivery(message_id: str, session: DbSession) -> DeliveryRead:
     """Send a failed message again, or a pending one now; 409 when it was already sent."""
     return DeliveryRead.model_validate(service.retry(session, message_id))

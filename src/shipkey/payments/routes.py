@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.http.deps import (
     DatabaseDep,
     DbSession,
@@ -17,6 +17,7 @@ from shipkey.http.deps import (
     get_settings,
     grouped_write,
 )
+from shipkey.http.openapi import errors
 from shipkey.payments import checkout, events, webhooks
 from shipkey.payments.gateway import StripeGateway
 from shipkey.payments.models import EventStatus
@@ -34,6 +35,7 @@ admin_router = APIRouter(
     prefix="/api/admin/webhook-events",
     tags=["admin: webhook events"],
     dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 
 
@@ -62,10 +64,14 @@ of through declared parameters, so that the app answers it in the fast lane
             "description": "A Stripe event, exactly as Stripe sent it.",
         },
     },
-    responses={
-        400: {"description": "`INVALID_SIGNATURE` or `INVALID_PAYLOAD`: nothing was stored."},
-        503: {"description": "`WEBHOOK_NOT_CONFIGURED`: no webhook secret is set."},
-    },
+    responses=errors(
+        (400, "`INVALID_SIGNATURE` or `INVALID_PAYLOAD`: nothing was stored."),
+        (
+            503,
+            "`WEBHOOK_NOT_CONFIGURED`: no webhook secret is set; `DATABASE_UNAVAILABLE` (with "
+            "`Retry-After`): Stripe sends the event again.",
+        ),
+    ),
 )
 async def stripe_webhook(request: Request) -> Response:
     """Stripe's events. 400 ``INVALID_SIGNATURE`` / ``INVALID_PAYLOAD`` before anything is
@@ -89,7 +95,23 @@ async def stripe_webhook(request: Request) -> Response:
     return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
 
 
-@router.post("/api/checkout")
+@router.post(
+    "/api/checkout",
+    responses=errors(
+        (404, "No such product (`PRODUCT_NOT_FOUND`)."),
+        (
+            409,
+            "The product is not for sale (`PRODUCT_INACTIVE`), or Stripe gave no page to pay "
+            "on (`PAYMENT_PROVIDER_ERROR`).",
+        ),
+        (502, "Stripe refused or could not be reached (`PAYMENT_PROVIDER_ERROR`)."),
+        (
+            503,
+            "`PAYMENTS_NOT_CONFIGURED`: no Stripe key is set; or `DATABASE_UNAVAILABLE` (with "
+            "`Retry-After`).",
+        ),
+    ),
+)
 def start_checkout(data: CheckoutCreate, db: DatabaseDep, settings: SettingsDep) -> CheckoutCreated:
     """A new PENDING purchase and the Stripe Checkout Session that pays for it."""
     return checkout.start(db, settings, StripeGateway(settings), data)
@@ -130,7 +152,13 @@ def list_webhook_events(
     ]
 
 
-@admin_router.post("/{event_id}/retry")
+@admin_router.post(
+    "/{event_id}/retry",
+    responses=errors(
+        (404, "No such event (`EVENT_NOT_FOUND`)."),
+        (409, "It has already taken effect (`EVENT_ALREADY_APPLIED`)."),
+    ),
+)
 def retry_webhook_event(
     event_id: str, session: DbSession, settings: SettingsDep
 ) -> WebhookEventRead:

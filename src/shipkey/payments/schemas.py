@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import ConfigDict, EmailStr, Field
+from pydantic import ConfigDict, Field
 
 from shipkey.payments.models import EventStatus
-from shipkey.schemas import ApiModel, InputModel
+from shipkey.schemas import ApiModel, Email, InputModel
 
 
 class CheckoutCreate(InputModel):
     product: str = Field(min_length=1, max_length=64, description="Product id or slug.")
-    email: EmailStr | None = Field(default=None, description="Prefills Stripe's form.")
+    email: Email | None = Field(default=None, description="Prefills Stripe's form.")
     locale: Literal["en", "de"] | None = Field(
         default=None, description="The buyer's language for Checkout and e-mail."
     )
