@@ -5,6 +5,7 @@ from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.db.types import Base
 from shipkey.downloads.models import Download
 from shipkey.fulfilment.models import AccessGrant, AccessKind
+from shipkey.hooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
 from shipkey.mail.models import MailMessage, MailStatus
@@ -19,6 +20,7 @@ __all__ = [
     "AdminToken",
     "Base",
     "Customer",
+    "DeliveryStatus",
     "Download",
     "EventStatus",
     "Job",
@@ -31,10 +33,13 @@ __all__ = [
     "LoginToken",
     "MailMessage",
     "MailStatus",
+    "OutboundEvent",
     "Product",
     "ProductType",
     "Purchase",
     "PurchaseStatus",
     "WebSignIn",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WebhookEvent",
 ]
