@@ -316,7 +316,9 @@ def get_ok(client: TestClient, path: str) -> Callable[[], Any]:
     return call
 
 
-def measure(db: Any, api: TestClient, browser: TestClient, store: dict[str, Any], rounds: int) -> dict[str, Any]:
+def measure(
+    db: Any, api: TestClient, browser: TestClient, store: dict[str, Any], rounds: int
+) -> dict[str, Any]:
     sign_in_seller(browser)
     admin_pages = {
         "dashboard": "/admin",
@@ -337,7 +339,11 @@ def measure(db: Any, api: TestClient, browser: TestClient, store: dict[str, Any]
             admin_pages[f"{name}, next page"] = following
     rows: dict[str, Any] = {}
     for name, path in admin_pages.items():
-        rows[name] = {"kind": "admin", "path": path, **summary(timed(get_ok(browser, path), rounds))}
+        rows[name] = {
+            "kind": "admin",
+            "path": path,
+            **summary(timed(get_ok(browser, path), rounds)),
+        }
         console.print(f"  {name}: p95 {rows[name]['p95']:.1f} ms")
     buyer = TestClient(browser.app)
     sign_in_buyer(db, buyer, "buyer1@example.com")
@@ -348,14 +354,23 @@ def measure(db: Any, api: TestClient, browser: TestClient, store: dict[str, Any]
         "buyer: one purchase": f"/purchases/{own}",
     }.items():
         rows[name] = {"kind": "buyer", "path": path, **summary(timed(get_ok(buyer, path), rounds))}
-    rows["healthz"] = {"kind": "base", "path": "/healthz", **summary(timed(get_ok(api, "/healthz"), rounds * 4))}
+    rows["healthz"] = {
+        "kind": "base",
+        "path": "/healthz",
+        **summary(timed(get_ok(api, "/healthz"), rounds * 4)),
+    }
     key = store["sale"]["licenses"][0]["key"] if store["sale"].get("licenses") else None
     if key:
+
         def validate() -> Any:
             response = api.post("/api/licenses/validate", json={"licenseKey": key})
             response.raise_for_status()
 
-        rows["license validation"] = {"kind": "base", "path": "/api/licenses/validate", **summary(timed(validate, rounds * 4))}
+        rows["license validation"] = {
+            "kind": "base",
+            "path": "/api/licenses/validate",
+            **summary(timed(validate, rounds * 4)),
+        }
     links = [
         api.post(f"/api/admin/purchases/{sale_id}/download-links").json()["token"]
         for _ in range(rounds + 1)
@@ -365,7 +380,11 @@ def measure(db: Any, api: TestClient, browser: TestClient, store: dict[str, Any]
         response = api.get(f"/api/download/{links.pop()}")
         response.raise_for_status()
 
-    rows["download (64 KiB)"] = {"kind": "base", "path": "/api/download/{token}", **summary(timed(download, rounds))}
+    rows["download (64 KiB)"] = {
+        "kind": "base",
+        "path": "/api/download/{token}",
+        **summary(timed(download, rounds)),
+    }
     base = rows["healthz"]["p50"]
     for name in ("license validation", "download (64 KiB)"):
         if name in rows:
@@ -404,7 +423,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_fill:
         console.print(f"filling {make_url(url).database} at scale {args.scale}")
         reset_database(url)
-    with tempfile.TemporaryDirectory() as data_dir, app_clients(url, Path(data_dir)) as (db, api, browser):
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        app_clients(url, Path(data_dir)) as (db, api, browser),
+    ):
         if args.skip_fill:
             raise SystemExit("--skip-fill needs the store the fill made; not kept across runs")
         store = setup_store(api)

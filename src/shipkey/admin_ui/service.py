@@ -9,19 +9,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, inspect, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, defer
 
 from shipkey.admin import service as tokens
 from shipkey.admin_ui.actions import ensure_open
 from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db.types import Base
+from shipkey.db.paging import Page, encode_cursor, page
+from shipkey.db.types import utc_day
 from shipkey.downloads.models import Download
 from shipkey.errors import BadRequest
 from shipkey.licensing.models import License
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
+from shipkey.payments.models import WebhookEvent
 from shipkey.sales import delivery
 
 MAX_EXTRA_DOWNLOADS = 1000
@@ -79,45 +81,55 @@ def _days(since: date, count: int) -> list[date]:
     return [since + timedelta(days=i) for i in range(count)]
 
 
-def _series(days: list[date], stamps: Sequence[datetime], weights: Sequence[float] = ()) -> Series:
-    totals: dict[date, float] = defaultdict(float)
-    for index, stamp in enumerate(stamps):
-        totals[stamp.date()] += weights[index] if weights else 1
-    return Series([(day, totals.get(day, 0)) for day in days])
+def _series(days: list[date], totals: dict[str, float]) -> Series:
+    return Series([(day, totals.get(day.isoformat(), 0)) for day in days])
+
+
+def _per_day(session: Session, stamp: Any, *where: Any) -> dict[str, float]:
+    """Rows per UTC day (``YYYY-MM-DD``), counted by the database."""
+    day = utc_day(stamp)
+    rows = session.execute(select(day, func.count()).where(*where).group_by(day))
+    return {str(key): float(count) for key, count in rows}
 
 
 def dashboard(session: Session, days: int = 30, now: datetime | None = None) -> Dashboard:
-    """Sales, revenue, deliveries and downloads per day over the last ``days`` days (UTC)."""
+    """Sales, revenue, deliveries and downloads per day over the last ``days`` days (UTC).
+
+    Every number is counted by the database (GROUP BY the UTC day) from an index that holds
+    the columns it needs, so the page reads index entries, never the rows themselves."""
     now = now or utcnow()
     first = (now - timedelta(days=days - 1)).date()
     start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
     day_list = _days(first, days)
+    sold_day = utc_day(Purchase.completed_at)
     sold = session.execute(
-        select(Purchase.completed_at, Purchase.amount, Purchase.currency).where(
+        select(sold_day, Purchase.currency, func.count(), func.sum(Purchase.amount))
+        .where(
             Purchase.completed_at >= start,
             Purchase.status.in_(
                 [PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED, PurchaseStatus.DISPUTED]
             ),
         )
+        .group_by(sold_day, Purchase.currency)
     ).all()
-    stamps = [row[0] for row in sold if row[0] is not None]
     revenue: Counter[str] = Counter()
-    for _stamp, amount, currency in sold:
-        revenue[currency] += amount
+    sales: dict[str, float] = defaultdict(float)
+    for _day, currency, _count, amount in sold:
+        revenue[currency] += int(amount or 0)
     main_currency = revenue.most_common(1)[0][0] if revenue else None
-    money_rows = [
-        (stamp, amount) for stamp, amount, currency in sold if stamp and currency == main_currency
-    ]
-    delivered = session.scalars(
-        select(MailMessage.sent_at).where(
-            MailMessage.kind == MailKind.DELIVERY,
-            MailMessage.status == MailStatus.SENT,
-            MailMessage.sent_at >= start,
-        )
-    ).all()
-    fetched = session.scalars(
-        select(Download.downloaded_at).where(Download.downloaded_at >= start)
-    ).all()
+    money: dict[str, float] = defaultdict(float)
+    for day, currency, count, amount in sold:
+        sales[str(day)] += count
+        if currency == main_currency:
+            money[str(day)] += int(amount or 0) / 100
+    delivered = _per_day(
+        session,
+        MailMessage.sent_at,
+        MailMessage.kind == MailKind.DELIVERY,
+        MailMessage.status == MailStatus.SENT,
+        MailMessage.sent_at >= start,
+    )
+    fetched = _per_day(session, Download.downloaded_at, Download.downloaded_at >= start)
     by_status: dict[MailStatus, int] = {
         status: int(count)
         for status, count in session.execute(
@@ -137,14 +149,12 @@ def dashboard(session: Session, days: int = 30, now: datetime | None = None) -> 
     )
     return Dashboard(
         days=days,
-        sales=_series(day_list, stamps),
+        sales=_series(day_list, sales),
         revenue=dict(revenue),
-        revenue_series=_series(
-            day_list, [stamp for stamp, _ in money_rows], [amount / 100 for _, amount in money_rows]
-        ),
+        revenue_series=_series(day_list, money),
         revenue_currency=main_currency,
-        deliveries=_series(day_list, [s for s in delivered if s is not None]),
-        downloads=_series(day_list, [s for s in fetched if s is not None]),
+        deliveries=_series(day_list, delivered),
+        downloads=_series(day_list, fetched),
         failed_mail=int(by_status.get(MailStatus.FAILED, 0)),
         pending_mail=int(by_status.get(MailStatus.PENDING, 0)),
         purchases_total=int(purchases_total),
@@ -155,16 +165,34 @@ def dashboard(session: Session, days: int = 30, now: datetime | None = None) -> 
 # --- purchases ------------------------------------------------------------------------------
 
 
-def search_purchases(session: Session, query: str = "", limit: int = 100) -> list[Purchase]:
-    """Newest first; ``query`` matches part of the buyer's e-mail, or a purchase id."""
-    statement = select(Purchase).order_by(Purchase.created_at.desc(), Purchase.id).limit(limit)
+PAGE_SIZE = 50
+"""Rows on one page of a seller's list; the next ones are behind its "Older" link."""
+
+
+def _like(query: str) -> str:
+    """A ``LIKE`` pattern that matches ``query`` anywhere (its wildcards taken literally)."""
+    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_purchases(
+    session: Session, query: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
+) -> Page[Purchase]:
+    """Newest first, a page at a time; ``query`` matches part of the buyer's e-mail, or a
+    purchase id. On PostgreSQL a trigram index answers the match anywhere in the address."""
+    statement = select(Purchase)
     query = query.strip().lower()[:320]
     if query:
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(
-            or_(Purchase.email.like(pattern, escape="\\"), Purchase.id == query)
+            or_(Purchase.email.like(_like(query), escape="\\"), Purchase.id == query)
         )
-    return list(session.scalars(statement))
+    return page(
+        session,
+        statement,
+        created_at=Purchase.created_at,
+        row_id=Purchase.id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def reset_download_count(session: Session, purchase: Purchase) -> Purchase:
@@ -217,22 +245,47 @@ def messages_for(session: Session, purchase_id: str) -> list[MailMessage]:
 # --- licenses -------------------------------------------------------------------------------
 
 
-def search_licenses(session: Session, query: str = "", limit: int = 100) -> list[License]:
-    """Newest first; ``query`` matches part of a key, or the buyer's e-mail."""
-    statement = select(License).order_by(License.created_at.desc(), License.id).limit(limit)
+def search_licenses(
+    session: Session, query: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
+) -> Page[License]:
+    """Newest first, a page at a time; ``query`` matches part of a key, or of the buyer's
+    e-mail.
+
+    The two matches are two keyset queries merged here: each can use its own index (the key's
+    trigrams; the buyer's address, then the licenses of those buyers), where one query with
+    ``OR`` would read every license to test the second half."""
+    listing = select(License)
     query = query.strip()[:320]
-    if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        customers = select(Customer.id).where(
-            Customer.email.like(f"%{escaped.lower()}%", escape="\\")
+    if not query:
+        return page(
+            session,
+            listing,
+            created_at=License.created_at,
+            row_id=License.id,
+            limit=limit,
+            cursor=cursor,
         )
-        statement = statement.where(
-            or_(
-                License.key.like(f"%{escaped.upper()}%", escape="\\"),
-                License.customer_id.in_(customers),
-            )
+    customers = select(Customer.id).where(Customer.email.like(_like(query.lower()), escape="\\"))
+    halves = [
+        page(
+            session,
+            listing.where(condition),
+            created_at=License.created_at,
+            row_id=License.id,
+            limit=limit,
+            cursor=cursor,
         )
-    return list(session.scalars(statement))
+        for condition in (
+            License.key.like(_like(query.upper()), escape="\\"),
+            License.customer_id.in_(customers),
+        )
+    ]
+    merged = {lic.id: lic for half in halves for lic in half.items}
+    newest = sorted(merged.values(), key=lambda lic: (lic.created_at, lic.id), reverse=True)
+    more = len(newest) > limit or any(half.next_cursor for half in halves)
+    items = newest[:limit]
+    last = items[-1] if items else None
+    return Page(items, encode_cursor(last.created_at, last.id) if more and last else None)
 
 
 def customer_emails(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
@@ -246,18 +299,42 @@ def customer_emails(session: Session, customer_ids: Sequence[str]) -> dict[str, 
 
 # --- webhook events -------------------------------------------------------------------------
 
-WEBHOOK_TABLE = "webhook_events"
+
+def webhook_events(
+    session: Session, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> Page[WebhookEvent]:
+    """The received webhook events, newest first, a page at a time (without their payloads)."""
+    return page(
+        session,
+        select(WebhookEvent).options(defer(WebhookEvent.payload, raiseload=True)),
+        created_at=WebhookEvent.received_at,
+        row_id=WebhookEvent.id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
-def webhook_events(session: Session, limit: int = 200) -> list[dict[str, Any]] | None:
-    """The newest received webhook events as plain rows; None when this installation has no
-    webhook event log."""
-    table = Base.metadata.tables.get(WEBHOOK_TABLE)
-    if table is None:
-        if not inspect(session.get_bind()).has_table(WEBHOOK_TABLE):
-            return None
-        table = Table(WEBHOOK_TABLE, Base.metadata.__class__(), autoload_with=session.get_bind())
-    order = table.c.received_at.desc() if "received_at" in table.c else table.c.id.desc()
-    columns = [c for c in table.c if c.name != "payload"]
-    rows = session.execute(select(*columns).order_by(order).limit(limit)).mappings()
-    return [dict(row) for row in rows]
+# --- deliveries -----------------------------------------------------------------------------
+
+
+def deliveries(
+    session: Session,
+    status: MailStatus | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page[MailMessage]:
+    """The outbox, newest first, a page at a time, without the bodies (the list never shows
+    them, and on a large outbox they are most of what would be read)."""
+    statement = select(MailMessage).options(
+        defer(MailMessage.text_body, raiseload=True), defer(MailMessage.html_body, raiseload=True)
+    )
+    if status is not None:
+        statement = statement.where(MailMessage.status == status)
+    return page(
+        session,
+        statement,
+        created_at=MailMessage.created_at,
+        row_id=MailMessage.id,
+        limit=limit,
+        cursor=cursor,
+    )
