@@ -345,15 +345,16 @@ def measure(
             **summary(timed(get_ok(browser, path), rounds)),
         }
         console.print(f"  {name}: p95 {rows[name]['p95']:.1f} ms")
-    buyer = TestClient(browser.app)
-    sign_in_buyer(db, buyer, "buyer1@example.com")
     sale_id = store["sale"]["id"]
     own = f"pur_s{store['customers']}"  # buyer1's first purchase
-    for name, path in {
-        "buyer: purchases": "/purchases",
-        "buyer: one purchase": f"/purchases/{own}",
-    }.items():
-        rows[name] = {"kind": "buyer", "path": path, **summary(timed(get_ok(buyer, path), rounds))}
+    with TestClient(browser.app) as buyer:
+        sign_in_buyer(db, buyer, "buyer1@example.com")
+        for name, path in {
+            "buyer: purchases": "/purchases",
+            "buyer: one purchase": f"/purchases/{own}",
+        }.items():
+            samples = timed(get_ok(buyer, path), rounds)
+            rows[name] = {"kind": "buyer", "path": path, **summary(samples)}
     rows["healthz"] = {
         "kind": "base",
         "path": "/healthz",
