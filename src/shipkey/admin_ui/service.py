@@ -4,9 +4,9 @@ changes to a purchase the other services do not make (download counts, resending
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -14,10 +14,13 @@ from sqlalchemy.orm import Session, defer
 
 from shipkey.admin import service as tokens
 from shipkey.admin_ui.actions import ensure_open
+from shipkey.admin_ui.models import DashboardDay
 from shipkey.clock import utcnow
 from shipkey.config import Settings
+from shipkey.db.engine import Database
 from shipkey.db.paging import Page, encode_cursor, page
 from shipkey.db.types import utc_day
+from shipkey.db.writes import insert_ignore
 from shipkey.downloads.models import Download
 from shipkey.errors import BadRequest
 from shipkey.licensing.models import License
@@ -81,85 +84,207 @@ def _days(since: date, count: int) -> list[date]:
     return [since + timedelta(days=i) for i in range(count)]
 
 
-def _series(days: list[date], totals: dict[str, float]) -> Series:
-    return Series([(day, totals.get(day.isoformat(), 0)) for day in days])
+SETTLED_AFTER = timedelta(days=2)
+"""A day's numbers are kept once it is this old (today's and yesterday's are counted afresh:
+a late webhook can still complete a sale of yesterday)."""
+
+_SOLD = [PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED, PurchaseStatus.DISPUTED]
+
+Numbers = dict[tuple[str, str, str], tuple[int, int]]
+"""``(metric, day, currency) → (count, amount)``, as in :class:`DashboardDay`."""
 
 
-def _per_day(session: Session, stamp: Any, *where: Any) -> dict[str, float]:
-    """Rows per UTC day (``YYYY-MM-DD``), counted by the database."""
-    day = utc_day(stamp)
-    rows = session.execute(select(day, func.count()).where(*where).group_by(day))
-    return {str(key): float(count) for key, count in rows}
+def _count_days(session: Session, start: datetime, end: datetime | None) -> Numbers:
+    """Sales (per currency), deliveries and downloads per UTC day from ``start`` to ``end``,
+    counted by the database (GROUP BY the day) from indexes that hold every column read."""
+
+    def within(column: Any) -> list[Any]:
+        return [column >= start] + ([column < end] if end is not None else [])
+
+    numbers: Numbers = {}
+    sold_day = utc_day(Purchase.completed_at)
+    for day, currency, count, amount in session.execute(
+        select(sold_day, Purchase.currency, func.count(), func.sum(Purchase.amount))
+        .where(*within(Purchase.completed_at), Purchase.status.in_(_SOLD))
+        .group_by(sold_day, Purchase.currency)
+    ):
+        numbers["sales", str(day), currency] = (int(count), int(amount or 0))
+    for metric, stamp, where in (
+        (
+            "deliveries",
+            MailMessage.sent_at,
+            [MailMessage.kind == MailKind.DELIVERY, MailMessage.status == MailStatus.SENT],
+        ),
+        ("downloads", Download.downloaded_at, []),
+    ):
+        per_day = utc_day(stamp)
+        for key, count in session.execute(
+            select(per_day, func.count()).where(*where, *within(stamp)).group_by(per_day)
+        ):
+            numbers[metric, str(key), ""] = (int(count), 0)
+    return numbers
 
 
-def dashboard(session: Session, days: int = 30, now: datetime | None = None) -> Dashboard:
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _settled(
+    session: Session, days: list[date], keep: Callable[[list[DashboardDay]], None] | None
+) -> Numbers:
+    """The kept numbers of ``days`` (all settled); days not kept yet are counted now and
+    handed to ``keep``."""
+    if not days:
+        return {}
+    names = [day.isoformat() for day in days]
+    rows = session.scalars(select(DashboardDay).where(DashboardDay.day.in_(names))).all()
+    numbers: Numbers = {(r.metric, r.day, r.currency): (r.count, r.amount) for r in rows}
+    done = {r.day for r in rows if r.metric == "deliveries"}
+    missing = [day for day in days if day.isoformat() not in done]
+    if not missing:
+        return numbers
+    counted = _count_days(
+        session, _midnight(missing[0]), _midnight(missing[-1] + timedelta(days=1))
+    )
+    new: list[DashboardDay] = []
+    for day in missing:
+        name = day.isoformat()
+        for metric in ("deliveries", "downloads"):  # always a row: it marks the day as kept
+            counted.setdefault((metric, name, ""), (0, 0))
+        new += [
+            DashboardDay(day=d, metric=m, currency=c, count=n, amount=a)
+            for (m, d, c), (n, a) in counted.items()
+            if d == name
+        ]
+    counted_days = {day.isoformat() for day in missing}
+    numbers.update((key, value) for key, value in counted.items() if key[1] in counted_days)
+    if keep is not None:
+        keep(new)
+    return numbers
+
+
+def _purchases_total(
+    session: Session, boundary: date, keep: Callable[[list[DashboardDay]], None] | None
+) -> int:
+    """Every purchase: those created before ``boundary`` as kept (or counted on from the last
+    day kept), and the newer ones counted now."""
+    before = session.scalars(
+        select(DashboardDay)
+        .where(
+            DashboardDay.metric == "purchases_before",
+            DashboardDay.day <= boundary.isoformat(),
+        )
+        .order_by(DashboardDay.day.desc())
+        .limit(1)
+    ).first()
+
+    def created(*where: Any) -> int:
+        return int(session.scalar(select(func.count()).select_from(Purchase).where(*where)) or 0)
+
+    edge = _midnight(boundary)
+    if before is None:
+        kept = created(Purchase.created_at < edge)
+    elif before.day == boundary.isoformat():
+        kept = before.count
+    else:
+        since = _midnight(date.fromisoformat(before.day))
+        kept = before.count + created(Purchase.created_at >= since, Purchase.created_at < edge)
+    if keep is not None and (before is None or before.day != boundary.isoformat()):
+        keep(
+            [
+                DashboardDay(
+                    day=boundary.isoformat(),
+                    metric="purchases_before",
+                    currency="",
+                    count=kept,
+                    amount=0,
+                )
+            ]
+        )
+    return kept + created(Purchase.created_at >= edge)
+
+
+def keep_days(db: Database) -> Callable[[list[DashboardDay]], None]:
+    """Store counted days in a short transaction of their own (a day counted by two pages at
+    once is stored once)."""
+
+    def keep(rows: list[DashboardDay]) -> None:
+        with db.session() as session:
+            for row in rows:
+                insert_ignore(
+                    session,
+                    DashboardDay,
+                    {
+                        "day": row.day,
+                        "metric": row.metric,
+                        "currency": row.currency,
+                        "count": row.count,
+                        "amount": row.amount,
+                    },
+                )
+
+    return keep
+
+
+def dashboard(
+    session: Session,
+    days: int = 30,
+    now: datetime | None = None,
+    keep: Callable[[list[DashboardDay]], None] | None = None,
+) -> Dashboard:
     """Sales, revenue, deliveries and downloads per day over the last ``days`` days (UTC).
 
-    Every number is counted by the database (GROUP BY the UTC day) from an index that holds
-    the columns it needs, so the page reads index entries, never the rows themselves."""
+    Settled days (two days old) are read from ``dashboard_days``; a day not kept yet is counted
+    once and handed to ``keep`` (:func:`keep_days`; without it nothing is kept). Today and
+    yesterday are counted afresh. Every count is made by the database from an index alone."""
     now = now or utcnow()
     first = (now - timedelta(days=days - 1)).date()
-    start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
     day_list = _days(first, days)
-    sold_day = utc_day(Purchase.completed_at)
-    sold = session.execute(
-        select(sold_day, Purchase.currency, func.count(), func.sum(Purchase.amount))
-        .where(
-            Purchase.completed_at >= start,
-            Purchase.status.in_(
-                [PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED, PurchaseStatus.DISPUTED]
-            ),
-        )
-        .group_by(sold_day, Purchase.currency)
-    ).all()
+    unsettled = (utcnow() - SETTLED_AFTER).date() + timedelta(days=1)
+    numbers = _settled(session, [day for day in day_list if day < unsettled], keep)
+    live_from = max(first, unsettled)
+    if live_from <= day_list[-1]:
+        numbers.update(_count_days(session, _midnight(live_from), None))
+    shown = {day.isoformat() for day in day_list}
+    numbers = {key: value for key, value in numbers.items() if key[1] in shown}
+
     revenue: Counter[str] = Counter()
-    sales: dict[str, float] = defaultdict(float)
-    for _day, currency, _count, amount in sold:
-        revenue[currency] += int(amount or 0)
+    for (metric, _day, currency), (_count, amount) in numbers.items():
+        if metric == "sales":
+            revenue[currency] += amount
     main_currency = revenue.most_common(1)[0][0] if revenue else None
-    money: dict[str, float] = defaultdict(float)
-    for day, currency, count, amount in sold:
-        sales[str(day)] += count
-        if currency == main_currency:
-            money[str(day)] += int(amount or 0) / 100
-    delivered = _per_day(
-        session,
-        MailMessage.sent_at,
-        MailMessage.kind == MailKind.DELIVERY,
-        MailMessage.status == MailStatus.SENT,
-        MailMessage.sent_at >= start,
-    )
-    fetched = _per_day(session, Download.downloaded_at, Download.downloaded_at >= start)
-    by_status: dict[MailStatus, int] = {
-        status: int(count)
-        for status, count in session.execute(
-            select(MailMessage.status, func.count())
-            .where(MailMessage.status != MailStatus.SENT)
-            .group_by(MailMessage.status)
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (metric, day, currency), (count, amount) in numbers.items():
+        totals[metric][day] += count
+        if metric == "sales" and currency == main_currency:
+            totals["revenue"][day] += amount / 100
+
+    def mail(status: MailStatus) -> int:
+        count = session.scalar(
+            select(func.count()).select_from(MailMessage).where(MailMessage.status == status)
         )
-    }
-    purchases_total = session.scalar(select(func.count()).select_from(Purchase)) or 0
-    refunded = (
-        session.scalar(
-            select(func.count())
-            .select_from(Purchase)
-            .where(Purchase.status == PurchaseStatus.REFUNDED)
-        )
-        or 0
+        return int(count or 0)
+
+    refunded = session.scalar(
+        select(func.count()).select_from(Purchase).where(Purchase.status == PurchaseStatus.REFUNDED)
     )
     return Dashboard(
         days=days,
-        sales=_series(day_list, sales),
+        sales=_series(day_list, totals["sales"]),
         revenue=dict(revenue),
-        revenue_series=_series(day_list, money),
+        revenue_series=_series(day_list, totals["revenue"]),
         revenue_currency=main_currency,
-        deliveries=_series(day_list, delivered),
-        downloads=_series(day_list, fetched),
-        failed_mail=int(by_status.get(MailStatus.FAILED, 0)),
-        pending_mail=int(by_status.get(MailStatus.PENDING, 0)),
-        purchases_total=int(purchases_total),
-        refunded=int(refunded),
+        deliveries=_series(day_list, totals["deliveries"]),
+        downloads=_series(day_list, totals["downloads"]),
+        failed_mail=mail(MailStatus.FAILED),
+        pending_mail=mail(MailStatus.PENDING),
+        purchases_total=_purchases_total(session, unsettled, keep),
+        refunded=int(refunded or 0),
     )
+
+
+def _series(days: list[date], totals: dict[str, float]) -> Series:
+    return Series([(day, totals.get(day.isoformat(), 0)) for day in days])
 
 
 # --- purchases ------------------------------------------------------------------------------

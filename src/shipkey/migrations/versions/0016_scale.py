@@ -1,4 +1,5 @@
-"""scale: indexes for the seller's lists, searches and dashboard, and for pruning
+"""scale: indexes for the seller's lists, searches and dashboard, and for pruning; the
+dashboard's settled days
 
 Every admin list is paged newest first by ``(created_at, id)`` (keyset), so each has an index
 on that pair. The dashboard counts per day from covering indexes (index-only scans). The
@@ -55,6 +56,15 @@ TRIGRAMS = [
 
 
 def upgrade() -> None:
+    op.create_table(
+        "dashboard_days",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("metric", sa.String(length=32), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "metric", "currency", name=op.f("pk_dashboard_days")),
+    )
     for table, name, columns, options in INDEXES:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(name, columns, unique=False, **options)
@@ -77,3 +87,4 @@ def downgrade() -> None:
     for table, name, _columns, _options in reversed(INDEXES):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(name)
+    op.drop_table("dashboard_days")
