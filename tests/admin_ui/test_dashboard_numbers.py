@@ -75,7 +75,7 @@ def _fill(db: Database, seed: int, n: int = 150) -> None:
                 )
             )
         for i, moment in enumerate(_instants(rng, today, n)):
-            status = rng.choice(list(MailStatus))
+            mail_status = rng.choice(list(MailStatus))
             session.add(
                 MailMessage(
                     id=f"msg_{seed}_{i}",
@@ -85,9 +85,9 @@ def _fill(db: Database, seed: int, n: int = 150) -> None:
                     subject="s",
                     text_body="t",
                     html_body="h",
-                    status=status,
+                    status=mail_status,
                     created_at=moment,
-                    sent_at=moment if status is MailStatus.SENT else None,
+                    sent_at=moment if mail_status is MailStatus.SENT else None,
                 )
             )
 
@@ -129,9 +129,10 @@ def _expected(db: Database, days: int, now: datetime) -> dict[str, object]:
         revenue[currency] += amount
     main = revenue.most_common(1)[0][0] if revenue else None
 
-    def series(stamps: list[datetime], weights: list[float] | None = None) -> list[float]:
+    def series(stamps: list[datetime | None], weights: list[float] | None = None) -> list[float]:
         totals: dict[date, float] = defaultdict(float)
         for i, stamp in enumerate(stamps):
+            assert stamp is not None
             totals[stamp.astimezone(UTC).date()] += weights[i] if weights else 1
         return [totals.get(day, 0) for day in day_list]
 
@@ -213,7 +214,7 @@ def test_today_and_yesterday_stay_live_and_settled_days_are_counted_on(db: Datab
             select(DashboardDay).where(DashboardDay.metric == "purchases_before")
         ).one()
         earlier = date.fromisoformat(kept.day) - timedelta(days=3)
-        kept.count = session.scalar(
+        kept.count = session.scalar(  # type: ignore[assignment]
             select(func.count()).where(
                 Purchase.created_at < datetime.combine(earlier, time(0), tzinfo=UTC)
             )
