@@ -20,7 +20,7 @@ from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.db.paging import Page, encode_cursor, page
 from shipkey.db.types import utc_day
-from shipkey.db.writes import insert_ignore
+from shipkey.db.writes import insert_ignore_many
 from shipkey.downloads.models import Download
 from shipkey.errors import BadRequest
 from shipkey.licensing.models import License
@@ -209,19 +209,20 @@ def keep_days(db: Database) -> Callable[[list[DashboardDay]], None]:
     once is stored once)."""
 
     def keep(rows: list[DashboardDay]) -> None:
+        if not rows:
+            return
+        values = [
+            {
+                "day": row.day,
+                "metric": row.metric,
+                "currency": row.currency,
+                "count": row.count,
+                "amount": row.amount,
+            }
+            for row in rows
+        ]
         with db.session() as session:
-            for row in rows:
-                insert_ignore(
-                    session,
-                    DashboardDay,
-                    {
-                        "day": row.day,
-                        "metric": row.metric,
-                        "currency": row.currency,
-                        "count": row.count,
-                        "amount": row.amount,
-                    },
-                )
+            insert_ignore_many(session, DashboardDay, values)
 
     return keep
 
