@@ -453,6 +453,7 @@ def main(argv: list[str] | None = None) -> None:
         "fill_seconds": took,
         "rounds": args.rounds,
         "rows": rows,
+        "loadAverage": round(os.getloadavg()[0], 1),
     }
     show(results)
     write_results(args.name, results)
