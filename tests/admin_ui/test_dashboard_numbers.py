@@ -11,14 +11,18 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from shipkey.admin_ui import service
+from shipkey.admin_ui import daily, service
 from shipkey.admin_ui.models import DashboardDay
 from shipkey.catalog.models import Product, ProductType
 from shipkey.clock import utcnow
+from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.downloads.models import Download
+from shipkey.jobs.models import Job, JobStatus
+from shipkey.jobs.worker import Worker
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
 from shipkey.orders.models import Purchase, PurchaseStatus
+from shipkey.storage import Storage
 
 STATUSES = list(PurchaseStatus)
 
@@ -238,3 +242,27 @@ def test_a_day_in_the_past_and_an_empty_database(db: Database) -> None:
         session.execute(text("DELETE FROM dashboard_days"))
     past = utcnow() - timedelta(days=10)
     assert _actual(db, 30, past) == _rounded(_expected(db, 30, past))
+
+
+def test_a_daily_job_counts_the_settled_days_before_anyone_looks(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    _fill(db, 5)
+    worker = Worker(settings, db, storage)
+    worker.registry.started(worker.ctx)
+    worker.registry.started(worker.ctx)  # a second worker, or a restart: queued once
+    with db.session() as session:
+        [job] = session.scalars(select(Job).where(Job.kind == daily.COUNT_JOB)).all()
+        job.run_at = utcnow() - timedelta(seconds=1)
+    worker.run_once()
+    with db.read_session() as session:
+        marks = select(DashboardDay.day).where(DashboardDay.metric == "downloads")
+        kept = set(session.scalars(marks))
+        runs = session.scalars(
+            select(Job).where(Job.kind == daily.COUNT_JOB).order_by(Job.run_at)
+        ).all()
+    today = utcnow().date()
+    assert kept == {(today - timedelta(days=n)).isoformat() for n in range(2, 30)}
+    assert [run.status for run in runs] == [JobStatus.DONE, JobStatus.QUEUED]
+    assert runs[1].payload == {"day": (today + timedelta(days=1)).isoformat()}
+    assert _actual(db, 30, utcnow()) == _rounded(_expected(db, 30, utcnow()))

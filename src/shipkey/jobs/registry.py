@@ -41,6 +41,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "shipkey.payments.handlers",
     "shipkey.downloads.jobs",
     "shipkey.upkeep.prune",
+    "shipkey.admin_ui.daily",
 )
 
 
