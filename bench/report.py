@@ -205,6 +205,24 @@ def client(data: dict[str, Any]) -> str:
     )
 
 
+def scale(data: dict[str, Any]) -> str:
+    goals = {"admin": 200.0, "buyer": 50.0}
+    rows = []
+    for name, row in data["rows"].items():
+        goal = goals.get(row["kind"])
+        if goal is not None:
+            verdict = f"< {goal:g} ms: {met(row['p95'] < goal)}"
+        else:
+            verdict = f"{row['ratio']:.1f}× /healthz (p50)" if "ratio" in row else ""
+        rows.append([name, f"{row['p50']:.1f}", f"{row['p95']:.1f}", verdict])
+    filled = ", ".join(f"{count:,} {table}" for table, count in data["rows_filled"].items())
+    head = (
+        f"Scale {data['scale']} ({filled}); {data['rounds']} requests a page, in process"
+        f"{_speed(data)}; load average {data.get('loadAverage', '?')}.\n\n"
+    )
+    return head + markdown(["page", "p50 ms", "p95 ms", "goal (p95)"], rows)
+
+
 def report(directory: Path = RESULTS_DIR) -> str:
     sections = []
     for title, name, render in (
@@ -217,6 +235,9 @@ def report(directory: Path = RESULTS_DIR) -> str:
         ("Webhook to inbox, two workers", "webhooks-sqlite-workers2", webhooks),
         ("Webhook to inbox, two workers", "webhooks-postgresql-workers2", webhooks),
         ("Offline verification in the client", "client", client),
+        ("Data at scale, before (a tenth)", "scale-before-0.1", scale),
+        ("Data at scale, after (a tenth)", "scale-0.1", scale),
+        ("Data at scale, after (full size)", "scale", scale),
     ):
         data = _load(name, directory)
         if data is not None:

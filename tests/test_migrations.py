@@ -7,12 +7,15 @@ from alembic.runtime.migration import MigrationContext
 
 from shipkey import migrate
 from shipkey.db.engine import Database
-from shipkey.db.types import Base
+from shipkey.db.types import Base, in_schema_of
 
 
 def test_migrations_match_the_models(db: Database) -> None:
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        include = in_schema_of(conn.dialect.name)
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include}
+        )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Hours a background job (an e-mail) is retried before it fails.",
     )
+    keep_done_days: int = Field(
+        default=30,
+        ge=1,
+        le=36500,
+        description="Days finished jobs, sent e-mails' bodies, applied webhook events and spent "
+        "sign-in links are kept before the daily clean-up removes them.",
+    )
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle the SMTP server's certificate is checked against."
     )

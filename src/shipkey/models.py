@@ -1,6 +1,7 @@
 """Every model, imported once so that the metadata (and Alembic) sees all tables."""
 
 from shipkey.admin.models import AdminToken
+from shipkey.admin_ui.models import DashboardDay
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.db.types import Base
 from shipkey.downloads.models import Download
@@ -20,6 +21,7 @@ __all__ = [
     "AdminToken",
     "Base",
     "Customer",
+    "DashboardDay",
     "DeliveryStatus",
     "Download",
     "EventStatus",

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from bench import apps, common, downloads, licenses, report, webhooks
+from bench import apps, common, downloads, licenses, report, scale, webhooks
 from shipkey import migrate
 from shipkey.db.engine import Database
 from shipkey.licensing.keys import check_key
@@ -124,7 +124,15 @@ def test_the_webhook_load_generator_gets_answers_from_a_real_server(live_server:
 
 
 @pytest.mark.parametrize(
-    "module", ["bench.client", "bench.downloads", "bench.licenses", "bench.serve", "bench.webhooks"]
+    "module",
+    [
+        "bench.client",
+        "bench.downloads",
+        "bench.licenses",
+        "bench.scale",
+        "bench.serve",
+        "bench.webhooks",
+    ],
 )
 def test_every_benchmark_module_imports(module: str) -> None:
     assert importlib.import_module(module).main is not None
@@ -170,3 +178,31 @@ def test_results_record_how_fast_the_machine_was(
     system = document["machine"]["system"]
     assert report._speed(document) == f"; on {system}; reference loop 7.5 ms"
     assert report._speed({"machine": {"cpus": 2}}) == ""  # results from before it was recorded
+
+
+def test_the_scale_bench_sizes_follows_links_and_reports() -> None:
+    assert scale.counts(1.0)["purchases"] == 1_000_000
+    assert scale.counts(0.1) == {name: full // 10 for name, full in scale.FULL.items()}
+    page = '<nav><a href="/admin/purchases?q=a&amp;cursor=abc" rel="next">Older</a></nav>'
+    assert scale.next_link(page) == "/admin/purchases?q=a&cursor=abc"
+    assert scale.next_link('<a rel="next" href="/admin/licenses?cursor=x">') == (
+        "/admin/licenses?cursor=x"
+    )
+    assert scale.next_link("<p>no more</p>") is None
+    numbers = scale.summary([float(n) for n in range(1, 101)])
+    assert numbers == {"p50": 50.5, "p95": 95.0, "max": 100.0}
+    table = report.scale(
+        {
+            "scale": 0.1,
+            "rounds": 3,
+            "rows_filled": {"purchases": 100_000},
+            "rows": {
+                "dashboard": {"kind": "admin", "p50": 20.0, "p95": 250.0},
+                "buyer: purchases": {"kind": "buyer", "p50": 5.0, "p95": 9.0},
+                "license validation": {"kind": "base", "p50": 2.0, "p95": 3.0, "ratio": 1.5},
+            },
+        }
+    )
+    assert "| dashboard | 20.0 | 250.0 | < 200 ms: **missed** |" in table
+    assert "| buyer: purchases | 5.0 | 9.0 | < 50 ms: met |" in table
+    assert "1.5× /healthz (p50)" in table

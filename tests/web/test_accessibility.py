@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from shipkey.clock import utcnow
+from shipkey.db.paging import encode_cursor
 from shipkey.mail.senders import MailboxSender, Outgoing, build_email, mailbox_dir
 from tests.browser import Axe, Site, describe_violations
 from tests.conftest import ADMIN_TOKEN
@@ -178,6 +180,8 @@ def _visit_all(page: Page, checker: Checker, site: Site, shop: dict[str, Any], n
         "/admin/products",
         "/admin/products/pixel-forge",
         "/admin/purchases",
+        # a later page of a list: its links back to the newest rows (and on to older ones)
+        f"/admin/purchases?cursor={encode_cursor(utcnow() + timedelta(days=1), 'pur_')}",
         f"/admin/purchases/{sale_id}",
         "/admin/deliveries",
         "/admin/webhooks",

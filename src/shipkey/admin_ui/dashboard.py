@@ -9,15 +9,15 @@ from starlette.responses import Response
 
 from shipkey.admin_ui import charts, service
 from shipkey.admin_ui.pages import Admin, admin_router
-from shipkey.http.deps import ReadSession
+from shipkey.http.deps import DatabaseDep, ReadSession
 from shipkey.web.render import money, page_locale, render, short_date_plain, tr
 
 router = admin_router()
 
 
 @router.get("", dependencies=Admin)
-def dashboard(request: Request, session: ReadSession) -> Response:
-    numbers = service.dashboard(session)
+def dashboard(request: Request, session: ReadSession, db: DatabaseDep) -> Response:
+    numbers = service.dashboard(session, keep=service.keep_days(db))
     locale = page_locale(request)
     currency = numbers.revenue_currency or "EUR"
 

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from shipkey.admin_ui.pages import Admin, Posted, admin_router
+from shipkey.admin_ui import service
+from shipkey.admin_ui.pages import Admin, CursorParam, Posted, admin_router, pager
 from shipkey.http.deps import DbSession, ReadSession
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailStatus
@@ -21,13 +22,21 @@ router = admin_router()
 
 @router.get("/deliveries", dependencies=Admin)
 def deliveries(
-    request: Request, session: ReadSession, status: Annotated[str, Query(max_length=10)] = ""
+    request: Request,
+    session: ReadSession,
+    status: Annotated[str, Query(max_length=10)] = "",
+    cursor: CursorParam = "",
 ) -> Response:
     wanted = MailStatus(status) if status in MailStatus.__members__ else None
+    found = service.deliveries(session, wanted, cursor or None)
     return render(
         request,
         "admin/deliveries.html",
-        {"messages": mail.list_messages(session, wanted, 200), "status": status},
+        {
+            "messages": found.items,
+            "status": status,
+            "pager": pager("/admin/deliveries", found, cursor, status=wanted or ""),
+        },
     )
 
 

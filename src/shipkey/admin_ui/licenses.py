@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from shipkey.admin_ui import actions, service
-from shipkey.admin_ui.pages import Admin, Posted, admin_router
+from shipkey.admin_ui.pages import Admin, CursorParam, Posted, admin_router, pager
 from shipkey.errors import NotFound
 from shipkey.http.deps import DbSession, ReadSession
 from shipkey.licensing import admin as license_admin
@@ -29,11 +29,23 @@ router = admin_router()
 
 @router.get("/licenses", dependencies=Admin)
 def licenses(
-    request: Request, session: ReadSession, q: Annotated[str, Query(max_length=320)] = ""
+    request: Request,
+    session: ReadSession,
+    q: Annotated[str, Query(max_length=320)] = "",
+    cursor: CursorParam = "",
 ) -> Response:
-    found = service.search_licenses(session, q)
-    emails = service.customer_emails(session, [lic.customer_id for lic in found])
-    return render(request, "admin/licenses.html", {"licenses": found, "emails": emails, "q": q})
+    found = service.search_licenses(session, q, cursor or None)
+    emails = service.customer_emails(session, [lic.customer_id for lic in found.items])
+    return render(
+        request,
+        "admin/licenses.html",
+        {
+            "licenses": found.items,
+            "emails": emails,
+            "q": q,
+            "pager": pager("/admin/licenses", found, cursor, q=q),
+        },
+    )
 
 
 @router.get("/licenses/{license_id}", dependencies=Admin)

@@ -3,8 +3,13 @@ under ``/admin`` whose domain errors are answered as pages (:mod:`shipkey.web.er
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
+from fastapi import APIRouter, Depends, Query, Request
+
+from shipkey.db.paging import Page
 from shipkey.web.csrf import CsrfChecked
 from shipkey.web.errors import PAGE_ERRORS, NeedsSignIn
 from shipkey.web.session import get_web_session
@@ -21,6 +26,32 @@ def current_admin(request: Request) -> str:
 
 
 Admin = [Depends(current_admin)]
+
+CursorParam = Annotated[str, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$")]
+"""Where a list page starts: the cursor its previous page's "Older" link carried."""
+
+
+@dataclass(frozen=True)
+class Pager:
+    """A list page's links: to the older rows (when there are more) and back to the newest."""
+
+    older: str | None
+    newest: str | None
+
+
+def pager(path: str, page: Page[Any], cursor: str, **params: str) -> Pager:
+    """The links below a list at ``path`` showing ``page``, keeping the list's ``params``
+    (a search, a filter)."""
+    kept = {name: value for name, value in params.items() if value}
+
+    def link(**extra: str) -> str:
+        query = urlencode({**kept, **extra})
+        return f"{path}?{query}" if query else path
+
+    return Pager(
+        older=link(cursor=page.next_cursor) if page.next_cursor else None,
+        newest=link() if cursor else None,
+    )
 
 
 def admin_router(*, page_errors: bool = True) -> APIRouter:

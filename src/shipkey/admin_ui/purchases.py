@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from shipkey.admin_ui import actions, service
-from shipkey.admin_ui.pages import Admin, Posted, admin_router
+from shipkey.admin_ui.pages import Admin, CursorParam, Posted, admin_router, pager
 from shipkey.config import Settings
 from shipkey.downloads import links as downloads
 from shipkey.errors import NotFound
@@ -32,12 +32,20 @@ router = admin_router()
 
 @router.get("/purchases", dependencies=Admin)
 def purchases(
-    request: Request, session: ReadSession, q: Annotated[str, Query(max_length=320)] = ""
+    request: Request,
+    session: ReadSession,
+    q: Annotated[str, Query(max_length=320)] = "",
+    cursor: CursorParam = "",
 ) -> Response:
+    found = service.search_purchases(session, q, cursor or None)
     return render(
         request,
         "admin/purchases.html",
-        {"purchases": service.search_purchases(session, q), "q": q},
+        {
+            "purchases": found.items,
+            "q": q,
+            "pager": pager("/admin/purchases", found, cursor, q=q),
+        },
     )
 
 

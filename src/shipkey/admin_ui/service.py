@@ -4,24 +4,29 @@ changes to a purchase the other services do not make (download counts, resending
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, inspect, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, defer
 
 from shipkey.admin import service as tokens
 from shipkey.admin_ui.actions import ensure_open
+from shipkey.admin_ui.models import DashboardDay
 from shipkey.clock import utcnow
 from shipkey.config import Settings
-from shipkey.db.types import Base
+from shipkey.db.engine import Database
+from shipkey.db.paging import Page, encode_cursor, page
+from shipkey.db.types import utc_day
+from shipkey.db.writes import insert_ignore_many
 from shipkey.downloads.models import Download
 from shipkey.errors import BadRequest
 from shipkey.licensing.models import License
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
+from shipkey.payments.models import WebhookEvent
 from shipkey.sales import delivery
 
 MAX_EXTRA_DOWNLOADS = 1000
@@ -79,92 +84,241 @@ def _days(since: date, count: int) -> list[date]:
     return [since + timedelta(days=i) for i in range(count)]
 
 
-def _series(days: list[date], stamps: Sequence[datetime], weights: Sequence[float] = ()) -> Series:
-    totals: dict[date, float] = defaultdict(float)
-    for index, stamp in enumerate(stamps):
-        totals[stamp.date()] += weights[index] if weights else 1
-    return Series([(day, totals.get(day, 0)) for day in days])
+SETTLED_AFTER = timedelta(days=2)
+"""A day's numbers are kept once it is this old (today's and yesterday's are counted afresh:
+a late webhook can still complete a sale of yesterday)."""
+
+_SOLD = [PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED, PurchaseStatus.DISPUTED]
+
+Numbers = dict[tuple[str, str, str], tuple[int, int]]
+"""``(metric, day, currency) → (count, amount)``, as in :class:`DashboardDay`."""
 
 
-def dashboard(session: Session, days: int = 30, now: datetime | None = None) -> Dashboard:
-    """Sales, revenue, deliveries and downloads per day over the last ``days`` days (UTC)."""
+def _count_days(session: Session, start: datetime, end: datetime | None) -> Numbers:
+    """Sales (per currency), deliveries and downloads per UTC day from ``start`` to ``end``,
+    counted by the database (GROUP BY the day) from indexes that hold every column read."""
+
+    def within(column: Any) -> list[Any]:
+        return [column >= start] + ([column < end] if end is not None else [])
+
+    numbers: Numbers = {}
+    sold_day = utc_day(Purchase.completed_at)
+    for day, currency, count, amount in session.execute(
+        select(sold_day, Purchase.currency, func.count(), func.sum(Purchase.amount))
+        .where(*within(Purchase.completed_at), Purchase.status.in_(_SOLD))
+        .group_by(sold_day, Purchase.currency)
+    ):
+        numbers["sales", str(day), currency] = (int(count), int(amount or 0))
+    for metric, stamp, where in (
+        (
+            "deliveries",
+            MailMessage.sent_at,
+            [MailMessage.kind == MailKind.DELIVERY, MailMessage.status == MailStatus.SENT],
+        ),
+        ("downloads", Download.downloaded_at, []),
+    ):
+        per_day = utc_day(stamp)
+        for key, count in session.execute(
+            select(per_day, func.count()).where(*where, *within(stamp)).group_by(per_day)
+        ):
+            numbers[metric, str(key), ""] = (int(count), 0)
+    return numbers
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _settled(
+    session: Session, days: list[date], keep: Callable[[list[DashboardDay]], None] | None
+) -> Numbers:
+    """The kept numbers of ``days`` (all settled); days not kept yet are counted now and
+    handed to ``keep``."""
+    if not days:
+        return {}
+    names = [day.isoformat() for day in days]
+    rows = session.scalars(select(DashboardDay).where(DashboardDay.day.in_(names))).all()
+    numbers: Numbers = {(r.metric, r.day, r.currency): (r.count, r.amount) for r in rows}
+    done = {r.day for r in rows if r.metric == "deliveries"}
+    missing = [day for day in days if day.isoformat() not in done]
+    if not missing:
+        return numbers
+    counted = _count_days(
+        session, _midnight(missing[0]), _midnight(missing[-1] + timedelta(days=1))
+    )
+    new: list[DashboardDay] = []
+    for day in missing:
+        name = day.isoformat()
+        for metric in ("deliveries", "downloads"):  # always a row: it marks the day as kept
+            counted.setdefault((metric, name, ""), (0, 0))
+        new += [
+            DashboardDay(day=d, metric=m, currency=c, count=n, amount=a)
+            for (m, d, c), (n, a) in counted.items()
+            if d == name
+        ]
+    counted_days = {day.isoformat() for day in missing}
+    numbers.update((key, value) for key, value in counted.items() if key[1] in counted_days)
+    if keep is not None:
+        keep(new)
+    return numbers
+
+
+def _purchases_total(
+    session: Session, boundary: date, keep: Callable[[list[DashboardDay]], None] | None
+) -> int:
+    """Every purchase: those created before ``boundary`` as kept (or counted on from the last
+    day kept), and the newer ones counted now."""
+    before = session.scalars(
+        select(DashboardDay)
+        .where(
+            DashboardDay.metric == "purchases_before",
+            DashboardDay.day <= boundary.isoformat(),
+        )
+        .order_by(DashboardDay.day.desc())
+        .limit(1)
+    ).first()
+
+    def created(*where: Any) -> int:
+        return int(session.scalar(select(func.count()).select_from(Purchase).where(*where)) or 0)
+
+    edge = _midnight(boundary)
+    if before is None:
+        kept = created(Purchase.created_at < edge)
+    elif before.day == boundary.isoformat():
+        kept = before.count
+    else:
+        since = _midnight(date.fromisoformat(before.day))
+        kept = before.count + created(Purchase.created_at >= since, Purchase.created_at < edge)
+    if keep is not None and (before is None or before.day != boundary.isoformat()):
+        keep(
+            [
+                DashboardDay(
+                    day=boundary.isoformat(),
+                    metric="purchases_before",
+                    currency="",
+                    count=kept,
+                    amount=0,
+                )
+            ]
+        )
+    return kept + created(Purchase.created_at >= edge)
+
+
+def keep_days(db: Database) -> Callable[[list[DashboardDay]], None]:
+    """Store counted days in a short transaction of their own (a day counted by two pages at
+    once is stored once)."""
+
+    def keep(rows: list[DashboardDay]) -> None:
+        if not rows:
+            return
+        values = [
+            {
+                "day": row.day,
+                "metric": row.metric,
+                "currency": row.currency,
+                "count": row.count,
+                "amount": row.amount,
+            }
+            for row in rows
+        ]
+        with db.session() as session:
+            insert_ignore_many(session, DashboardDay, values)
+
+    return keep
+
+
+def dashboard(
+    session: Session,
+    days: int = 30,
+    now: datetime | None = None,
+    keep: Callable[[list[DashboardDay]], None] | None = None,
+) -> Dashboard:
+    """Sales, revenue, deliveries and downloads per day over the last ``days`` days (UTC).
+
+    Settled days (two days old) are read from ``dashboard_days``; a day not kept yet is counted
+    once and handed to ``keep`` (:func:`keep_days`; without it nothing is kept). Today and
+    yesterday are counted afresh. Every count is made by the database from an index alone."""
     now = now or utcnow()
     first = (now - timedelta(days=days - 1)).date()
-    start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
     day_list = _days(first, days)
-    sold = session.execute(
-        select(Purchase.completed_at, Purchase.amount, Purchase.currency).where(
-            Purchase.completed_at >= start,
-            Purchase.status.in_(
-                [PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED, PurchaseStatus.DISPUTED]
-            ),
-        )
-    ).all()
-    stamps = [row[0] for row in sold if row[0] is not None]
+    unsettled = (utcnow() - SETTLED_AFTER).date() + timedelta(days=1)
+    numbers = _settled(session, [day for day in day_list if day < unsettled], keep)
+    live_from = max(first, unsettled)
+    if live_from <= day_list[-1]:
+        numbers.update(_count_days(session, _midnight(live_from), None))
+    shown = {day.isoformat() for day in day_list}
+    numbers = {key: value for key, value in numbers.items() if key[1] in shown}
+
     revenue: Counter[str] = Counter()
-    for _stamp, amount, currency in sold:
-        revenue[currency] += amount
+    for (metric, _day, currency), (_count, amount) in numbers.items():
+        if metric == "sales":
+            revenue[currency] += amount
     main_currency = revenue.most_common(1)[0][0] if revenue else None
-    money_rows = [
-        (stamp, amount) for stamp, amount, currency in sold if stamp and currency == main_currency
-    ]
-    delivered = session.scalars(
-        select(MailMessage.sent_at).where(
-            MailMessage.kind == MailKind.DELIVERY,
-            MailMessage.status == MailStatus.SENT,
-            MailMessage.sent_at >= start,
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (metric, day, currency), (count, amount) in numbers.items():
+        totals[metric][day] += count
+        if metric == "sales" and currency == main_currency:
+            totals["revenue"][day] += amount / 100
+
+    def mail(status: MailStatus) -> int:
+        count = session.scalar(
+            select(func.count()).select_from(MailMessage).where(MailMessage.status == status)
         )
-    ).all()
-    fetched = session.scalars(
-        select(Download.downloaded_at).where(Download.downloaded_at >= start)
-    ).all()
-    by_status: dict[MailStatus, int] = {
-        status: int(count)
-        for status, count in session.execute(
-            select(MailMessage.status, func.count())
-            .where(MailMessage.status != MailStatus.SENT)
-            .group_by(MailMessage.status)
-        )
-    }
-    purchases_total = session.scalar(select(func.count()).select_from(Purchase)) or 0
-    refunded = (
-        session.scalar(
-            select(func.count())
-            .select_from(Purchase)
-            .where(Purchase.status == PurchaseStatus.REFUNDED)
-        )
-        or 0
+        return int(count or 0)
+
+    refunded = session.scalar(
+        select(func.count()).select_from(Purchase).where(Purchase.status == PurchaseStatus.REFUNDED)
     )
     return Dashboard(
         days=days,
-        sales=_series(day_list, stamps),
+        sales=_series(day_list, totals["sales"]),
         revenue=dict(revenue),
-        revenue_series=_series(
-            day_list, [stamp for stamp, _ in money_rows], [amount / 100 for _, amount in money_rows]
-        ),
+        revenue_series=_series(day_list, totals["revenue"]),
         revenue_currency=main_currency,
-        deliveries=_series(day_list, [s for s in delivered if s is not None]),
-        downloads=_series(day_list, [s for s in fetched if s is not None]),
-        failed_mail=int(by_status.get(MailStatus.FAILED, 0)),
-        pending_mail=int(by_status.get(MailStatus.PENDING, 0)),
-        purchases_total=int(purchases_total),
-        refunded=int(refunded),
+        deliveries=_series(day_list, totals["deliveries"]),
+        downloads=_series(day_list, totals["downloads"]),
+        failed_mail=mail(MailStatus.FAILED),
+        pending_mail=mail(MailStatus.PENDING),
+        purchases_total=_purchases_total(session, unsettled, keep),
+        refunded=int(refunded or 0),
     )
+
+
+def _series(days: list[date], totals: dict[str, float]) -> Series:
+    return Series([(day, totals.get(day.isoformat(), 0)) for day in days])
 
 
 # --- purchases ------------------------------------------------------------------------------
 
 
-def search_purchases(session: Session, query: str = "", limit: int = 100) -> list[Purchase]:
-    """Newest first; ``query`` matches part of the buyer's e-mail, or a purchase id."""
-    statement = select(Purchase).order_by(Purchase.created_at.desc(), Purchase.id).limit(limit)
+PAGE_SIZE = 50
+"""Rows on one page of a seller's list; the next ones are behind its "Older" link."""
+
+
+def _like(query: str) -> str:
+    """A ``LIKE`` pattern that matches ``query`` anywhere (its wildcards taken literally)."""
+    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_purchases(
+    session: Session, query: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
+) -> Page[Purchase]:
+    """Newest first, a page at a time; ``query`` matches part of the buyer's e-mail, or a
+    purchase id. On PostgreSQL a trigram index answers the match anywhere in the address."""
+    statement = select(Purchase)
     query = query.strip().lower()[:320]
     if query:
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(
-            or_(Purchase.email.like(pattern, escape="\\"), Purchase.id == query)
+            or_(Purchase.email.like(_like(query), escape="\\"), Purchase.id == query)
         )
-    return list(session.scalars(statement))
+    return page(
+        session,
+        statement,
+        created_at=Purchase.created_at,
+        row_id=Purchase.id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def reset_download_count(session: Session, purchase: Purchase) -> Purchase:
@@ -217,22 +371,47 @@ def messages_for(session: Session, purchase_id: str) -> list[MailMessage]:
 # --- licenses -------------------------------------------------------------------------------
 
 
-def search_licenses(session: Session, query: str = "", limit: int = 100) -> list[License]:
-    """Newest first; ``query`` matches part of a key, or the buyer's e-mail."""
-    statement = select(License).order_by(License.created_at.desc(), License.id).limit(limit)
+def search_licenses(
+    session: Session, query: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
+) -> Page[License]:
+    """Newest first, a page at a time; ``query`` matches part of a key, or of the buyer's
+    e-mail.
+
+    The two matches are two keyset queries merged here: each can use its own index (the key's
+    trigrams; the buyer's address, then the licenses of those buyers), where one query with
+    ``OR`` would read every license to test the second half."""
+    listing = select(License)
     query = query.strip()[:320]
-    if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        customers = select(Customer.id).where(
-            Customer.email.like(f"%{escaped.lower()}%", escape="\\")
+    if not query:
+        return page(
+            session,
+            listing,
+            created_at=License.created_at,
+            row_id=License.id,
+            limit=limit,
+            cursor=cursor,
         )
-        statement = statement.where(
-            or_(
-                License.key.like(f"%{escaped.upper()}%", escape="\\"),
-                License.customer_id.in_(customers),
-            )
+    customers = select(Customer.id).where(Customer.email.like(_like(query.lower()), escape="\\"))
+    halves = [
+        page(
+            session,
+            listing.where(condition),
+            created_at=License.created_at,
+            row_id=License.id,
+            limit=limit,
+            cursor=cursor,
         )
-    return list(session.scalars(statement))
+        for condition in (
+            License.key.like(_like(query.upper()), escape="\\"),
+            License.customer_id.in_(customers),
+        )
+    ]
+    merged = {lic.id: lic for half in halves for lic in half.items}
+    newest = sorted(merged.values(), key=lambda lic: (lic.created_at, lic.id), reverse=True)
+    more = len(newest) > limit or any(half.next_cursor for half in halves)
+    items = newest[:limit]
+    last = items[-1] if items else None
+    return Page(items, encode_cursor(last.created_at, last.id) if more and last else None)
 
 
 def customer_emails(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
@@ -246,18 +425,42 @@ def customer_emails(session: Session, customer_ids: Sequence[str]) -> dict[str, 
 
 # --- webhook events -------------------------------------------------------------------------
 
-WEBHOOK_TABLE = "webhook_events"
+
+def webhook_events(
+    session: Session, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> Page[WebhookEvent]:
+    """The received webhook events, newest first, a page at a time (without their payloads)."""
+    return page(
+        session,
+        select(WebhookEvent).options(defer(WebhookEvent.payload, raiseload=True)),
+        created_at=WebhookEvent.received_at,
+        row_id=WebhookEvent.id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
-def webhook_events(session: Session, limit: int = 200) -> list[dict[str, Any]] | None:
-    """The newest received webhook events as plain rows; None when this installation has no
-    webhook event log."""
-    table = Base.metadata.tables.get(WEBHOOK_TABLE)
-    if table is None:
-        if not inspect(session.get_bind()).has_table(WEBHOOK_TABLE):
-            return None
-        table = Table(WEBHOOK_TABLE, Base.metadata.__class__(), autoload_with=session.get_bind())
-    order = table.c.received_at.desc() if "received_at" in table.c else table.c.id.desc()
-    columns = [c for c in table.c if c.name != "payload"]
-    rows = session.execute(select(*columns).order_by(order).limit(limit)).mappings()
-    return [dict(row) for row in rows]
+# --- deliveries -----------------------------------------------------------------------------
+
+
+def deliveries(
+    session: Session,
+    status: MailStatus | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page[MailMessage]:
+    """The outbox, newest first, a page at a time, without the bodies (the list never shows
+    them, and on a large outbox they are most of what would be read)."""
+    statement = select(MailMessage).options(
+        defer(MailMessage.text_body, raiseload=True), defer(MailMessage.html_body, raiseload=True)
+    )
+    if status is not None:
+        statement = statement.where(MailMessage.status == status)
+    return page(
+        session,
+        statement,
+        created_at=MailMessage.created_at,
+        row_id=MailMessage.id,
+        limit=limit,
+        cursor=cursor,
+    )

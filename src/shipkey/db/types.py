@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
     DateTime,
+    Index,
     MetaData,
+    String,
     TypeDecorator,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
 )
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,3 +72,44 @@ class Base(DeclarativeBase):
 
 
 ModelT = TypeVar("ModelT", bound=Base)
+
+
+def trigram_index(name: str, column: str) -> Index:
+    """A trigram GIN index for match-anywhere searches (``LIKE '%…%'``), PostgreSQL only."""
+    return Index(
+        name,
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+        info={"only_on": "postgresql"},
+    ).ddl_if(dialect="postgresql")
+
+
+def in_schema_of(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's ``include_object`` for comparing the models with a database of ``dialect``:
+    an index made for another database only (:func:`trigram_index`) is left out."""
+
+    def include(obj: Any, _name: str | None, type_: str, _reflected: bool, _other: Any) -> bool:
+        only_on = obj.info.get("only_on") if type_ == "index" else None
+        return only_on is None or only_on == dialect
+
+    return include
+
+
+class utc_day(FunctionElement[str]):  # noqa: N801 - a SQL function's name
+    """The UTC calendar day of a UTC timestamp column, as ``YYYY-MM-DD`` text, for GROUP BY."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_default(element: utc_day, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps UTC timestamps without a zone (UTCDateTime): the date is the day.
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"

@@ -29,6 +29,12 @@ def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def insert_ignore_many(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """:func:`insert_ignore` for many rows in one statement (executemany)."""
+    stmt = _insert_statement(_table(model), session.get_bind().dialect.name, ignore=True)
+    _execute_insert(session, stmt, rows, {})  # type: ignore[arg-type]
+
+
 def insert_new(session: Session, model: type[ModelT], values: dict[str, Any]) -> ModelT | None:
     """:func:`insert_ignore`, and the new row as a persistent object when this call inserted it
     (None when the row was there already)."""

@@ -20,7 +20,10 @@ class Download(Base):
     """
 
     __tablename__ = "downloads"
-    __table_args__ = (Index("ix_downloads_purchase_created", "purchase_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_downloads_purchase_created", "purchase_id", "created_at"),
+        Index("ix_downloads_downloaded_at", "downloaded_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("dl"))
     purchase_id: Mapped[str] = mapped_column(ForeignKey("purchases.id"))

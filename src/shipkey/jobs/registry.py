@@ -40,6 +40,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "shipkey.mail.handlers",
     "shipkey.payments.handlers",
     "shipkey.downloads.jobs",
+    "shipkey.upkeep.prune",
+    "shipkey.admin_ui.daily",
 )
 
 
@@ -79,6 +81,7 @@ class Registry:
     types: dict[str, JobType] = field(default_factory=dict)
     give_up_hooks: list[GiveUpHook] = field(default_factory=list)
     stop_hooks: list[Callable[[], None]] = field(default_factory=list)
+    start_hooks: list[Callable[[JobContext], None]] = field(default_factory=list)
 
     def register(
         self, kind: str, handler: Handler, *, on_give_up: GiveUpHook | None = None
@@ -96,6 +99,18 @@ class Registry:
         """Run ``hook`` in a worker's thread when that worker stops (to close what the
         handlers keep open per thread, such as an SMTP connection)."""
         self.stop_hooks.append(hook)
+
+    def on_start(self, hook: Callable[[JobContext], None]) -> None:
+        """Run ``hook`` when a worker starts (to queue a recurring job: it must be idempotent,
+        every worker runs it)."""
+        self.start_hooks.append(hook)
+
+    def started(self, ctx: JobContext) -> None:
+        for hook in self.start_hooks:
+            try:
+                hook(ctx)
+            except Exception:
+                log.exception("a worker's start hook failed")
 
     def stopped(self) -> None:
         for hook in self.stop_hooks:

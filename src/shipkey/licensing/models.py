@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shipkey.catalog.models import LicenseType, Product
 from shipkey.clock import utcnow
-from shipkey.db.types import Base, UTCDateTime
+from shipkey.db.types import Base, UTCDateTime, trigram_index
 from shipkey.ids import new_id
 
 
@@ -50,6 +50,8 @@ class License(Base):
         CheckConstraint(
             "activation_count <= max_activations", name="activation_count_within_limit"
         ),
+        Index("ix_licenses_created_id", "created_at", "id"),
+        trigram_index("ix_licenses_key_trgm", "key"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("lic"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shipkey.clock import utcnow
@@ -29,11 +29,26 @@ class MailKind(enum.StrEnum):
     LOGIN = "login"
 
 
+BODIES_KEPT = "status = 'SENT' AND text_body <> ''"
+
+
 class MailMessage(Base):
     """One e-mail to one address. ``message_id`` is its ``Message-ID`` header once sent."""
 
     __tablename__ = "mail_messages"
-    __table_args__ = (Index("ix_mail_messages_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_mail_messages_status_created", "status", "created_at"),
+        Index("ix_mail_messages_created_id", "created_at", "id"),
+        # The dashboard's deliveries per day, read from the index alone.
+        Index("ix_mail_messages_kind_status_sent", "kind", "status", "sent_at"),
+        # Sent e-mails whose bodies are still kept: what pruning visits (and then leaves).
+        Index(
+            "ix_mail_messages_bodies_kept",
+            "sent_at",
+            sqlite_where=text(BODIES_KEPT),
+            postgresql_where=text(BODIES_KEPT),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("msg"))
     kind: Mapped[str] = mapped_column(String(32))

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from shipkey import models
 from shipkey.db.engine import make_engine
-from shipkey.db.types import JSONDict, UTCDateTime
+from shipkey.db.types import JSONDict, UTCDateTime, in_schema_of
 
 config = context.config
 target_metadata = models.Base.metadata
@@ -33,6 +33,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_object=in_schema_of(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

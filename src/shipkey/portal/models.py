@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, String
+from sqlalchemy import Enum, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shipkey.clock import utcnow
@@ -22,6 +22,7 @@ class LoginToken(Base):
     """One e-mailed sign-in link. ``used_at`` is set by the one request that redeems it."""
 
     __tablename__ = "login_tokens"
+    __table_args__ = (Index("ix_login_tokens_expires_at", "expires_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("lgn"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,1 @@
+"""Keeping the database small: the daily clean-up of what is done with."""
