@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Hours a background job (an e-mail) is retried before it fails.",
     )
+    webhook_timeout: float = Field(
+        default=15,
+        gt=0,
+        le=300,
+        description="Seconds a seller webhook delivery may take before it counts as failed.",
+    )
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle the SMTP server's certificate is checked against."
     )

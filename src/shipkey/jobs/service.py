@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import weakref
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,15 +130,33 @@ class Backoff:
 # --- claiming and finishing ----------------------------------------------------------------
 
 
-def next_due(session: Session, now: datetime) -> Job | None:
-    """The oldest due job, locked for this transaction; QUEUED, or RUNNING with a dead lease."""
+def next_due(session: Session, now: datetime, skip_kinds: Collection[str] = ()) -> Job | None:
+    """The oldest due job, locked for this transaction; QUEUED, or RUNNING with a dead lease.
+    Jobs of ``skip_kinds`` are left for later (their worker's pool is busy)."""
+    statement = select(Job).where(
+        Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]), Job.run_at <= now
+    )
+    if skip_kinds:
+        statement = statement.where(Job.kind.not_in(list(skip_kinds)))
     return session.scalars(
-        select(Job)
-        .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]), Job.run_at <= now)
-        .order_by(Job.run_at, Job.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
+        statement.order_by(Job.run_at, Job.id).limit(1).with_for_update(skip_locked=True)
     ).first()
+
+
+def more_due(session: Session, kind: str, now: datetime, limit: int) -> list[Job]:
+    """Up to ``limit`` more due QUEUED jobs of ``kind``, oldest first, locked for this
+    transaction (claimed together with one of them for a pool of threads)."""
+    if limit <= 0:
+        return []
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status == JobStatus.QUEUED, Job.kind == kind, Job.run_at <= now)
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
 
 
 def take(job: Job, worker_id: str, now: datetime, lease: timedelta, give_up: timedelta) -> None:
