@@ -379,6 +379,15 @@ def close(session: Session, delivery_id: str, error: str) -> None:
     )
 
 
+_QUIET = "shipkey.hooks.quiet_give_ups"
+
+
+def alert_wanted(session: Session, job: Job) -> bool:
+    """Whether the seller hears about this failed delivery (not when its endpoint was disabled
+    by another one, whose alert said so)."""
+    return job.id not in session.info.get(_QUIET, set())
+
+
 def gave_up(session: Session, ctx: JobContext, job: Job) -> None:
     """The delivery's last attempt failed: FAILED; its endpoint disabled when its failures have
     run for five days. (The seller's alert is the mail domain's give-up hook.)"""
@@ -388,6 +397,8 @@ def gave_up(session: Session, ctx: JobContext, job: Job) -> None:
     close(session, delivery.id, delivery.last_error or job.last_error or "Given up.")
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
     if endpoint is None or not endpoint.enabled:
+        # Disabled meanwhile (by a delivery that failed at the same time): one alert said so.
+        session.info.setdefault(_QUIET, set()).add(job.id)
         return
     if due_to_disable(endpoint.failing_since, ctx.now()):
         endpoint.enabled = False

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shipkey.hooks import emit
+from shipkey.hooks.delivery import alert_wanted
 from shipkey.hooks.models import WebhookDelivery, WebhookEndpoint
 from shipkey.hooks.outbox import DELIVER_JOB
 from shipkey.jobs.models import Job
@@ -110,6 +111,8 @@ def _webhook_failure(session: Session, job: Job) -> dict[str, Any] | None:
 
 def alert_seller(session: Session, ctx: JobContext, job: Job) -> None:
     """E-mail ``SHIPKEY_ADMIN_EMAIL`` about a job that failed for good."""
+    if job.kind == DELIVER_JOB and not alert_wanted(session, job):
+        return
     failure = _failure(session, job)
     if failure is None:
         log.error("job %s: a seller alert could not be sent: %s", job.id, job.last_error)
