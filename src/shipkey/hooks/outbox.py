@@ -10,7 +10,7 @@ indexed read per event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -44,30 +44,37 @@ EVENT_TYPES: tuple[str, ...] = (
 """Every type an endpoint can ask for (``ping`` is only ever sent by the seller's test button)."""
 
 
+def listeners(session: Session, event_type: str) -> list[WebhookEndpoint]:
+    """The enabled endpoints that want ``event_type`` (one small read)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown seller webhook event type {event_type!r}")
+    enabled = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)))
+    return [endpoint for endpoint in enabled if endpoint.wants(event_type)]
+
+
 def emit(
     session: Session,
     event_type: str,
-    data: Mapping[str, Any],
+    data: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
     *,
     endpoints: list[WebhookEndpoint] | None = None,
 ) -> OutboundEvent | None:
     """Record ``event_type`` with ``data`` (the object as the admin API shows it, JSON-ready)
     for every enabled endpoint that wants it, or for ``endpoints`` when given; None when no
-    endpoint does."""
+    endpoint does. ``data`` may be a function that makes it: it is called only when some
+    endpoint wants the event, so a store without webhooks never builds it."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown seller webhook event type {event_type!r}")
     if endpoints is None:
-        enabled = session.scalars(
-            select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
-        ).all()
-        endpoints = [endpoint for endpoint in enabled if endpoint.wants(event_type)]
+        endpoints = listeners(session, event_type)
     if not endpoints:
         return None
+    document = dict(data() if callable(data) else data)
     now = utcnow()
     event = insert_row(
         session,
         OutboundEvent,
-        {"id": new_id("msg"), "type": event_type, "data": dict(data), "created_at": now},
+        {"id": new_id("msg"), "type": event_type, "data": document, "created_at": now},
     )
     for endpoint in endpoints:
         delivery = insert_row(
