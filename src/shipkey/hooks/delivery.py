@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
@@ -140,25 +140,28 @@ class Target:
     body: bytes
 
 
+_TARGET = (
+    select(
+        WebhookDelivery.status,
+        WebhookDelivery.attempts,
+        WebhookEndpoint.id,
+        WebhookEndpoint.url,
+        WebhookEndpoint.secret,
+        WebhookEndpoint.enabled,
+        WebhookEndpoint.failing_since,
+        OutboundEvent.id,
+        OutboundEvent.type,
+        OutboundEvent.created_at,
+        OutboundEvent.data,
+    )
+    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+    .join(OutboundEvent, OutboundEvent.id == WebhookDelivery.event_id)
+    .where(WebhookDelivery.id == bindparam("delivery_id"))
+)
+
+
 def load_target(session: Session, delivery_id: str) -> Target | None:
-    row = session.execute(
-        select(
-            WebhookDelivery.status,
-            WebhookDelivery.attempts,
-            WebhookEndpoint.id,
-            WebhookEndpoint.url,
-            WebhookEndpoint.secret,
-            WebhookEndpoint.enabled,
-            WebhookEndpoint.failing_since,
-            OutboundEvent.id,
-            OutboundEvent.type,
-            OutboundEvent.created_at,
-            OutboundEvent.data,
-        )
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .join(OutboundEvent, OutboundEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.id == delivery_id)
-    ).one_or_none()
+    row = session.connection().execute(_TARGET, {"delivery_id": delivery_id}).one_or_none()
     if row is None:
         return None
     status, attempts, endpoint_id, url, secret, enabled, failing_since = row[:7]
@@ -296,32 +299,64 @@ def deliver(ctx: JobContext, job: Job) -> Recorder | None:
     )
 
 
+_deliveries: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+_endpoints: Table = WebhookEndpoint.__table__  # type: ignore[assignment]
+
+# Core statements built once: the worker records thousands of attempts a minute.
+_DELIVERED = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("delivery_id"),
+        _deliveries.c.status == DeliveryStatus.PENDING,
+    )
+    .values(
+        status=DeliveryStatus.DELIVERED,
+        attempts=bindparam("made"),
+        last_status_code=bindparam("status_code"),
+        last_error=None,
+        next_attempt_at=None,
+        delivered_at=bindparam("now"),
+    )
+)
+_FAILED_ATTEMPT = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("delivery_id"),
+        _deliveries.c.status == DeliveryStatus.PENDING,
+        _deliveries.c.attempts == bindparam("attempt"),
+    )
+    .values(
+        attempts=bindparam("made"),
+        last_status_code=bindparam("status_code"),
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("next_at"),
+    )
+)
+_RECOVERED = (
+    update(_endpoints).where(_endpoints.c.id == bindparam("endpoint_id")).values(failing_since=None)
+)
+_FAILING = (
+    update(_endpoints)
+    .where(_endpoints.c.id == bindparam("endpoint_id"), _endpoints.c.failing_since.is_(None))
+    .values(failing_since=bindparam("now"))
+)
+
+
 def record_delivered(
     session: Session, target: Target, attempt: int, now: datetime, result: Attempt
 ) -> None:
-    changed = session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == target.delivery_id,
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-        )
-        .values(
-            status=DeliveryStatus.DELIVERED,
-            attempts=attempt + 1,
-            last_status_code=result.status_code,
-            last_error=None,
-            next_attempt_at=None,
-            delivered_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    connection = session.connection()
+    changed = connection.execute(
+        _DELIVERED,
+        {
+            "delivery_id": target.delivery_id,
+            "made": attempt + 1,
+            "status_code": result.status_code,
+            "now": now,
+        },
     )
     if rowcount(changed) == 1 and target.failing_since is not None:
-        session.execute(
-            update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == target.endpoint_id)
-            .values(failing_since=None)
-            .execution_options(synchronize_session=False)
-        )
+        connection.execute(_RECOVERED, {"endpoint_id": target.endpoint_id})
 
 
 def record_failure(
@@ -333,32 +368,22 @@ def record_failure(
     next_at: datetime | None,
 ) -> None:
     """The attempt failed; with ``next_at`` the next one is queued for then."""
-    changed = session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == target.delivery_id,
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.attempts == attempt,
-        )
-        .values(
-            attempts=attempt + 1,
-            last_status_code=result.status_code,
-            last_error=result.error,
-            next_attempt_at=next_at,
-        )
-        .execution_options(synchronize_session=False)
+    connection = session.connection()
+    changed = connection.execute(
+        _FAILED_ATTEMPT,
+        {
+            "delivery_id": target.delivery_id,
+            "attempt": attempt,
+            "made": attempt + 1,
+            "status_code": result.status_code,
+            "error": result.error,
+            "next_at": next_at,
+        },
     )
     if rowcount(changed) != 1:
         return  # recorded already (this job's lease was taken over)
     if target.failing_since is None:
-        session.execute(
-            update(WebhookEndpoint)
-            .where(
-                WebhookEndpoint.id == target.endpoint_id, WebhookEndpoint.failing_since.is_(None)
-            )
-            .values(failing_since=now)
-            .execution_options(synchronize_session=False)
-        )
+        connection.execute(_FAILING, {"endpoint_id": target.endpoint_id, "now": now})
     if next_at is not None:
         enqueue(
             session,

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=5)
 BATCH = 100
+QUEUED_PER_THREAD = 4
 
 
 def worker_name() -> str:
@@ -78,7 +79,10 @@ class Worker:
         self._wake = threading.Event()
         self._stop: threading.Event | None = None
         self.foreground = foreground
-        self._capacity = self.registry.concurrent_kinds()
+        self._threads = self.registry.concurrent_kinds()
+        # Claimed and not yet recorded, per pooled kind: enough queued behind the threads that
+        # claims and records come in batches rather than one job at a time.
+        self._capacity = {kind: QUEUED_PER_THREAD * n for kind, n in self._threads.items()}
         self._inflight = dict.fromkeys(self._capacity, 0)
         self._inflight_lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
@@ -215,19 +219,21 @@ class Worker:
         with self.ctx.db.session() as session:
             self._record(session, job, outcome)
 
-    def _record(self, session: Session, job: Job, outcome: Outcome) -> None:
+    def _record(
+        self, session: Session, job: Job, outcome: Outcome, locked: Job | None = None
+    ) -> None:
         """Write what came of ``job`` in ``session``: DONE with its recorder, or a retry, or
         FAILED."""
         if outcome.error is None:
             if outcome.record is not None:
                 outcome.record(session)
-            row = service.claimed(session, job.id, self.name, job.attempts)
+            row = service.claimed(session, job.id, self.name, job.attempts, locked)
             if row is None:
                 log.warning("job %s finished after its lease was taken over", job.id)
                 return
             service.mark_done(row, self.ctx.now())
             return
-        row = service.claimed(session, job.id, self.name, job.attempts)
+        row = service.claimed(session, job.id, self.name, job.attempts, locked)
         if row is None:
             log.warning("job %s failed after its lease was taken over", job.id)
             return
@@ -256,7 +262,7 @@ class Worker:
         pool = self._pools.get(job.kind)
         if pool is None:
             pool = ThreadPoolExecutor(
-                max_workers=self._capacity[job.kind], thread_name_prefix=f"shipkey-{job.kind}"
+                max_workers=self._threads[job.kind], thread_name_prefix=f"shipkey-{job.kind}"
             )
             self._pools[job.kind] = pool
         with self._inflight_lock:
@@ -271,7 +277,9 @@ class Worker:
             self._finished.put((job, outcome))
             with self._inflight_lock:
                 self._inflight[job.kind] -= 1
-            self._wake.set()
+                left = self._inflight[job.kind]
+            if left <= self._capacity[job.kind] // 2:  # room for a batch: claim and record
+                self._wake.set()
 
     def _record_finished(self) -> None:
         """Record every pooled job that has finished, in one transaction for all of them (one
@@ -287,8 +295,10 @@ class Worker:
             return
         try:
             with self.ctx.db.session() as session:
+                # The rows, locked, in one read (each _record then finds its own in the map).
+                rows = service.lock_rows(session, [job.id for job, _ in finished])
                 for job, outcome in finished:
-                    self._record(session, job, outcome)
+                    self._record(session, job, outcome, rows.get(job.id))
             return
         except Exception:
             log.exception("recording %d jobs together failed; one at a time", len(finished))
