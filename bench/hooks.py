@@ -150,6 +150,7 @@ def _run(work: Path, events: int, db: str, timeout: float) -> dict[str, Any]:
         "deliveriesPerSecond": arrived / elapsed,
         "deliveriesPerSecondAfterFirst": arrived / sending if sending else 0.0,
         "workerCpuSeconds": cpu,
+        "workerCpuMsPerDelivery": cpu / arrived * 1000 if arrived else 0.0,
         "rssMiB": {
             "atQuarter": quarter / MiB,
             "peak": max(samples, default=0) / MiB,
@@ -187,7 +188,11 @@ def show(results: dict[str, Any]) -> None:
                     f" / {results['duplicates']}",
                     "all, verified  " + verdict(goals["allVerifiedOnce"]),
                 ],
-                ["worker CPU seconds", results["workerCpuSeconds"], ""],
+                [
+                    "worker CPU seconds (ms a delivery)",
+                    f"{results['workerCpuSeconds']:.1f} ({results['workerCpuMsPerDelivery']:.2f})",
+                    "",
+                ],
                 [
                     "worker RSS MiB (at a quarter / peak / last)",
                     f"{rss['atQuarter']:.0f} / {rss['peak']:.0f} / {rss['last']:.0f}",
