@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shipkey.db.engine import Database
-from shipkey.hooks.models import DeliveryStatus
+from shipkey.hooks.models import DeliveryStatus, WebhookDelivery
 from shipkey.hooks.outbox import EVENT_TYPES
 from shipkey.hooks.schemas import EventType
 from shipkey.jobs.worker import Worker
@@ -174,3 +174,24 @@ def test_a_failed_delivery_is_retried_now_on_request(
     again = admin.post(f"/api/admin/webhook-deliveries/{waiting.id}/retry")
     assert (again.status_code, again.json()["code"]) == (409, "ALREADY_DELIVERED")
     assert made["id"] == delivery(db).endpoint_id
+
+
+def test_a_failed_delivery_is_tried_once_more_on_request(
+    admin: TestClient, db: Database, worker: Worker, receiver: Receiver
+) -> None:
+    made = _create(admin, receiver.url + "/hook")
+    event(db)
+    with db.session() as session:
+        failed = session.get(WebhookDelivery, delivery(db).id)
+        assert failed is not None
+        failed.status, failed.attempts = DeliveryStatus.FAILED, 8
+        session.commit()
+
+    answer = admin.post(f"/api/admin/webhook-deliveries/{failed.id}/retry")
+    assert (answer.status_code, answer.json()["status"]) == (200, "PENDING")
+    worker.run_once()
+
+    done = delivery(db)
+    assert (done.status, done.attempts) == (DeliveryStatus.DELIVERED, 9)
+    [got] = receiver.at("/hook")
+    got.verify(str(made["secret"]))
