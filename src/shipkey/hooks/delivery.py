@@ -27,6 +27,7 @@ deduplicate by it).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import hmac
@@ -47,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.db.writes import rowcount
 from shipkey.hooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
-from shipkey.hooks.outbox import DELIVER_JOB
+from shipkey.hooks.outbox import DELIVER_JOB, forget_listeners
 from shipkey.jobs.models import Job
 from shipkey.jobs.registry import JobContext, PermanentError, Recorder, Registry
 from shipkey.jobs.service import enqueue
@@ -242,6 +243,9 @@ def close_connections() -> None:
     for conn in every:
         conn.close()
     _kept.connections.clear()
+
+
+atexit.register(close_connections)  # workers driven by hand (tests, scripts) never stop
 
 
 def _clip(text: str) -> str:
@@ -475,6 +479,7 @@ def gave_up(session: Session, ctx: JobContext, job: Job) -> None:
         endpoint.enabled = False
         endpoint.disabled_reason = "Every delivery failed for five days."
         session.flush()
+        forget_listeners(session)
         log.warning(
             "webhook endpoint %s (%s) disabled: failing for 5 days", endpoint.id, endpoint.url
         )

@@ -48,13 +48,28 @@ _table: Table = WebhookEndpoint.__table__  # type: ignore[assignment]
 _ENABLED = select(_table.c.id, _table.c.events).where(_table.c.enabled.is_(True))
 
 
+_CACHE = "shipkey.hooks.listeners"
+
+
 def listeners(session: Session, event_type: str) -> list[str]:
-    """The ids of the enabled endpoints that want ``event_type`` (one small Core read, on the
-    path of every change that reports itself)."""
+    """The ids of the enabled endpoints that want ``event_type``: one small Core read per
+    transaction (a sale that reports several events reads them once), on the path of every
+    change that reports itself."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown seller webhook event type {event_type!r}")
-    rows = session.connection().execute(_ENABLED).all()
-    return [row.id for row in rows if not row.events or event_type in row.events]
+    transaction = session.get_transaction()
+    cached = session.info.get(_CACHE)
+    if cached is not None and cached[0] is transaction:
+        rows = cached[1]
+    else:
+        rows = [(row.id, row.events) for row in session.connection().execute(_ENABLED)]
+        session.info[_CACHE] = (transaction, rows)
+    return [ident for ident, events in rows if not events or event_type in events]
+
+
+def forget_listeners(session: Session) -> None:
+    """Read the endpoints again at the next event (they were changed in this transaction)."""
+    session.info.pop(_CACHE, None)
 
 
 def emit(

@@ -15,7 +15,7 @@ from shipkey.db.paging import DEFAULT_LIMIT, Page, page
 from shipkey.errors import Conflict, NotFound
 from shipkey.hooks.delivery import new_secret
 from shipkey.hooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from shipkey.hooks.outbox import DELIVER_JOB, EVENT_TYPES, emit
+from shipkey.hooks.outbox import DELIVER_JOB, EVENT_TYPES, emit, forget_listeners
 from shipkey.ids import new_id
 from shipkey.jobs.service import enqueue
 
@@ -42,6 +42,7 @@ def create_endpoint(
     )
     session.add(endpoint)
     session.flush()
+    forget_listeners(session)
     return endpoint
 
 
@@ -83,6 +84,7 @@ def update_endpoint(session: Session, endpoint_id: str, changes: dict[str, Any])
         endpoint.enabled = False
         endpoint.disabled_reason = "Disabled by the seller."
     session.flush()
+    forget_listeners(session)
     return endpoint
 
 
@@ -92,6 +94,7 @@ def delete_endpoint(session: Session, endpoint_id: str) -> None:
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
     session.delete(endpoint)
     session.flush()
+    forget_listeners(session)
 
 
 def _require_enabled(endpoint: WebhookEndpoint) -> None:
