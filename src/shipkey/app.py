@@ -26,6 +26,7 @@ from shipkey.db.engine import Database
 from shipkey.downloads import routes as download_routes
 from shipkey.errors import Forbidden, error_response, exception_handlers
 from shipkey.fulfilment import routes as access_routes
+from shipkey.hooks import routes as hook_routes
 from shipkey.http import openapi
 from shipkey.http.deps import get_client_ip
 from shipkey.http.fast_lane import FastLane
@@ -143,6 +144,7 @@ def create_app(
     app.include_router(license_routes.router)
     app.include_router(license_routes.admin_router)
     app.include_router(mail_routes.router)
+    app.include_router(hook_routes.router)
     app.include_router(payment_routes.router)
     app.include_router(payment_routes.admin_router)
     app.include_router(access_routes.router)

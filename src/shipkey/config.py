@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         description="Days finished jobs, sent e-mails' bodies, applied webhook events and spent "
         "sign-in links are kept before the daily clean-up removes them.",
     )
+    webhook_timeout: float = Field(
+        default=15,
+        gt=0,
+        le=300,
+        description="Seconds a seller webhook delivery may take before it counts as failed.",
+    )
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle the SMTP server's certificate is checked against."
     )

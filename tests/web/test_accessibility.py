@@ -113,6 +113,9 @@ def _shop(site: Site, fake_stripe: FakeStripe) -> dict[str, Any]:
         price=9900,
         metadata={"courseSlug": "shipping-academy"},
     )
+    hook = site.created(
+        "/api/admin/webhook-endpoints", url="http://127.0.0.1:9/hooks", description="CRM"
+    )
     sale = site.created("/api/admin/purchases", product="pixel-forge", email=BUYER, name="Ada")
     key = sale["licenses"][0]["key"]
     for machine, name in (("machine-office", "Office PC"), ("machine-laptop", "Laptop")):
@@ -140,6 +143,7 @@ def _shop(site: Site, fake_stripe: FakeStripe) -> dict[str, Any]:
     MailboxSender(mailbox_dir(site.settings)).send(build_email(outgoing, site.settings))
     return {
         "sale": sale,
+        "hook": hook,
         "paid": paid["sessionId"],
         "pending": pending["sessionId"],
     }
@@ -185,6 +189,8 @@ def _visit_all(page: Page, checker: Checker, site: Site, shop: dict[str, Any], n
         f"/admin/purchases/{sale_id}",
         "/admin/deliveries",
         "/admin/webhooks",
+        "/admin/webhook-endpoints",
+        f"/admin/webhook-endpoints/{shop['hook']['id']}",
     ):
         checker.check(page, path)
     # The product form refused: every field's error next to it.

@@ -15,6 +15,7 @@ from shipkey.admin_ui import (
     purchases,
     sign_in,
     uploads,
+    webhook_endpoints,
     webhooks,
 )
 
@@ -27,6 +28,7 @@ PAGE_GROUPS = (
     licenses,
     deliveries,
     webhooks,
+    webhook_endpoints,
     mailbox,
 )
 

@@ -24,6 +24,7 @@ from shipkey.clock import utcnow
 from shipkey.db.writes import insert_ignore, rowcount
 from shipkey.errors import NotFound
 from shipkey.fulfilment.models import AccessGrant, AccessKind
+from shipkey.hooks import emit, listeners
 from shipkey.ids import hash_token, new_id
 from shipkey.orders.models import Purchase, PurchaseStatus
 
@@ -99,7 +100,7 @@ def grant_for_purchase(
     if kind is None:
         return None
     grant_id = new_id("acc")
-    insert_ignore(
+    granted = insert_ignore(
         session,
         AccessGrant,
         {
@@ -112,7 +113,29 @@ def grant_for_purchase(
         },
     )
     grant = session.scalars(select(AccessGrant).where(AccessGrant.purchase_id == purchase.id)).one()
+    if granted:
+        emit(session, "access.granted", lambda: grant_data(grant))
     return describe(secret, base_url, grant)
+
+
+def grant_data(grant: AccessGrant) -> dict[str, object]:
+    """An access grant for the seller's systems (its token is never shown: it is the access)."""
+    product = grant.purchase.product
+    return {
+        "id": grant.id,
+        "purchaseId": grant.purchase_id,
+        "email": grant.purchase.email,
+        "kind": grant.kind.value,
+        "product": product.slug,
+        "courseSlug": (product.meta or {}).get("courseSlug"),
+        "createdAt": _iso(grant.created_at),
+        "expiresAt": _iso(grant.expires_at),
+        "revokedAt": _iso(grant.revoked_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def list_for_purchase(session: Session, purchase_id: str) -> list[AccessGrant]:
@@ -126,7 +149,15 @@ def revoke_for_purchase(session: Session, purchase_id: str, now: datetime) -> in
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    return rowcount(result)
+    changed = rowcount(result)
+    if changed and listeners(session, "access.revoked"):
+        for grant in session.scalars(
+            select(AccessGrant)
+            .where(AccessGrant.purchase_id == purchase_id)
+            .execution_options(populate_existing=True)
+        ):
+            emit(session, "access.revoked", grant_data(grant))
+    return changed
 
 
 def extend_for_purchase(session: Session, purchase_id: str, until: datetime) -> int:

@@ -1,5 +1,5 @@
 """Seller webhooks: signed events to the seller's own systems (Standard Webhooks)."""
 
-from shipkey.hooks.outbox import EVENT_TYPES, emit
+from shipkey.hooks.outbox import EVENT_TYPES, emit, listeners
 
-__all__ = ["EVENT_TYPES", "emit"]
+__all__ = ["EVENT_TYPES", "emit", "listeners"]

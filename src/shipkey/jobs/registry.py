@@ -14,6 +14,12 @@ taken over meanwhile (the I/O did happen), so it is idempotent too.
 Give-up hooks run inside the transaction that marks a job FAILED, so their writes (marking an
 e-mail failed, queueing an alert) commit together with it.
 
+A kind registered with ``concurrency=n`` (I/O-bound work such as seller webhooks) runs in a
+pool of ``n`` threads beside the worker's loop: due jobs of that kind are claimed together, their
+handlers run at once, and what they achieved is recorded in one transaction for all of them.
+Such a job never holds up the others (a receiver that hangs until its timeout delays only its
+own kind's threads).
+
 Domains that define job kinds add their module to :data:`HANDLER_MODULES`; each such module has a
 ``register(registry)`` function.
 """
@@ -42,6 +48,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "shipkey.downloads.jobs",
     "shipkey.upkeep.prune",
     "shipkey.admin_ui.daily",
+    "shipkey.hooks.delivery",
 )
 
 
@@ -72,6 +79,8 @@ class JobType:
     kind: str
     handler: Handler
     on_give_up: GiveUpHook | None = None
+    concurrency: int = 0
+    """Threads that run this kind's jobs side by side; 0: one at a time in the worker's loop."""
 
 
 @dataclass
@@ -84,12 +93,22 @@ class Registry:
     start_hooks: list[Callable[[JobContext], None]] = field(default_factory=list)
 
     def register(
-        self, kind: str, handler: Handler, *, on_give_up: GiveUpHook | None = None
+        self,
+        kind: str,
+        handler: Handler,
+        *,
+        on_give_up: GiveUpHook | None = None,
+        concurrency: int = 0,
     ) -> None:
-        """Run ``handler`` for jobs of ``kind``; ``on_give_up`` when such a job fails for good."""
+        """Run ``handler`` for jobs of ``kind``; ``on_give_up`` when such a job fails for good;
+        ``concurrency`` threads at once for I/O-bound kinds (see the module's docstring)."""
         if kind in self.types:
             raise ValueError(f"a handler for {kind!r} is already registered")
-        self.types[kind] = JobType(kind, handler, on_give_up)
+        self.types[kind] = JobType(kind, handler, on_give_up, max(concurrency, 0))
+
+    def concurrent_kinds(self) -> dict[str, int]:
+        """Kinds whose jobs run in a pool of threads, with the size of each pool."""
+        return {kind: t.concurrency for kind, t in self.types.items() if t.concurrency > 0}
 
     def on_any_give_up(self, hook: GiveUpHook) -> None:
         """Run ``hook`` for every job that fails for good (after its kind's own hook)."""

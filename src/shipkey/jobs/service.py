@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import weakref
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,15 +130,33 @@ class Backoff:
 # --- claiming and finishing ----------------------------------------------------------------
 
 
-def next_due(session: Session, now: datetime) -> Job | None:
-    """The oldest due job, locked for this transaction; QUEUED, or RUNNING with a dead lease."""
+def next_due(session: Session, now: datetime, skip_kinds: Collection[str] = ()) -> Job | None:
+    """The oldest due job, locked for this transaction; QUEUED, or RUNNING with a dead lease.
+    Jobs of ``skip_kinds`` are left for later (their worker's pool is busy)."""
+    statement = select(Job).where(
+        Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]), Job.run_at <= now
+    )
+    if skip_kinds:
+        statement = statement.where(Job.kind.not_in(list(skip_kinds)))
     return session.scalars(
-        select(Job)
-        .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]), Job.run_at <= now)
-        .order_by(Job.run_at, Job.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
+        statement.order_by(Job.run_at, Job.id).limit(1).with_for_update(skip_locked=True)
     ).first()
+
+
+def more_due(session: Session, kind: str, now: datetime, limit: int) -> list[Job]:
+    """Up to ``limit`` more due QUEUED jobs of ``kind``, oldest first, locked for this
+    transaction (claimed together with one of them for a pool of threads)."""
+    if limit <= 0:
+        return []
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status == JobStatus.QUEUED, Job.kind == kind, Job.run_at <= now)
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
 
 
 def take(job: Job, worker_id: str, now: datetime, lease: timedelta, give_up: timedelta) -> None:
@@ -151,9 +170,25 @@ def take(job: Job, worker_id: str, now: datetime, lease: timedelta, give_up: tim
         job.give_up_at = now + give_up
 
 
-def claimed(session: Session, job_id: str, worker_id: str, attempt: int) -> Job | None:
-    """The job, locked, if this worker's claim on it still holds (else another took it over)."""
-    job = session.get(Job, job_id, with_for_update=True, populate_existing=True)
+def lock_rows(session: Session, job_ids: list[str]) -> dict[str, Job]:
+    """The jobs ``job_ids``, read and locked in one statement (for :func:`claimed`)."""
+    return {
+        job.id: job
+        for job in session.scalars(
+            select(Job)
+            .where(Job.id.in_(job_ids))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+
+
+def claimed(
+    session: Session, job_id: str, worker_id: str, attempt: int, locked: Job | None = None
+) -> Job | None:
+    """The job, locked, if this worker's claim on it still holds (else another took it over).
+    ``locked``: the row, read and locked already by :func:`lock_rows`."""
+    job = locked or session.get(Job, job_id, with_for_update=True, populate_existing=True)
     if job is None or job.status is not JobStatus.RUNNING:
         return None
     if job.locked_by != worker_id or job.attempts != attempt:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import secrets
 import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=5)
 BATCH = 100
+QUEUED_PER_THREAD = 4
 
 
 def worker_name() -> str:
@@ -74,20 +79,40 @@ class Worker:
         self._wake = threading.Event()
         self._stop: threading.Event | None = None
         self.foreground = foreground
+        self._threads = self.registry.concurrent_kinds()
+        # Claimed and not yet recorded, per pooled kind: enough queued behind the threads that
+        # claims and records come in batches rather than one job at a time.
+        self._capacity = {kind: QUEUED_PER_THREAD * n for kind, n in self._threads.items()}
+        self._inflight = dict.fromkeys(self._capacity, 0)
+        self._inflight_lock = threading.Lock()
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._pending: set[futures.Future[None]] = set()
+        self._finished: queue.SimpleQueue[tuple[Job, Outcome]] = queue.SimpleQueue()
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def run_once(self, limit: int = 1000) -> int:
-        """Run the jobs that are due now, at most ``limit``; returns how many were attempted."""
+    def run_once(self, limit: int = 1000, *, wait: bool = True) -> int:
+        """Run the jobs that are due now, at most about ``limit``; returns how many were
+        attempted. Jobs of concurrent kinds go to their pools; with ``wait`` the call returns
+        once they have finished and been recorded too."""
         attempted = 0
         while attempted < limit and not self.stopping:
             if self.foreground is not None:
                 self.foreground.give_way()
-            job = self._claim()
-            if job is None:
+            self._record_finished()
+            jobs = self._claim()
+            if not jobs:
                 break
-            self._run(job)
-            attempted += 1
+            for job in jobs:
+                if job.kind in self._capacity:
+                    self._submit(job)
+                else:
+                    self._run(job)
+            attempted += len(jobs)
+        if wait:
+            self._settle()
+        else:
+            self._record_finished()
         return attempted
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -103,6 +128,13 @@ class Worker:
                     self._wake.wait(self.poll_interval)
         finally:
             service.doorbell.unsubscribe(self._wake)
+            try:
+                self._settle()
+            except Exception:
+                log.exception("worker %s: recording the last concurrent jobs failed", self.name)
+            for pool in self._pools.values():
+                pool.shutdown(wait=True)
+            self._pools.clear()
             self.registry.stopped()
             log.info("worker %s stopped", self.name)
 
@@ -116,24 +148,33 @@ class Worker:
 
     def _run_batch(self) -> int:
         try:
-            return self.run_once(BATCH)
+            return self.run_once(BATCH, wait=False)
         except Exception:  # the database is away, or a bug: keep the worker alive
             log.exception("worker %s: the job loop failed; trying again", self.name)
             return 0
 
-    # --- one job ----------------------------------------------------------------------------
+    # --- claiming ---------------------------------------------------------------------------
 
-    def _claim(self) -> Job | None:
+    def _claim(self) -> list[Job]:
+        """One due job, and with it more of its kind when that kind runs in a pool."""
         while True:
             with self.ctx.db.session() as session:
                 now = self.ctx.now()
-                job = service.next_due(session, now)
+                with self._inflight_lock:
+                    free = {k: cap - self._inflight[k] for k, cap in self._capacity.items()}
+                busy = [kind for kind, left in free.items() if left <= 0]
+                job = service.next_due(session, now, busy)
                 if job is None:
-                    return None
+                    return []
                 if job.status is JobStatus.RUNNING and self._interrupted(session, job, now):
                     continue
-                service.take(job, self.name, now, self.lease, self.give_up)
-            return job
+                jobs = [job]
+                if free.get(job.kind, 0) > 1:
+                    more = service.more_due(session, job.kind, now, free[job.kind])
+                    jobs += [other for other in more if other.id != job.id][: free[job.kind] - 1]
+                for claimed in jobs:
+                    service.take(claimed, self.name, now, self.lease, self.give_up)
+            return jobs
 
     def _interrupted(self, session: Session, job: Job, now: datetime) -> bool:
         """A job whose worker died mid-attempt; True when it is past its give-up time."""
@@ -146,44 +187,64 @@ class Worker:
             return True
         return False
 
-    def _run(self, job: Job) -> None:
+    # --- one job ----------------------------------------------------------------------------
+
+    def _handle(self, job: Job) -> Outcome:
+        """Run ``job``'s handler (no transaction is open); what came of it."""
         job_type = self.registry.get(job.kind)
         try:
             if job_type is None:
                 raise LookupError(f"no handler is registered for job kind {job.kind!r}")
-            record = job_type.handler(self.ctx, job)
-            self._finish_done(job, record)
+            return Outcome(record=job_type.handler(self.ctx, job))
         except PermanentError as exc:
             log.warning("job %s (%s) failed for good: %s", job.id, job.kind, exc)
-            self._finish_failed(job, service.describe(exc), permanent=True)
+            return Outcome(error=service.describe(exc), permanent=True)
         except Exception as exc:
             log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, exc)
-            self._finish_failed(job, service.describe(exc), permanent=False)
+            return Outcome(error=service.describe(exc))
 
-    def _finish_done(self, job: Job, record: Recorder | None) -> None:
-        """DONE, with what the handler achieved (its recorder) in the same transaction."""
+    def _run(self, job: Job) -> None:
+        self._finish(job, self._handle(job))
+
+    def _finish(self, job: Job, outcome: Outcome) -> None:
+        """Record ``outcome`` in a transaction of its own; a recorder that fails makes it a
+        failed attempt (and what it wrote is rolled back)."""
+        if outcome.error is None:
+            try:
+                with self.ctx.db.session() as session:
+                    self._record(session, job, outcome)
+                return
+            except Exception as exc:
+                log.warning("job %s (%s): recording it failed: %s", job.id, job.kind, exc)
+                outcome = Outcome(error=service.describe(exc))
         with self.ctx.db.session() as session:
-            if record is not None:
-                record(session)
-            row = service.claimed(session, job.id, self.name, job.attempts)
+            self._record(session, job, outcome)
+
+    def _record(
+        self, session: Session, job: Job, outcome: Outcome, locked: Job | None = None
+    ) -> None:
+        """Write what came of ``job`` in ``session``: DONE with its recorder, or a retry, or
+        FAILED."""
+        if outcome.error is None:
+            if outcome.record is not None:
+                outcome.record(session)
+            row = service.claimed(session, job.id, self.name, job.attempts, locked)
             if row is None:
                 log.warning("job %s finished after its lease was taken over", job.id)
                 return
             service.mark_done(row, self.ctx.now())
-
-    def _finish_failed(self, job: Job, error: str, *, permanent: bool) -> None:
-        with self.ctx.db.session() as session:
-            row = service.claimed(session, job.id, self.name, job.attempts)
-            if row is None:
-                log.warning("job %s failed after its lease was taken over", job.id)
-                return
-            now = self.ctx.now()
-            deadline = row.give_up_at or now
-            if permanent or now >= deadline:
-                self._fail(session, row, error, now)
-            else:
-                retry_at = min(now + self.backoff.delay(row.attempts), deadline)
-                service.mark_retry(row, error, retry_at)
+            return
+        row = service.claimed(session, job.id, self.name, job.attempts, locked)
+        if row is None:
+            log.warning("job %s failed after its lease was taken over", job.id)
+            return
+        now = self.ctx.now()
+        deadline = row.give_up_at or now
+        if outcome.permanent or now >= deadline:
+            self._fail(session, row, outcome.error, now)
+        else:
+            retry_at = min(now + self.backoff.delay(row.attempts), deadline)
+            service.mark_retry(row, outcome.error, retry_at)
 
     def _fail(self, session: Session, job: Job, error: str, now: datetime) -> None:
         service.mark_failed(job, error, now)
@@ -195,6 +256,74 @@ class Worker:
             log.exception("job %s: the give-up hooks failed", job.id)
         else:
             savepoint.commit()
+
+    # --- jobs run in pools ------------------------------------------------------------------
+
+    def _submit(self, job: Job) -> None:
+        pool = self._pools.get(job.kind)
+        if pool is None:
+            pool = ThreadPoolExecutor(
+                max_workers=self._threads[job.kind], thread_name_prefix=f"shipkey-{job.kind}"
+            )
+            self._pools[job.kind] = pool
+        with self._inflight_lock:
+            self._inflight[job.kind] += 1
+        self._pending.add(pool.submit(self._run_pooled, job))
+
+    def _run_pooled(self, job: Job) -> None:
+        outcome = Outcome(error="the job's thread stopped unexpectedly")
+        try:
+            outcome = self._handle(job)
+        finally:
+            self._finished.put((job, outcome))
+            with self._inflight_lock:
+                self._inflight[job.kind] -= 1
+                left = self._inflight[job.kind]
+            if left <= self._capacity[job.kind] // 2:  # room for a batch: claim and record
+                self._wake.set()
+
+    def _record_finished(self) -> None:
+        """Record every pooled job that has finished, in one transaction for all of them (one
+        at a time if that transaction fails, so that one bad recorder costs only its job)."""
+        finished: list[tuple[Job, Outcome]] = []
+        while True:
+            try:
+                finished.append(self._finished.get_nowait())
+            except queue.Empty:
+                break
+        self._pending = {future for future in self._pending if not future.done()}
+        if not finished:
+            return
+        try:
+            with self.ctx.db.session() as session:
+                # The rows, locked, in one read (each _record then finds its own in the map).
+                rows = service.lock_rows(session, [job.id for job, _ in finished])
+                for job, outcome in finished:
+                    self._record(session, job, outcome, rows.get(job.id))
+            return
+        except Exception:
+            log.exception("recording %d jobs together failed; one at a time", len(finished))
+        for job, outcome in finished:
+            try:
+                self._finish(job, outcome)
+            except Exception:
+                log.exception("job %s: recording its outcome failed", job.id)
+
+    def _settle(self) -> None:
+        """Wait for the pooled jobs under way and record them."""
+        while self._pending:
+            futures.wait(list(self._pending))
+            self._record_finished()
+        self._record_finished()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of running a job: its recorder, or the error and whether retrying can help."""
+
+    record: Recorder | None = None
+    error: str | None = None
+    permanent: bool = False
 
 
 def run_until_signalled(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from shipkey.clock import utcnow
 from shipkey.db.writes import rowcount
 from shipkey.errors import Conflict
+from shipkey.licensing import events
 from shipkey.licensing.models import License, LicenseStatus
 from shipkey.licensing.refusals import record_expiry
 
@@ -72,6 +73,8 @@ def suspend(session: Session, lic: License, now: datetime | None = None) -> Lice
     changed = _transition(session, lic, SUSPEND_FROM, values)
     if not changed and lic.status is not LicenseStatus.SUSPENDED:
         raise _invalid_state(lic, "suspended")
+    if changed:
+        events.announce(session, "license.suspended", lic)
     return lic
 
 
@@ -82,6 +85,7 @@ def reinstate(session: Session, lic: License, now: datetime | None = None) -> Li
     if _transition(session, lic, REINSTATE_FROM, values):
         if record_expiry(session, lic.id, now):
             session.refresh(lic)
+        events.announce(session, "license.reinstated", lic)
         return lic
     if lic.status is not LicenseStatus.ACTIVE:
         raise _invalid_state(lic, "reinstated")
@@ -91,5 +95,6 @@ def reinstate(session: Session, lic: License, now: datetime | None = None) -> Li
 def revoke(session: Session, lic: License, now: datetime | None = None) -> License:
     """Any status → REVOKED, for good. Revoking twice changes nothing."""
     values: dict[str, object] = {"status": LicenseStatus.REVOKED, "revoked_at": now or utcnow()}
-    _transition(session, lic, REVOKE_FROM, values)
+    if _transition(session, lic, REVOKE_FROM, values):
+        events.announce(session, "license.revoked", lic)
     return lic

@@ -19,7 +19,7 @@ from shipkey.clock import utcnow
 from shipkey.db.writes import insert_new, rowcount
 from shipkey.errors import Conflict
 from shipkey.ids import new_id
-from shipkey.licensing import keys
+from shipkey.licensing import events, keys
 from shipkey.licensing.models import License, LicenseStatus
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase
@@ -68,6 +68,7 @@ def issue_license(
     for _ in range(KEY_ATTEMPTS):
         lic = insert_new(session, License, {**values, "key": keys.generate_key(prefix, secret)})
         if lic is not None:
+            events.announce(session, "license.created", lic)
             return lic
     raise RuntimeError("could not draw an unused license key")  # pragma: no cover
 
@@ -117,34 +118,55 @@ def issue_manual(
 
 def revoke_for_purchase(session: Session, purchase_id: str, now: datetime | None = None) -> int:
     """Revoke every license of a purchase (a refund); returns how many changed."""
+    changing = events.affected(
+        session,
+        "license.revoked",
+        License.purchase_id == purchase_id,
+        License.status != LicenseStatus.REVOKED,
+    )
     result = session.execute(
         update(License)
         .where(License.purchase_id == purchase_id, License.status != LicenseStatus.REVOKED)
         .values(status=LicenseStatus.REVOKED, revoked_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
+    events.announce_each(session, "license.revoked", changing)
     return rowcount(result)
 
 
 def suspend_for_purchase(session: Session, purchase_id: str, now: datetime | None = None) -> int:
     """Suspend the purchase's ACTIVE licenses (a dispute was opened); returns how many."""
+    changing = events.affected(
+        session,
+        "license.suspended",
+        License.purchase_id == purchase_id,
+        License.status == LicenseStatus.ACTIVE,
+    )
     result = session.execute(
         update(License)
         .where(License.purchase_id == purchase_id, License.status == LicenseStatus.ACTIVE)
         .values(status=LicenseStatus.SUSPENDED, suspended_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
+    events.announce_each(session, "license.suspended", changing)
     return rowcount(result)
 
 
 def reinstate_for_purchase(session: Session, purchase_id: str) -> int:
     """Make the purchase's SUSPENDED licenses ACTIVE again (a dispute was won)."""
+    changing = events.affected(
+        session,
+        "license.reinstated",
+        License.purchase_id == purchase_id,
+        License.status == LicenseStatus.SUSPENDED,
+    )
     result = session.execute(
         update(License)
         .where(License.purchase_id == purchase_id, License.status == LicenseStatus.SUSPENDED)
         .values(status=LicenseStatus.ACTIVE, suspended_at=None)
         .execution_options(synchronize_session=False)
     )
+    events.announce_each(session, "license.reinstated", changing)
     return rowcount(result)
 
 

@@ -36,6 +36,7 @@ from shipkey.db.engine import Database
 from shipkey.db.writes import insert_ignore, rowcount
 from shipkey.errors import BadRequest, Conflict, NotFound
 from shipkey.ids import new_id
+from shipkey.licensing import events
 from shipkey.licensing.keys import KeySecret, require_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license
@@ -153,7 +154,9 @@ class SeatRequest:
                 raise _too_many(lic)
             activation = self.insert_activation(session, lic.id)
             if activation is not None:
-                return self._done(session, lic, activation, already=False)
+                done = self._done(session, lic, activation, already=False)
+                events.announce(session, "license.activated", lic)
+                return done
             self._give_back_seat(session, lic.id)
         raise Conflict("The license is busy; try again.", "LICENSE_BUSY")  # pragma: no cover
 
@@ -283,6 +286,7 @@ def deactivate(
         .execution_options(synchronize_session=False)
     )
     session.refresh(lic)
+    events.announce(session, "license.deactivated", lic)
     return lic
 
 

@@ -7,11 +7,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from shipkey.hooks import emit
+from shipkey.hooks.delivery import alert_wanted
+from shipkey.hooks.models import WebhookDelivery, WebhookEndpoint
+from shipkey.hooks.outbox import DELIVER_JOB
 from shipkey.jobs.models import Job
 from shipkey.jobs.registry import JobContext, Recorder, Registry
 from shipkey.jobs.service import describe
 from shipkey.mail import service
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
+from shipkey.mail.schemas import DeliveryRead
 from shipkey.mail.senders import Outgoing, build_email, close_connection, sender_for
 
 log = logging.getLogger(__name__)
@@ -62,12 +67,18 @@ def send(ctx: JobContext, job: Job) -> Recorder | None:
 
 
 def message_failed(session: Session, _ctx: JobContext, job: Job) -> None:
-    """The send job gave up: the message is FAILED with the last error."""
-    service.mark_failed(session, _message_id(job), job.last_error)
+    """The send job gave up: the message is FAILED with the last error; a delivery e-mail's
+    failure is a ``delivery.failed`` event for the seller's systems."""
+    message = service.mark_failed(session, _message_id(job), job.last_error)
+    if message is not None and message.kind == MailKind.DELIVERY:
+        data = DeliveryRead.model_validate(message).model_dump(mode="json", by_alias=True)
+        emit(session, "delivery.failed", data)
 
 
 def _failure(session: Session, job: Job) -> dict[str, Any] | None:
     """What the seller is told about ``job``; None for a failed alert (never alert about one)."""
+    if job.kind == DELIVER_JOB:
+        return _webhook_failure(session, job)
     if job.kind != service.SEND_JOB:
         return {"failure": "job", "job_kind": job.kind, "job_id": job.id}
     message = session.get(MailMessage, _message_id(job))
@@ -81,13 +92,34 @@ def _failure(session: Session, job: Job) -> dict[str, Any] | None:
     }
 
 
+def _webhook_failure(session: Session, job: Job) -> dict[str, Any] | None:
+    delivery = session.get(WebhookDelivery, str(job.payload["delivery"]), populate_existing=True)
+    if delivery is None:
+        return {"failure": "job", "job_kind": job.kind, "job_id": job.id}
+    endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+    return {
+        "failure": "webhook",
+        "endpoint_url": endpoint.url if endpoint is not None else "",
+        "endpoint_disabled": endpoint is not None and not endpoint.enabled,
+        "event_type": delivery.type,
+        "event_id": delivery.event_id,
+        "attempts": delivery.attempts,
+        "error": delivery.last_error or job.last_error or "",
+        "deliveries_url": f"/admin/webhook-endpoints/{delivery.endpoint_id}",
+    }
+
+
 def alert_seller(session: Session, ctx: JobContext, job: Job) -> None:
     """E-mail ``SHIPKEY_ADMIN_EMAIL`` about a job that failed for good."""
+    if job.kind == DELIVER_JOB and not alert_wanted(session, job):
+        return
     failure = _failure(session, job)
     if failure is None:
         log.error("job %s: a seller alert could not be sent: %s", job.id, job.last_error)
         return
-    context = {**failure, "error": job.last_error or "", "attempts": job.attempts}
+    context = {"error": job.last_error or "", "attempts": job.attempts, **failure}
+    if str(context.get("deliveries_url", "")).startswith("/"):
+        context["deliveries_url"] = ctx.settings.base_url + str(context["deliveries_url"])
     if service.queue_seller_alert(session, ctx.settings, context) is None:
         log.error(
             "job %s (%s) failed for good and SHIPKEY_ADMIN_EMAIL is unset: %s",

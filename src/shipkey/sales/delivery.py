@@ -27,6 +27,7 @@ from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
+from shipkey.sales import events
 from shipkey.sales.queries import purchase_detail
 
 
@@ -86,6 +87,7 @@ def deliver(session: Session, settings: Settings, purchase: Purchase, now: datet
             [(lic.key, lic.expires_at) for lic in delivery.licenses],
             [(item.title, item.url) for item in delivery.access],
         )
+    events.announce(session, "purchase.completed", purchase)
     return delivery
 
 

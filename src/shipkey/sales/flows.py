@@ -31,6 +31,7 @@ from shipkey.mail.models import MailMessage
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.orders.schemas import PurchaseCreate
+from shipkey.sales import events
 from shipkey.sales.delivery import Delivery, deliver, fulfil
 
 Reason = Literal["refund", "dispute"]
@@ -120,6 +121,7 @@ def refund(
     if orders.mark_refunded(session, purchase, now, before_delivery=before_delivery):
         take_back(session, settings, purchase, now, reason)
         stamping.enqueue_discard(session, purchase)  # a personal copy is never needed again
+        events.announce(session, "purchase.refunded", purchase)
     elif purchase.status is not PurchaseStatus.REFUNDED:
         raise Conflict(
             f"A {purchase.status.value} purchase cannot be refunded.", "INVALID_PURCHASE_STATE"
@@ -151,6 +153,7 @@ def dispute(session: Session, purchase: Purchase, now: datetime | None = None) -
     if not orders.mark_disputed(session, purchase, now):
         return False
     licensing.suspend_for_purchase(session, purchase.id, now)
+    events.announce(session, "purchase.disputed", purchase)
     return True
 
 
