@@ -38,6 +38,7 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
+from shipkey.risk import routes as risk_routes
 from shipkey.sales import routes as order_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
 from shipkey.web.render import page_headers
@@ -133,6 +134,7 @@ def create_app(
                     lane.add(route)
     app.include_router(catalog_routes.router)
     app.include_router(upload_routes.router)
+    app.include_router(risk_routes.router)
     app.include_router(order_routes.router)
     app.include_router(download_routes.router)
     app.include_router(download_routes.admin_router)

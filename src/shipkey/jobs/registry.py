@@ -40,6 +40,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "shipkey.mail.handlers",
     "shipkey.payments.handlers",
     "shipkey.downloads.jobs",
+    "shipkey.risk.handlers",
 )
 
 

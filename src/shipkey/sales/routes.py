@@ -57,7 +57,14 @@ def resend_delivery(purchase_id: str, session: DbSession, settings: SettingsDep)
     return DeliveryRead.model_validate(delivery.resend(session, settings, purchase))
 
 
-@router.post("/{purchase_id}/download-links", status_code=201)
+@router.post(
+    "/{purchase_id}/download-links",
+    status_code=201,
+    responses={
+        403: {"description": "A risk event holds the purchase (`UNDER_REVIEW`)."},
+        409: {"description": "No link can be had (not completed, no file, no download left)."},
+    },
+)
 def create_download_link(purchase_id: str, session: DbSession, settings: SettingsDep) -> LinkRead:
     purchase = service.get_purchase(session, purchase_id)
     link = downloads.issue_link(session, purchase, settings.base_url)
