@@ -62,9 +62,11 @@ def test_links_fetched_from_many_networks_flag_the_purchase_once(
     assert len(risk_events(admin)) == 1
     [mail] = seller_mails(db)
     assert mail.to_address == SELLER
-    assert purchase["id"] in mail.text_body and "198.51.3.0/24" in mail.text_body
+    assert purchase["id"] in mail.text_body
+    assert "198.51.3.0/24" in mail.text_body
     [hook] = flagged_hooks(db)
-    assert hook.data["id"] == event["id"] and hook.data["kind"] == "DOWNLOAD_SHARING"
+    assert hook.data["id"] == event["id"]
+    assert hook.data["kind"] == "DOWNLOAD_SHARING"
 
 
 def test_an_honest_buyer_at_home_and_on_the_phone_is_not_flagged(
@@ -172,9 +174,11 @@ def test_risk_events_are_paged_and_filtered(
     first = admin.get("/api/admin/risk-events", params={"limit": 2})
     assert first.status_code == 200
     page = first.json()
-    assert len(page["items"]) == 2 and page["nextCursor"]
+    assert len(page["items"]) == 2
+    assert page["nextCursor"]
     rest = admin.get("/api/admin/risk-events", params={"limit": 2, "cursor": page["nextCursor"]})
-    assert len(rest.json()["items"]) == 1 and rest.json()["nextCursor"] is None
+    assert len(rest.json()["items"]) == 1
+    assert rest.json()["nextCursor"] is None
     assert risk_events(admin, kind="KEY_SHARING") == []
     assert risk_events(admin, status="CLEARED") == []
     assert admin.get("/api/admin/risk-events", params={"kind": "NOPE"}).status_code == 422
@@ -214,16 +218,19 @@ def test_evidence_of_a_purchase(
     assert evidence["customer"]["email"] == "buyer@example.com"
     assert evidence["consent"] is None
     [mail] = evidence["emails"]
-    assert mail["to"] == "buyer@example.com" and mail["sentAt"] is not None
+    assert mail["to"] == "buyer@example.com"
+    assert mail["sentAt"] is not None
     [fetched] = evidence["downloads"]
     assert fetched["ipAddress"] == "203.0.113.5"
     assert fetched["userAgent"] == "Safari/17"
     assert fetched["bytes"] == len(data)
     [machine] = evidence["activations"]
-    assert machine["machineId"] == "m1" and machine["licenseKey"] == key
+    assert machine["machineId"] == "m1"
+    assert machine["licenseKey"] == key
     validations = evidence["validations"]
     assert validations["count"] == 2
     assert validations["networks"] == ["203.0.113.0/24", "2001:db8:1::/48"]
-    assert validations["first"] is not None and validations["last"] is not None
+    assert validations["first"] is not None
+    assert validations["last"] is not None
     assert len(evidence["signIns"]) == 1
     assert admin.get("/api/admin/purchases/pur_nope/evidence").status_code == 404
