@@ -32,6 +32,7 @@ from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundM
 from shipkey.http.net import within
 from shipkey.jobs.worker import background_worker
 from shipkey.licensing import routes as license_routes
+from shipkey.licensing import sightings as license_sightings
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.licensing.signing_keys import signing_key_store
 from shipkey.mail import routes as mail_routes
@@ -90,6 +91,7 @@ def create_app(
             settings, database, files, enabled=run_worker, foreground=foreground
         ):
             yield
+            license_sightings.flush(database)  # what validations noted in the last seconds
         if db is None:
             database.dispose()
 

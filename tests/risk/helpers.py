@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shipkey.db.engine import Database
 from shipkey.hooks.models import OutboundEvent
+from shipkey.licensing import sightings
 from shipkey.licensing.models import License
 from shipkey.mail.models import MailMessage
 from shipkey.orders.models import Purchase
@@ -32,6 +33,8 @@ def download(base: str, token: str, address: str, agent: str = "Firefox") -> htt
 
 
 def validate(base: str, key: str, address: str) -> httpx.Response:
+    """A validation from ``address``; its network is written with the next flush (see
+    :func:`flush_sightings`)."""
     return httpx.post(
         f"{base}/api/licenses/validate",
         json={"licenseKey": key},
@@ -70,3 +73,8 @@ def held(db: Database, purchase_id: str) -> bool:
         purchase = session.get(Purchase, purchase_id)
         assert purchase is not None
         return purchase.under_review_since is not None
+
+
+def flush_sightings(db: Database) -> None:
+    """Write the networks validations noted, without waiting for the scheduled write."""
+    sightings.flush(db)

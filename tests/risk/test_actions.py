@@ -15,7 +15,7 @@ from shipkey.jobs.worker import Worker
 from tests.factories import create_purchase, new_link, product_with_file
 from tests.portal.helpers import sign_in
 from tests.risk.conftest import PROXY, SELLER, SUPPORT
-from tests.risk.helpers import held, license_status, risk_events, validate
+from tests.risk.helpers import flush_sightings, held, license_status, risk_events, validate
 
 
 @pytest.fixture
@@ -37,9 +37,10 @@ def _shared_key(admin: TestClient, live_server: str) -> tuple[dict[str, Any], st
     return purchase, purchase["licenses"][0]["key"]
 
 
-def _share(live_server: str, key: str) -> None:
+def _share(live_server: str, db: Database, key: str) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
         list(pool.map(lambda n: validate(live_server, key, f"172.16.{n}.1"), range(3)))
+    flush_sightings(db)
 
 
 def test_a_hit_suspends_and_holds_until_cleared(
@@ -47,7 +48,7 @@ def test_a_hit_suspends_and_holds_until_cleared(
 ) -> None:
     purchase, key = _shared_key(admin, live_server)
     token = new_link(admin, purchase["id"])
-    _share(live_server, key)
+    _share(live_server, db, key)
     worker.run_once()
 
     [event] = risk_events(admin, status="OPEN")
@@ -74,6 +75,7 @@ def test_a_hit_suspends_and_holds_until_cleared(
 
     # Cleared, the (kind, subject) may open a new event when the rule hits again.
     validate(live_server, key, "172.16.9.1")
+    flush_sightings(db)
     worker.run_once()
     assert len(risk_events(admin, status="OPEN")) == 1
     assert license_status(db, key) == "SUSPENDED"
@@ -84,7 +86,7 @@ def test_clearing_leaves_what_the_seller_suspended_by_hand(
 ) -> None:
     purchase, key = _shared_key(admin, live_server)
     assert admin.post(f"/api/admin/licenses/{key}/suspend").status_code == 200
-    _share(live_server, key)
+    _share(live_server, db, key)
     worker.run_once()
     [event] = risk_events(admin)
     assert held(db, purchase["id"])
@@ -97,7 +99,7 @@ def test_the_buyers_page_says_what_happened_and_whom_to_write_to(
     admin: TestClient, client: TestClient, live_server: str, db: Database, worker: Worker
 ) -> None:
     purchase, key = _shared_key(admin, live_server)
-    _share(live_server, key)
+    _share(live_server, db, key)
     worker.run_once()
     sign_in(client, db, "buyer@example.com")
     page = client.get(f"/purchases/{purchase['id']}")

@@ -20,6 +20,7 @@ from tests.risk.conftest import SELLER
 from tests.risk.helpers import (
     download,
     flagged_hooks,
+    flush_sightings,
     license_status,
     risk_events,
     seller_mails,
@@ -91,6 +92,7 @@ def test_a_key_validated_from_many_networks_at_once_is_flagged(
     with ThreadPoolExecutor(max_workers=7) as pool:
         answers = list(pool.map(lambda a: validate(live_server, key, a), addresses * 3))
     assert all(a.status_code == 200 and a.json()["valid"] for a in answers)
+    flush_sightings(db)
     with db.read_session() as session:
         sightings = session.scalars(
             select(LicenseSighting.network).order_by(LicenseSighting.network)
@@ -111,11 +113,12 @@ def test_a_key_validated_from_many_networks_at_once_is_flagged(
 
 
 def test_a_key_used_at_home_and_at_work_is_not_flagged(
-    admin: TestClient, live_server: str, worker: Worker
+    admin: TestClient, live_server: str, db: Database, worker: Worker
 ) -> None:
     key = create_purchase(admin, _licensed(admin))["licenses"][0]["key"]
     for address in ["203.0.113.5", "203.0.113.9", "198.51.100.20"] * 4:
         assert validate(live_server, key, address).json()["valid"]
+    flush_sightings(db)
     worker.run_once()
     assert risk_events(admin) == []
 
@@ -200,6 +203,7 @@ def test_evidence_of_a_purchase(
     assert activated.status_code == 200
     validate(live_server, key, "203.0.113.5")
     validate(live_server, key, "2001:db8:1::1")
+    flush_sightings(db)
     signed_in = utcnow() - timedelta(hours=1)
     with db.session() as session:
         session.add(

@@ -12,31 +12,25 @@ would hold a write transaction (SQLite's write lock) over every validation.
 from __future__ import annotations
 
 import asyncio
-import threading
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
 from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.db.reads import BatchRead, DirectRead
-from shipkey.db.writes import insert_ignore
 from shipkey.errors import NotFound
 from shipkey.http.net import network_of
-from shipkey.jobs import service as jobs
-from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.licensing.keys import KeySecret, parse_key, require_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license
 from shipkey.licensing.models import (
     License,
     LicenseActivation,
-    LicenseSighting,
     LicenseStatus,
     LicenseView,
     SeatView,
@@ -44,6 +38,7 @@ from shipkey.licensing.models import (
     product_features,
 )
 from shipkey.licensing.refusals import ensure_product, record_expiry, refusal
+from shipkey.licensing.sightings import sightings_of
 from shipkey.licensing.signing_keys import SigningKeyStore
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -79,52 +74,22 @@ class Sightings:
 
     expired_license_id: str | None = None
     seen_activation_id: str | None = None
-    new_network: tuple[str, str] | None = None
-    """(license id, network): a network this process has not yet recorded for the license
-    today (see :class:`SeenNetworks`)."""
 
     def __bool__(self) -> bool:
-        return (
-            self.expired_license_id is not None
-            or self.seen_activation_id is not None
-            or self.new_network is not None
-        )
+        return self.expired_license_id is not None or self.seen_activation_id is not None
 
 
-class SeenNetworks:
-    """The (license, network, day) triples this process has recorded: a validation from a
-    network already recorded today writes nothing. Bounded: when full it starts afresh (a
-    forgotten triple costs one ``INSERT … ON CONFLICT DO NOTHING``)."""
-
-    def __init__(self, capacity: int = 200_000) -> None:
-        self.capacity = capacity
-        self._seen: set[tuple[str, str, date]] = set()
-        self._lock = threading.Lock()
-
-    def __contains__(self, triple: tuple[str, str, date]) -> bool:
-        return triple in self._seen
-
-    def add(self, triple: tuple[str, str, date]) -> None:
-        with self._lock:
-            if len(self._seen) >= self.capacity:
-                self._seen.clear()
-            self._seen.add(triple)
-
-
-seen_networks = SeenNetworks()
-
-
-def _with_network(
-    sightings: Sightings, result: Validation, ip: str | None, seen: SeenNetworks
-) -> Sightings:
-    """``sightings`` and, when the license was found and ``ip``'s network is new for it today,
-    that network."""
+def _note_network(db: Database, result: Validation, ip: str | None) -> None:
+    """Note the network ``ip`` is in for the license (no write here: see
+    :mod:`shipkey.licensing.sightings`)."""
     if ip is None or result.license is None:
-        return sightings
+        return
     network = network_of(ip)
-    if network is None or (result.license.id, network, result.now.date()) in seen:
-        return sightings
-    return replace(sightings, new_network=(result.license.id, network))
+    if network is None:
+        return
+    sightings = sightings_of(db)
+    if sightings.note(result.license.id, network, result.now):
+        sightings.schedule(db)
 
 
 def _sightings(
@@ -165,18 +130,6 @@ def record_sightings(db: Database, sightings: Sightings, now: datetime) -> None:
                 .values(last_seen_at=now)
                 .execution_options(synchronize_session=False)
             )
-        if sightings.new_network is not None:
-            _record_network(session, *sightings.new_network, now)
-    if sightings.new_network is not None:
-        seen_networks.add((*sightings.new_network, now.date()))
-
-
-def _record_network(session: Session, license_id: str, network: str, now: datetime) -> None:
-    """The first validation of the day from ``network``: recorded, and the risk rules asked to
-    look at the license (once per new row)."""
-    values = {"license_id": license_id, "day": now.date(), "network": network, "first_at": now}
-    if insert_ignore(session, LicenseSighting, values):
-        jobs.enqueue(session, RISK_CHECK, {"license_id": license_id})
 
 
 # --- the read -----------------------------------------------------------------------------
@@ -288,11 +241,12 @@ async def validate(
     ``product``, a key of that product's slug), from the event loop.
 
     Reads without locks; a malformed key is answered without any query. The rare write (a
-    machine last seen more than a minute ago, an expiry noticed, the first validation of the
-    day from the network of ``ip``) goes to a thread, as it may wait for SQLite's write lock.
+    machine last seen more than a minute ago, an expiry noticed) goes to a thread, as it may
+    wait for SQLite's write lock. The network of ``ip`` is noted for the key-sharing rule, and
+    written later with others (:mod:`shipkey.licensing.sightings`).
     """
     result, sightings = await check(db, secret, raw_key, machine_id, now, product)
-    sightings = _with_network(sightings, result, ip, seen_networks)
+    _note_network(db, result, ip)
     if sightings:
         await asyncio.to_thread(record_sightings, db, sightings, result.now)
     return result
