@@ -67,8 +67,10 @@ def complete(
     known is completed and claimed for delivery by one UPDATE."""
     now = now or utcnow()
     if orders.complete_and_claim(session, purchase, now):
-        jobs.enqueue(session, RISK_CHECK, {"purchase_id": purchase.id})  # the buyer's refunds
-        return deliver(session, settings, purchase, now)
+        delivery = deliver(session, settings, purchase, now)
+        if orders.has_money_back(session, purchase):  # the repeat-refunder rule looks closer
+            jobs.enqueue(session, RISK_CHECK, {"purchase_id": purchase.id})
+        return delivery
     # Not the usual case: ``purchase`` now shows the state that holds (completed already, or
     # its buyer is not known yet), and each step is tried on its own.
     if purchase.status is PurchaseStatus.PENDING:
