@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -226,23 +226,6 @@ _COMPLETE_AND_CLAIM = conditional_update(
     *CLAIMABLE,
     columns=("status", "completed_at", "fulfilled_at", "delivered_at"),
 )
-
-
-def has_money_back(session: Session, purchase: Purchase) -> bool:
-    """Whether the purchase's buyer had another purchase refunded or disputed."""
-    if purchase.customer_id is None:
-        return False
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    Purchase.customer_id == purchase.customer_id,
-                    Purchase.id != purchase.id,
-                    Purchase.status.in_([PurchaseStatus.REFUNDED, PurchaseStatus.DISPUTED]),
-                )
-            )
-        )
-    )
 
 
 def claim(session: Session, purchase: Purchase, now: datetime) -> bool:

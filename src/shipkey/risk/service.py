@@ -62,7 +62,8 @@ def check_purchase(
 def check_license(
     session: Session, settings: Settings, license_id: str, now: datetime | None = None
 ) -> list[RiskEvent]:
-    """The license's rules (its validations' networks, its activations); the events opened."""
+    """The license's rules (its validations' networks, its activations) and its purchase's
+    buyer's refunds; the events opened."""
     now = now or utcnow()
     lic = session.get(License, license_id)
     if lic is None:
@@ -72,7 +73,11 @@ def check_license(
         rules.key_sharing(session, settings, lic.id, now),
         rules.activation_churn(session, settings, lic.id, now),
     ]
-    return _flag_all(session, settings, purchase, lic, hits, now)
+    opened = _flag_all(session, settings, purchase, lic, hits, now)
+    if purchase is not None:  # the key's first use is when a repeat refunder takes the goods
+        refunds = [rules.repeat_refunder(session, settings, purchase)]
+        opened += _flag_all(session, settings, purchase, None, refunds, now)
+    return opened
 
 
 def _flag_all(

@@ -25,8 +25,6 @@ from shipkey.downloads import jobs as stamping
 from shipkey.downloads import links as downloads
 from shipkey.errors import Conflict
 from shipkey.fulfilment import access
-from shipkey.jobs import service as jobs
-from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.licensing import issuing as licensing
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage
@@ -67,10 +65,7 @@ def complete(
     known is completed and claimed for delivery by one UPDATE."""
     now = now or utcnow()
     if orders.complete_and_claim(session, purchase, now):
-        delivery = deliver(session, settings, purchase, now)
-        if orders.has_money_back(session, purchase):  # the repeat-refunder rule looks closer
-            jobs.enqueue(session, RISK_CHECK, {"purchase_id": purchase.id})
-        return delivery
+        return deliver(session, settings, purchase, now)
     # Not the usual case: ``purchase`` now shows the state that holds (completed already, or
     # its buyer is not known yet), and each step is tried on its own.
     if purchase.status is PurchaseStatus.PENDING:
