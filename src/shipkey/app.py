@@ -35,12 +35,14 @@ from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundM
 from shipkey.http.net import within
 from shipkey.jobs.worker import background_worker
 from shipkey.licensing import routes as license_routes
+from shipkey.licensing import sightings as license_sightings
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.licensing.signing_keys import signing_key_store
 from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
+from shipkey.risk import routes as risk_routes
 from shipkey.sales import routes as order_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
 from shipkey.web.render import page_headers
@@ -92,6 +94,7 @@ def create_app(
             settings, database, files, enabled=run_worker, foreground=foreground
         ):
             yield
+            license_sightings.flush(database)  # what validations noted in the last seconds
         if db is None:
             database.dispose()
 
@@ -138,6 +141,7 @@ def create_app(
                     lane.add(route)
     app.include_router(catalog_routes.router)
     app.include_router(upload_routes.router)
+    app.include_router(risk_routes.router)
     app.include_router(order_routes.router)
     app.include_router(download_routes.router)
     app.include_router(download_routes.admin_router)

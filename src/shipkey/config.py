@@ -99,6 +99,36 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle the SMTP server's certificate is checked against."
     )
+    risk_action: Literal["flag", "suspend"] = Field(
+        default="flag",
+        description="What a risk rule's hit does besides recording it and telling the seller: "
+        "flag only, or suspend the license and refuse new download links until cleared.",
+    )
+    risk_download_networks: int = Field(
+        default=3,
+        ge=1,
+        description="A purchase's links fetched from more networks than this in 24 h is a hit.",
+    )
+    risk_validation_networks: int = Field(
+        default=5,
+        ge=1,
+        description="A license validated from more networks than this in 24 h is a hit.",
+    )
+    risk_activation_churn: int = Field(
+        default=5,
+        ge=1,
+        description="A license activated and deactivated more times than this in 30 days is a hit.",
+    )
+    risk_refunds: int = Field(
+        default=2,
+        ge=1,
+        description="A buyer with at least this many refunded or disputed purchases buying again "
+        "is a hit.",
+    )
+    refund_on_fraud_warning: Literal["on", "off"] = Field(
+        default="off",
+        description="on: a payment Stripe sends an early fraud warning for is refunded at once.",
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -8,11 +8,12 @@ from shipkey.downloads.models import Download
 from shipkey.fulfilment.models import AccessGrant, AccessKind
 from shipkey.hooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 from shipkey.jobs.models import Job, JobStatus
-from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
+from shipkey.licensing.models import License, LicenseActivation, LicenseSighting, LicenseStatus
 from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
 from shipkey.portal.models import LoginPurpose, LoginToken
+from shipkey.risk.models import RiskEvent, RiskKind, RiskStatus
 from shipkey.web.models import WebSignIn
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "JobStatus",
     "License",
     "LicenseActivation",
+    "LicenseSighting",
     "LicenseStatus",
     "LicenseType",
     "LoginPurpose",
@@ -40,6 +42,9 @@ __all__ = [
     "ProductType",
     "Purchase",
     "PurchaseStatus",
+    "RiskEvent",
+    "RiskKind",
+    "RiskStatus",
     "WebSignIn",
     "WebhookDelivery",
     "WebhookEndpoint",

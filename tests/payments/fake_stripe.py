@@ -2,8 +2,9 @@
 
 It runs on loopback in a thread; the ``stripe`` package talks to it through
 ``SHIPKEY_STRIPE_API_BASE``, so requests are encoded, sent and decoded exactly as against
-Stripe. Implemented: ``POST /v1/checkout/sessions`` (with idempotency keys) and
-``GET /v1/checkout/sessions/{id}``. Tests change a session's state with :meth:`FakeStripe.pay`.
+Stripe. Implemented: ``POST /v1/checkout/sessions`` (with idempotency keys),
+``GET /v1/checkout/sessions/{id}``, ``POST /v1/refunds`` (with idempotency keys) and
+``POST /v1/disputes/{id}`` (evidence). Tests change a session's state with :meth:`FakeStripe.pay`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ class FakeStripe:
         self.failures: list[int] = []
         """Statuses to answer the next requests with, one each (Stripe having a bad day)."""
         self.idempotency_keys: list[str | None] = []
+        self.refunds: list[dict[str, Any]] = []
+        """The parameters of every refund created (one per idempotency key)."""
+        self.refunds_by_key: dict[str, dict[str, Any]] = {}
+        self.disputes: dict[str, dict[str, Any]] = {}
+        self.dispute_updates: list[tuple[str, dict[str, Any]]] = []
+        """(dispute id, parameters) of every ``POST /v1/disputes/{id}``."""
         self._lock = threading.Lock()
         fake = self
 
@@ -148,6 +155,15 @@ class FakeStripe:
                     return
                 self._send(request, 200, found)
                 return
+            if method == "POST" and path == "/v1/refunds":
+                self._send(
+                    request, 200, self._refund(params, request.headers.get("Idempotency-Key"))
+                )
+                return
+            match = re.fullmatch(r"/v1/disputes/([^/]+)", path)
+            if method == "POST" and match:
+                self._send(request, 200, self._update_dispute(match.group(1), params))
+                return
         self._send(request, 404, _error("invalid_request_error", f"Unrecognized URL {path}"))
 
     def _create(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +194,29 @@ class FakeStripe:
         session["customer_details"]["email"] = params.get("customer_email")
         self.sessions[session_id] = session
         return session
+
+    def _refund(self, params: dict[str, Any], key: str | None) -> dict[str, Any]:
+        existing = self.refunds_by_key.get(key) if key else None
+        if existing is not None:
+            return existing
+        refund = fixture("refund")
+        refund.update(
+            id=new_id("re"),
+            payment_intent=params.get("payment_intent"),
+            reason=params.get("reason"),
+            status="succeeded",
+        )
+        self.refunds.append(params)
+        if key:
+            self.refunds_by_key[key] = refund
+        return refund
+
+    def _update_dispute(self, dispute_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        dispute = self.disputes.get(dispute_id) or {**fixture("dispute"), "id": dispute_id}
+        dispute["evidence"] = {**dispute["evidence"], **params.get("evidence", {})}
+        self.disputes[dispute_id] = dispute
+        self.dispute_updates.append((dispute_id, params))
+        return dispute
 
     @staticmethod
     def _send(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:

@@ -184,3 +184,19 @@ def deliver(client: TestClient, payload: dict[str, Any]) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def early_fraud_warning(
+    payment_intent: str, *, charge_id: str | None = None, actionable: bool = True
+) -> dict[str, Any]:
+    """A ``radar.early_fraud_warning``, shaped as Stripe's API reference shows it."""
+    return {
+        "id": new_id("issfr"),
+        "object": "radar.early_fraud_warning",
+        "actionable": actionable,
+        "charge": charge_id or new_id("ch"),
+        "created": int(time.time()),
+        "fraud_type": "made_with_stolen_card",
+        "livemode": False,
+        "payment_intent": payment_intent,
+    }

@@ -191,6 +191,8 @@ def _visit_all(page: Page, checker: Checker, site: Site, shop: dict[str, Any], n
         "/admin/webhooks",
         "/admin/webhook-endpoints",
         f"/admin/webhook-endpoints/{shop['hook']['id']}",
+        "/admin/risk",
+        f"/admin/purchases/{sale_id}/evidence",
     ):
         checker.check(page, path)
     # The product form refused: every field's error next to it.

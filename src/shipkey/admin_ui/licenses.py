@@ -20,6 +20,7 @@ from shipkey.licensing import admin as license_admin
 from shipkey.licensing import lookups as license_lookups
 from shipkey.licensing import seats
 from shipkey.licensing.models import License
+from shipkey.risk import service as risk
 from shipkey.web.errors import notice_on_error
 from shipkey.web.render import redirect, render, tr
 from shipkey.web.session import WebSessionDep, safe_next
@@ -60,6 +61,7 @@ def license_page(request: Request, license_id: str, session: ReadSession) -> Res
             "email": emails.get(lic.customer_id, ""),
             "activations": license_lookups.list_activations(session, lic.id),
             "actions": actions.license_actions(lic),
+            "risk": risk.open_for(session, license_id=lic.id),
         },
     )
 

@@ -22,6 +22,7 @@ from shipkey.http.deps import DbSession, ReadSession, SettingsDep
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase
 from shipkey.portal import service as portal
+from shipkey.risk import service as risk
 from shipkey.sales import flows
 from shipkey.web.errors import notice_on_error
 from shipkey.web.render import redirect, render, tr
@@ -61,6 +62,7 @@ def purchase_page(request: Request, purchase_id: str, session: ReadSession) -> R
             "view": view,
             "messages": service.messages_for(session, purchase.id),
             "actions": actions.purchase_actions(purchase),
+            "risk": risk.open_for(session, purchase_id=purchase.id),
         },
     )
 

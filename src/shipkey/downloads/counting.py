@@ -17,11 +17,15 @@ from shipkey.db.writes import rowcount
 from shipkey.downloads.models import Download
 from shipkey.errors import Forbidden
 from shipkey.http.net import Client
+from shipkey.jobs import service as jobs
+from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.orders.models import Purchase, PurchaseStatus
 
 
 def refusal(purchase: Purchase) -> Forbidden | None:
     """Why the purchase's links serve nothing (403), if they do not."""
+    if purchase.under_review_since is not None:
+        return under_review()
     if purchase.status is PurchaseStatus.REFUNDED:
         return Forbidden("This purchase was refunded.", "PURCHASE_REFUNDED")
     if purchase.status is PurchaseStatus.DISPUTED:
@@ -29,6 +33,13 @@ def refusal(purchase: Purchase) -> Forbidden | None:
     if purchase.status is not PurchaseStatus.COMPLETED:
         return Forbidden("This purchase is not completed.", "PURCHASE_NOT_COMPLETED")
     return None
+
+
+def under_review() -> Forbidden:
+    """The 403 of a purchase a risk event holds until the seller clears it."""
+    return Forbidden(
+        "This purchase is under review; write to the seller's support address.", "UNDER_REVIEW"
+    )
 
 
 def limit_reached(purchase: Purchase) -> Forbidden:
@@ -71,6 +82,7 @@ def claim(session: Session, link: Download, client: Client, now: datetime) -> bo
     if rowcount(counted) != 1:
         session.refresh(link.purchase)
         raise refusal(link.purchase) or limit_reached(link.purchase)
+    jobs.enqueue(session, RISK_CHECK, {"purchase_id": link.purchase_id})  # link sharing
     return True
 
 

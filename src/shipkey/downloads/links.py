@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from shipkey.clock import utcnow
 from shipkey.db.writes import rowcount
 from shipkey.downloads.models import Download
-from shipkey.errors import Conflict
+from shipkey.errors import Conflict, Forbidden
 from shipkey.ids import hash_token
 from shipkey.orders.models import Purchase, PurchaseStatus
 
@@ -41,7 +41,13 @@ def download_url(base_url: str, token: str) -> str:
 
 
 def ensure_downloadable(purchase: Purchase) -> None:
-    """Why a purchase cannot get a new link (409), if it cannot."""
+    """Why a purchase cannot get a new link (409; 403 ``UNDER_REVIEW`` while a risk event
+    holds it), if it cannot."""
+    if purchase.under_review_since is not None:
+        raise Forbidden(
+            "This purchase is under review; write to the seller's support address.",
+            "UNDER_REVIEW",
+        )
     if purchase.status is not PurchaseStatus.COMPLETED:
         raise Conflict(
             f"The purchase is {purchase.status.value}, not COMPLETED.", "PURCHASE_NOT_COMPLETED"

@@ -108,3 +108,23 @@ class Client:
 
     ip: str | None = None
     user_agent: str | None = None
+
+
+IPV4_NETWORK_PREFIX = 24
+IPV6_NETWORK_PREFIX = 48
+"""The network a client address belongs to, for telling places apart: one household, office
+or mobile carrier's pool is one /24 (IPv4) or one /48 (IPv6, a site's allocation)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def network_of(ip: str | None) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) an address recorded by :func:`client_ip` is in, as CIDR
+    text; an IPv4-mapped IPv6 address counts as its IPv4 address; None for no address."""
+    addr = _parse_ip(ip.split("%", 1)[0]) if ip else None
+    if addr is None:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is None:
+            return str(ipaddress.IPv6Network((addr, IPV6_NETWORK_PREFIX), strict=False))
+        addr = addr.ipv4_mapped
+    return str(ipaddress.IPv4Network((addr, IPV4_NETWORK_PREFIX), strict=False))

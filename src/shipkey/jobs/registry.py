@@ -49,6 +49,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "shipkey.upkeep.prune",
     "shipkey.admin_ui.daily",
     "shipkey.hooks.delivery",
+    "shipkey.risk.handlers",
 )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shipkey.catalog.models import LicenseType, Product
@@ -188,3 +188,19 @@ class LicenseActivation(Base):
     @property
     def active(self) -> bool:
         return self.deactivated_at is None
+
+
+class LicenseSighting(Base):
+    """A network a license was validated from, once per UTC day: what the sharing rule counts.
+
+    Written by a validation's sparse write (:func:`shipkey.licensing.validation.record_sightings`)
+    the first time a (license, network, day) is seen, so the hot read never waits for it.
+    """
+
+    __tablename__ = "license_sightings"
+
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """When the network was first seen that day."""

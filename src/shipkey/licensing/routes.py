@@ -171,12 +171,18 @@ async def validate(request: Request) -> Response:
     """Whether a key is valid now and, with ``machineId``, activated on that machine."""
     # Programs call this at every start: no dependencies and no declared body (see json_body).
     limits: LicenseRateLimits = request.app.state.license_rate_limits
-    await limits.hit_ip_async(get_client_ip(request))  # first: a malformed body counts too
+    ip = get_client_ip(request)
+    await limits.hit_ip_async(ip)  # first: a malformed body counts too
     data = await json_body(request, ValidateRequest)
     await limits.hit_key_async(data.license_key)
     db, settings = get_database(request), get_settings(request)
     result = await validation.validate(
-        db, settings.license_key_secrets, data.license_key, data.machine_id, product=data.product
+        db,
+        settings.license_key_secrets,
+        data.license_key,
+        data.machine_id,
+        product=data.product,
+        ip=ip,
     )
     info = LicenseInfo.of(result.license, result.now) if result.license is not None else None
     answer = ValidateResponse(valid=result.valid, code=result.code, license=info)

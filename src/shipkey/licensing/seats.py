@@ -36,6 +36,8 @@ from shipkey.db.engine import Database
 from shipkey.db.writes import insert_ignore, rowcount
 from shipkey.errors import BadRequest, Conflict, NotFound
 from shipkey.ids import new_id
+from shipkey.jobs import service as jobs
+from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.licensing import events
 from shipkey.licensing.keys import KeySecret, require_key
 from shipkey.licensing.license_file import issue_file
@@ -287,6 +289,7 @@ def deactivate(
     )
     session.refresh(lic)
     events.announce(session, "license.deactivated", lic)
+    jobs.enqueue(session, RISK_CHECK, {"license_id": lic.id})  # activation churn
     return lic
 
 

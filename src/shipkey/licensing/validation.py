@@ -24,6 +24,7 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.db.reads import BatchRead, DirectRead
 from shipkey.errors import NotFound
+from shipkey.http.net import network_of
 from shipkey.licensing.keys import KeySecret, parse_key, require_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license
@@ -37,6 +38,7 @@ from shipkey.licensing.models import (
     product_features,
 )
 from shipkey.licensing.refusals import ensure_product, record_expiry, refusal
+from shipkey.licensing.sightings import sightings_of
 from shipkey.licensing.signing_keys import SigningKeyStore
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -75,6 +77,19 @@ class Sightings:
 
     def __bool__(self) -> bool:
         return self.expired_license_id is not None or self.seen_activation_id is not None
+
+
+def _note_network(db: Database, result: Validation, ip: str | None) -> None:
+    """Note the network ``ip`` is in for the license (no write here: see
+    :mod:`shipkey.licensing.sightings`)."""
+    if ip is None or result.license is None:
+        return
+    network = network_of(ip)
+    if network is None:
+        return
+    sightings = sightings_of(db)
+    if sightings.note(result.license.id, network, result.now):
+        sightings.schedule(db)
 
 
 def _sightings(
@@ -220,15 +235,18 @@ async def validate(
     machine_id: str | None = None,
     now: datetime | None = None,
     product: str | None = None,
+    ip: str | None = None,
 ) -> Validation:
     """Whether a key is valid now (and, with ``machine_id``, activated on that machine; with
     ``product``, a key of that product's slug), from the event loop.
 
     Reads without locks; a malformed key is answered without any query. The rare write (a
     machine last seen more than a minute ago, an expiry noticed) goes to a thread, as it may
-    wait for SQLite's write lock.
+    wait for SQLite's write lock. The network of ``ip`` is noted for the key-sharing rule, and
+    written later with others (:mod:`shipkey.licensing.sightings`).
     """
     result, sightings = await check(db, secret, raw_key, machine_id, now, product)
+    _note_network(db, result, ip)
     if sightings:
         await asyncio.to_thread(record_sightings, db, sightings, result.now)
     return result

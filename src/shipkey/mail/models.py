@@ -27,6 +27,9 @@ class MailKind(enum.StrEnum):
     REVOKED = "revoked"
     SELLER_ALERT = "seller_alert"
     LOGIN = "login"
+    RISK_FLAGGED = "risk_flagged"
+    FRAUD_REFUND = "fraud_refund"
+    DISPUTE_EVIDENCE = "dispute_evidence"
 
 
 BODIES_KEPT = "status = 'SENT' AND text_body <> ''"

@@ -262,6 +262,52 @@ def queue_seller_alert(
     )
 
 
+def _to_seller(
+    session: Session, settings: Settings, kind: MailKind, context: dict[str, Any]
+) -> MailMessage | None:
+    if not settings.admin_email:
+        return None
+    values = {"base_url": settings.base_url, "support": support_address(settings), **context}
+    return queue_mail(session, kind, settings.admin_email, settings.default_locale, values)
+
+
+def queue_risk_flagged(
+    session: Session, settings: Settings, context: dict[str, Any]
+) -> MailMessage | None:
+    """Tell ``SHIPKEY_ADMIN_EMAIL`` a risk rule was hit (None when it is unset). ``context``:
+    ``what``, ``purchase_id``, ``license_key``, ``evidence`` (lines), ``suspended``."""
+    return _to_seller(
+        session,
+        settings,
+        MailKind.RISK_FLAGGED,
+        {"risk_url": f"{settings.base_url}/admin/risk", **context},
+    )
+
+
+def queue_dispute_evidence(
+    session: Session, settings: Settings, purchase_id: str, dispute_id: str
+) -> MailMessage | None:
+    """Tell the seller the evidence is attached to a dispute, with its link in Stripe."""
+    return _to_seller(
+        session,
+        settings,
+        MailKind.DISPUTE_EVIDENCE,
+        {
+            "purchase_id": purchase_id,
+            "dispute_url": f"https://dashboard.stripe.com/disputes/{dispute_id}",
+        },
+    )
+
+
+def queue_fraud_refund(session: Session, settings: Settings, purchase: Purchase) -> MailMessage:
+    """Tell the buyer the payment was refunded after the bank's early fraud warning."""
+    context = _purchase_context(settings, purchase)
+    locale = locale_for(settings, purchase)
+    return queue_mail(
+        session, MailKind.FRAUD_REFUND, _recipient(purchase), locale, context, purchase.id
+    )
+
+
 # --- recording attempts (the worker) --------------------------------------------------------
 
 

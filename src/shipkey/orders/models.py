@@ -88,6 +88,9 @@ class Purchase(Base):
     # Subscriptions: paid up to here (the latest invoice's period end); ended when cancelled.
     paid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    under_review_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """Set while a risk event holds the purchase (``SHIPKEY_RISK_ACTION=suspend``, or a Stripe
+    early fraud warning): no new download link and no download until the seller clears it."""
 
     product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
     customer: Mapped[Customer] = relationship(lazy="raise")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
 from shipkey.orders.models import Purchase, PurchaseStatus
-from shipkey.payments import lookups
+from shipkey.payments import fraud, lookups
 from shipkey.payments.models import PROVIDER, EventStatus, WebhookEvent
 from shipkey.payments.outcomes import NotYet, Outcome, Unprocessable
 from shipkey.payments.stripe_objects import (
@@ -126,6 +126,7 @@ def _dispute_created(
     if _closed_already(session, text(obj.get("id"))):
         return Outcome(EventStatus.IGNORED, purchase.id)  # its closing came first
     flows.dispute(session, purchase, now)
+    fraud.dispute_opened(session, purchase, text(obj.get("id")))
     return Outcome(EventStatus.PROCESSED, purchase.id)
 
 
@@ -207,6 +208,7 @@ HANDLERS: dict[str, Handler] = {
     "charge.refunded": _charge_refunded,
     "charge.dispute.created": _dispute_created,
     "charge.dispute.closed": _dispute_closed,
+    "radar.early_fraud_warning.created": fraud.early_fraud_warning,
     "invoice.paid": _invoice_paid,
     "customer.subscription.deleted": _subscription_deleted,
 }

@@ -1,4 +1,5 @@
-"""Talking to Stripe's API through the ``stripe`` package: Checkout Sessions.
+"""Talking to Stripe's API through the ``stripe`` package: Checkout Sessions, refunds (after an
+early fraud warning) and dispute evidence.
 
 ``SHIPKEY_STRIPE_API_BASE`` points the client elsewhere (stripe-mock, the test suite's fake);
 unset, it talks to Stripe with ``SHIPKEY_STRIPE_SECRET_KEY``.
@@ -70,6 +71,33 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _provider_error(exc) from exc
         return _session(found)
+
+    def refund_payment(self, payment_intent: str, idempotency_key: str) -> dict[str, Any]:
+        """Refund a payment in full (``POST /v1/refunds``); the refund object."""
+        try:
+            refund = self._client.v1.refunds.create(
+                {"payment_intent": payment_intent, "reason": "fraudulent"},
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        data: dict[str, Any] = refund.to_dict()
+        return data
+
+    def attach_dispute_evidence(
+        self, dispute_id: str, evidence: dict[str, str], idempotency_key: str
+    ) -> dict[str, Any]:
+        """Fill in a dispute's evidence without submitting it (``POST /v1/disputes/{id}``)."""
+        try:
+            dispute = self._client.v1.disputes.update(
+                dispute_id,
+                cast(Any, {"evidence": evidence, "submit": False}),
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        data: dict[str, Any] = dispute.to_dict()
+        return data
 
 
 def _session(obj: stripe.checkout.Session) -> CheckoutSession:

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.jobs.models import Job
 from shipkey.jobs.registry import JobContext, Registry
-from shipkey.payments import events
+from shipkey.payments import events, fraud
 from shipkey.payments.models import EventStatus
 
 
@@ -16,6 +16,8 @@ class EventPending(Exception):  # noqa: N818
 
 def register(registry: Registry) -> None:
     registry.register(events.EVENT_JOB, apply_event, on_give_up=event_failed)
+    registry.register(fraud.REFUND_JOB, fraud.refund_for_warning)
+    registry.register(fraud.EVIDENCE_JOB, fraud.attach_evidence)
 
 
 def apply_event(ctx: JobContext, job: Job) -> None:

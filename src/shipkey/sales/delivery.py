@@ -66,7 +66,7 @@ def deliver(session: Session, settings: Settings, purchase: Purchase, now: datet
         session.refresh(purchase)
     delivery = Delivery(purchase)
     product = purchase.product
-    if product.has_file:
+    if product.has_file and purchase.under_review_since is None:
         delivery.links.append(downloads.issue_link(session, purchase, settings.base_url, now))
         stamping.enqueue_stamp(session, purchase)  # a personal copy for stamped e-books
     if product.has_license:
@@ -105,7 +105,11 @@ def resend(
     if not purchase.email:
         raise Conflict("The purchase has no e-mail address.", "NO_EMAIL")
     links = []
-    if purchase.product.has_file and purchase.downloads_left > 0:
+    if (
+        purchase.product.has_file
+        and purchase.downloads_left > 0
+        and purchase.under_review_since is None
+    ):
         link = downloads.issue_link(session, purchase, settings.base_url, now)
         links.append((link.url, link.expires_at))
     detail = purchase_detail(session, purchase)

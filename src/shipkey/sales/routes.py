@@ -83,6 +83,7 @@ def resend_delivery(purchase_id: str, session: DbSession, settings: SettingsDep)
     status_code=201,
     responses=errors(
         NOT_FOUND,
+        (403, "A risk event holds the purchase (`UNDER_REVIEW`)."),
         (
             409,
             "`PURCHASE_NOT_COMPLETED`, `NO_FILE`, or `DOWNLOAD_LIMIT_REACHED` (with "

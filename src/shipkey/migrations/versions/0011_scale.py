@@ -8,7 +8,7 @@ indexes (``pg_trgm``) answer those; SQLite keeps its plain scans. Pruning finds 
 jobs, sent e-mails whose bodies are still kept, old webhook events and spent sign-in links by
 index.
 
-Revision ID: 0016_scale
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-05 22:30:00
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_scale"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

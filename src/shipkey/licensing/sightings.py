@@ -1,0 +1,118 @@
+"""The networks a license is validated from, for the key-sharing rule (:mod:`shipkey.risk`).
+
+Validation is the hot path and stays a read: it only notes a (license, network, UTC day) it has
+not seen in memory (:meth:`NetworkSightings.note`, a set lookup). What was noted is written a
+couple of seconds later, in one short transaction for every validation noted meanwhile, by a
+thread the event loop starts (:func:`schedule`): one row in ``license_sightings`` per triple
+(``INSERT … ON CONFLICT DO NOTHING``, so processes that note the same triple write it once) and
+one ``risk.check`` job per license that got a new row. A process that stops loses at most the
+sightings of its last couple of seconds (the app writes them on shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import weakref
+from datetime import date, datetime
+
+from shipkey.db.engine import Database
+from shipkey.db.writes import insert_ignore
+from shipkey.jobs import service as jobs
+from shipkey.jobs.kinds import RISK_CHECK
+from shipkey.licensing.models import LicenseSighting
+
+log = logging.getLogger(__name__)
+
+FLUSH_DELAY = 2.0
+"""Seconds between a first new sighting and the write of every sighting noted meanwhile."""
+STALE_SCHEDULE = 30.0
+"""A write scheduled this long ago that never ran (its event loop ended) is scheduled again."""
+
+Triple = tuple[str, str, date]
+
+
+class NetworkSightings:
+    """The sightings of one database: those written or pending, and those pending."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._seen: set[Triple] = set()
+        self._pending: dict[Triple, datetime] = {}
+        self._scheduled_at: float | None = None
+        self._lock = threading.Lock()
+        self._tasks: set[asyncio.Future[int]] = set()
+
+    def note(self, license_id: str, network: str, now: datetime) -> bool:
+        """Note a validation of ``license_id`` from ``network``; True when a write should be
+        scheduled (the first pending sighting, or a schedule that never ran)."""
+        triple = (license_id, network, now.date())
+        if triple in self._seen:  # the usual case: no lock, no write
+            return False
+        with self._lock:
+            if triple in self._seen:
+                return False
+            if len(self._seen) >= self.capacity:  # a forgotten triple costs one ignored INSERT
+                self._seen.clear()
+            self._seen.add(triple)
+            self._pending[triple] = now
+            clock = time.monotonic()
+            if self._scheduled_at is not None and clock - self._scheduled_at < STALE_SCHEDULE:
+                return False
+            self._scheduled_at = clock
+            return True
+
+    def flush(self, db: Database) -> int:
+        """Write what is pending (one transaction); how many rows were new."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._scheduled_at = None
+        if not pending:
+            return 0
+        try:
+            new = 0
+            with db.session() as session:
+                checked: set[str] = set()
+                for (license_id, network, day), at in pending.items():
+                    values = {"license_id": license_id, "day": day, "network": network}
+                    if insert_ignore(session, LicenseSighting, {**values, "first_at": at}):
+                        new += 1
+                        if license_id not in checked:
+                            checked.add(license_id)
+                            jobs.enqueue(session, RISK_CHECK, {"license_id": license_id})
+        except Exception:
+            with self._lock:
+                self._seen.difference_update(pending)
+            log.exception("could not record %d license sightings", len(pending))
+            return 0
+        return new
+
+    def schedule(self, db: Database) -> None:
+        """Write the pending sightings in :data:`FLUSH_DELAY` seconds, off the event loop."""
+        loop = asyncio.get_running_loop()
+
+        def start() -> None:
+            task = asyncio.ensure_future(asyncio.to_thread(self.flush, db))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        loop.call_later(FLUSH_DELAY, start)
+
+
+_BY_DATABASE: weakref.WeakKeyDictionary[Database, NetworkSightings] = weakref.WeakKeyDictionary()
+_REGISTRY_LOCK = threading.Lock()
+
+
+def sightings_of(db: Database) -> NetworkSightings:
+    found = _BY_DATABASE.get(db)
+    if found is None:
+        with _REGISTRY_LOCK:
+            found = _BY_DATABASE.setdefault(db, NetworkSightings())
+    return found
+
+
+def flush(db: Database) -> int:
+    """Write the database's pending sightings now (on shutdown; tests)."""
+    return sightings_of(db).flush(db)

@@ -1,0 +1,1 @@
+"""Risk: shared keys, passed-around links, fraud warnings and dispute evidence."""
