@@ -38,6 +38,8 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
+from shipkey.releases import pypi_routes
+from shipkey.releases import routes as release_routes
 from shipkey.sales import routes as order_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
 from shipkey.web.render import page_headers
@@ -142,6 +144,9 @@ def create_app(
     app.include_router(payment_routes.router)
     app.include_router(payment_routes.admin_router)
     app.include_router(access_routes.router)
+    app.include_router(release_routes.router)
+    app.include_router(release_routes.admin_router)
+    app.include_router(pypi_routes.router)
     portal_routes.install(app)
     admin_ui_routes.install(app)
 

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Hours a background job (an e-mail) is retried before it fails.",
     )
+    release_link_seconds: int = Field(
+        default=900,
+        ge=10,
+        le=7 * 24 * 3600,
+        description="How long the download links an update check hands out can be used.",
+    )
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle the SMTP server's certificate is checked against."
     )

@@ -11,12 +11,14 @@ from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
 from shipkey.portal.models import LoginPurpose, LoginToken
+from shipkey.releases.models import Artifact, Release
 from shipkey.web.models import WebSignIn
 
 __all__ = [
     "AccessGrant",
     "AccessKind",
     "AdminToken",
+    "Artifact",
     "Base",
     "Customer",
     "Download",
@@ -35,6 +37,7 @@ __all__ = [
     "ProductType",
     "Purchase",
     "PurchaseStatus",
+    "Release",
     "WebSignIn",
     "WebhookEvent",
 ]

@@ -1,0 +1,272 @@
+"""Release endpoints: the seller's admin API, the update check programs call, and the
+short-lived links to release files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from shipkey.admin.auth import require_admin
+from shipkey.catalog import service as catalog
+from shipkey.config import Settings
+from shipkey.downloads.responses import file_response
+from shipkey.downloads.serving import RangeRequest
+from shipkey.errors import Forbidden
+from shipkey.http.deps import (
+    DatabaseDep,
+    DbSession,
+    ReadSession,
+    SettingsDep,
+    StorageDep,
+    get_database,
+    get_settings,
+    get_storage,
+    write,
+)
+from shipkey.licensing.models import LicenseStatus
+from shipkey.licensing.routes import SigningKeysDep
+from shipkey.releases import service
+from shipkey.releases.models import Artifact, Channel
+from shipkey.releases.schemas import (
+    PLATFORM_PATTERN,
+    ArtifactRead,
+    ReleaseCreate,
+    ReleaseRead,
+    UpdateArtifact,
+    UpdateRead,
+    YankRequest,
+)
+from shipkey.releases.versions import parse_version
+from shipkey.storage import Storage
+
+ERROR = {"description": "An error: `{error, code}`."}
+
+admin_router = APIRouter(
+    prefix="/api/admin", tags=["admin: releases"], dependencies=[Depends(require_admin)]
+)
+router = APIRouter(tags=["releases"])
+
+
+def range_request(request: Request) -> RangeRequest:
+    return RangeRequest(
+        range=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+        if_none_match=request.headers.get("if-none-match"),
+    )
+
+
+# --- admin --------------------------------------------------------------------------------
+
+
+@admin_router.post(
+    "/products/{ref}/releases",
+    status_code=201,
+    responses={400: ERROR, 404: ERROR, 409: ERROR},
+)
+def create_release(ref: str, data: ReleaseCreate, session: DbSession) -> ReleaseRead:
+    """Publish a version of a product (its files follow with ``PUT …/artifacts``)."""
+    product = catalog.get_product(session, ref)
+    release = service.create_release(session, product, data)
+    session.refresh(release)
+    return ReleaseRead.model_validate(release)
+
+
+@admin_router.get("/products/{ref}/releases", responses={404: ERROR})
+def list_releases(ref: str, session: ReadSession) -> list[ReleaseRead]:
+    """Every release of a product, newest version first, with its files and their downloads."""
+    product = catalog.get_product(session, ref)
+    return [ReleaseRead.model_validate(r) for r in service.list_releases(session, product.id)]
+
+
+@admin_router.put(
+    "/releases/{release_id}/artifacts",
+    responses={400: ERROR, 404: ERROR, 409: ERROR, 413: ERROR},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_artifact(
+    release_id: str,
+    request: Request,
+    signing_keys: SigningKeysDep,
+    filename: str = Query(max_length=255, min_length=1, description="The file's name."),
+    platform: str = Query(default=service.ANY, pattern=PLATFORM_PATTERN),
+    arch: str = Query(default=service.ANY, pattern=PLATFORM_PATTERN),
+) -> ArtifactRead:
+    """Stream the body into storage as a file of the release (any size), signed with the
+    license-file signing key."""
+    artifact = await service.upload_artifact(
+        get_database(request),
+        get_storage(request),
+        signing_keys,
+        release_id,
+        filename,
+        platform,
+        arch,
+        request.headers.get("content-type"),
+        request.stream(),
+        content_length=request.headers.get("content-length"),
+        max_bytes=get_settings(request).max_upload_bytes,
+    )
+    return ArtifactRead.model_validate(artifact)
+
+
+@admin_router.post("/releases/{release_id}/yank", responses={404: ERROR})
+def yank(release_id: str, session: DbSession, data: YankRequest | None = None) -> ReleaseRead:
+    """Withdraw a release: no license is offered it any more, its files are not served."""
+    release = service.yank(
+        session, service.get_release(session, release_id), data.reason if data else None
+    )
+    return ReleaseRead.model_validate(release)
+
+
+# --- the update check ---------------------------------------------------------------------
+
+
+def license_key(authorization: str | None) -> str:
+    scheme, _, key = (authorization or "").partition(" ")
+    return key.strip() if scheme.lower() == "license" else ""
+
+
+@router.get(
+    "/api/releases/{product}/latest",
+    response_model=UpdateRead,
+    responses={
+        204: {"description": "`currentVersion` is already the newest this license may get."},
+        400: ERROR,
+        401: ERROR,
+        403: ERROR,
+    },
+)
+async def latest(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    product: str = Path(max_length=64),
+    channel: Channel = Channel.STABLE,
+    platform: str = Query(default=service.ANY, pattern=PLATFORM_PATTERN),
+    arch: str = Query(default=service.ANY, pattern=PLATFORM_PATTERN),
+    current_version: str | None = Query(default=None, alias="currentVersion", max_length=64),
+    authorization: Annotated[
+        str | None, Header(description="`License <key>`", max_length=200)
+    ] = None,
+) -> UpdateRead | Response:
+    """The newest release this license may download on ``channel`` (or a more stable one),
+    with short-lived links to its files for the platform."""
+    if current_version is not None:
+        parse_version(current_version)
+    holder = await service.holder_of(
+        db, settings.license_key_secrets, product, license_key(authorization)
+    )
+
+    def _read() -> UpdateRead | None:
+        with db.read_session() as session:
+            releases = service.offered(session, product, holder, channel, with_yanked=False)
+            found = service.newest(releases, platform, arch)
+            if found is None:
+                return None
+            return _update(settings, found)
+
+    answer = await run_in_threadpool(_read)
+    if answer is None:
+        if holder.status is LicenseStatus.EXPIRED:
+            raise Forbidden("This license has expired.", "EXPIRED")
+        return Response(status_code=204)
+    if current_version is not None and parse_version(answer.version) <= parse_version(
+        current_version
+    ):
+        return Response(status_code=204)
+    return answer
+
+
+def _update(settings: Settings, found: service.Update) -> UpdateRead:
+    release = found.release
+    return UpdateRead(
+        version=release.version,
+        channel=Channel(release.channel),
+        notes=release.notes,
+        published_at=release.published_at,
+        artifacts=[
+            UpdateArtifact(
+                file_name=a.file_name,
+                size=a.size,
+                sha256=a.sha256,
+                platform=a.platform,
+                arch=a.arch,
+                url=service.artifact_url(
+                    settings.secret, settings.base_url, a, settings.release_link_seconds
+                ),
+                signature=a.signature,
+                kid=a.kid,
+            )
+            for a in found.artifacts
+        ],
+    )
+
+
+# --- the files ----------------------------------------------------------------------------
+
+
+@router.head(
+    "/api/releases/files/{artifact_id}/{name}",
+    response_class=Response,
+    operation_id="release_file_head",
+)
+@router.get(
+    "/api/releases/files/{artifact_id}/{name}",
+    response_class=Response,
+    operation_id="release_file",
+    responses={403: ERROR, 404: ERROR, 410: ERROR, 416: ERROR},
+)
+async def release_file(
+    artifact_id: str,
+    name: str,
+    request: Request,
+    storage: StorageDep,
+    settings: SettingsDep,
+    expires: str | None = None,
+    sig: str | None = None,
+) -> Response:
+    """A release file behind a short-lived signed link; a request from byte 0 is counted."""
+    head = request.method == "HEAD"
+    return await write(
+        request, _serve, storage, settings, artifact_id, expires, sig, range_request(request), head
+    )
+
+
+def _serve(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    artifact_id: str,
+    expires: str | None,
+    sig: str | None,
+    ranged: RangeRequest,
+    head: bool,
+) -> Response:
+    artifact = service.open_artifact(session, settings.secret, artifact_id, expires, sig)
+    return serve_artifact(session, storage, settings, artifact, ranged, head)
+
+
+def serve_artifact(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    artifact: Artifact,
+    ranged: RangeRequest,
+    head: bool,
+) -> Response:
+    """The answer with an artifact's bytes (any download mode), counting a download."""
+    plan = service.serve_plan(storage, artifact, ranged)
+    if plan.counted and not plan.not_modified and not head:
+        service.count_download(session, artifact.id)
+    return file_response(plan, storage, settings, head=head)
