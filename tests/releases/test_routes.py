@@ -12,9 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from shipkey.clock import utcnow
 from shipkey.db.engine import Database
+from shipkey.hooks.models import OutboundEvent, WebhookEndpoint
 from tests.licensing.helpers import buy, licensed_key, licensed_product
 from tests.releases.helpers import backdate, expire, publish
 
@@ -221,3 +223,29 @@ def test_yanked_releases_are_not_offered_nor_served(admin: TestClient, client: T
     gone = client.get(_path(url))
     assert gone.status_code == 410
     assert gone.json()["code"] == "RELEASE_YANKED"
+
+
+def test_publishing_tells_the_sellers_systems(admin: TestClient, db: Database) -> None:
+    licensed_product(admin)
+    with db.session() as session:
+        session.add(
+            WebhookEndpoint(
+                id="ep_rel",
+                url="http://127.0.0.1:9/hook",
+                events=["release.published"],
+                secret="whsec_x",
+                enabled=True,
+            )
+        )
+    release = publish(admin, "1.4.0", notes="New.")
+    with db.read_session() as session:
+        events = session.scalars(select(OutboundEvent)).all()
+    assert [e.type for e in events] == ["release.published"]
+    assert events[0].data == release
+    # a refused publication tells no one
+    assert (
+        admin.post("/api/admin/products/pixel-app/releases", json={"version": "1.4.0"}).status_code
+        == 409
+    )
+    with db.read_session() as session:
+        assert len(session.scalars(select(OutboundEvent)).all()) == 1

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from shipkey import hooks
 from shipkey.catalog import service as catalog
 from shipkey.catalog.models import Product
 from shipkey.clock import utcnow
@@ -34,7 +35,7 @@ from shipkey.licensing.keys import KeySecret
 from shipkey.licensing.models import LicenseStatus
 from shipkey.licensing.signing_keys import SigningKeyStore
 from shipkey.releases.models import Artifact, Channel, Release
-from shipkey.releases.schemas import PLATFORM_PATTERN, ReleaseCreate
+from shipkey.releases.schemas import PLATFORM_PATTERN, ReleaseCreate, ReleaseRead
 from shipkey.releases.versions import Holder, may_get, normalize, parse_version
 from shipkey.storage import Storage
 
@@ -46,7 +47,10 @@ ANY = "any"
 
 
 def create_release(session: Session, product: Product, data: ReleaseCreate) -> Release:
-    """A new published release; 409 ``RELEASE_EXISTS`` when the product has that version."""
+    """A new published release; 409 ``RELEASE_EXISTS`` when the product has that version.
+
+    The seller's systems hear of it (``release.published``, the release as the admin API shows
+    it) in the same transaction."""
     normalized = normalize(data.version)
     if _find(session, product.id, normalized) is not None:
         raise _exists(data.version)
@@ -64,6 +68,9 @@ def create_release(session: Session, product: Product, data: ReleaseCreate) -> R
             session.flush()
     except IntegrityError:  # published at the same moment by another request
         raise _exists(data.version) from None
+    session.refresh(release)
+    shown = ReleaseRead.model_validate(release).model_dump(mode="json", by_alias=True)
+    hooks.emit(session, "release.published", shown)
     return release
 
 

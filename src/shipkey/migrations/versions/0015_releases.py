@@ -1,7 +1,7 @@
 """releases: versions of a product on a channel, and their signed files per platform
 
 Revision ID: 0015_releases
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-05 22:15:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_releases"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
