@@ -47,7 +47,10 @@ from shipkey.web.render import page_headers
 log = logging.getLogger(__name__)
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
-UPLOAD_PATHS = r"^/(api/admin/(products/[^/]+/file|uploads/[^/]+)|admin/products/[^/]+/file)$"
+UPLOAD_PATHS = (
+    r"^/(api/admin/(products/[^/]+/file|uploads/[^/]+|releases/[^/]+/artifacts)"
+    r"|admin/products/[^/]+/file|admin/releases/[^/]+/artifacts)$"
+)
 
 
 class ConfigurationError(RuntimeError):
