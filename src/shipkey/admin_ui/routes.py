@@ -13,6 +13,7 @@ from shipkey.admin_ui import (
     mailbox,
     products,
     purchases,
+    releases,
     sign_in,
     uploads,
     webhooks,
@@ -23,6 +24,7 @@ PAGE_GROUPS = (
     dashboard,
     products,
     uploads,
+    releases,
     purchases,
     licenses,
     deliveries,
@@ -35,3 +37,4 @@ def install(app: FastAPI) -> None:
     """Every seller page (the static files and error pages come with the portal's)."""
     for group in PAGE_GROUPS:
         app.include_router(group.router)
+    app.include_router(releases.upload_router)
