@@ -32,7 +32,7 @@ from shipkey.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, Unau
 from shipkey.http.files import none_match
 from shipkey.licensing import validation
 from shipkey.licensing.keys import KeySecret
-from shipkey.licensing.models import LicenseStatus
+from shipkey.licensing.models import License, LicenseStatus
 from shipkey.licensing.signing_keys import SigningKeyStore
 from shipkey.releases.models import Artifact, Channel, Release
 from shipkey.releases.schemas import PLATFORM_PATTERN, ReleaseCreate, ReleaseRead
@@ -372,3 +372,31 @@ def offered_artifact(
         raise NotFound("This file does not exist.", "FILE_NOT_FOUND")
     ensure_not_yanked(artifact)
     return artifact
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A version a license may download, with short-lived links to its files."""
+
+    release: Release
+    files: list[tuple[Artifact, str]]
+
+
+def offers_for(
+    session: Session,
+    lic: License,
+    secret: bytes,
+    base_url: str,
+    seconds: int,
+    now: datetime | None = None,
+) -> list[Offer]:
+    """Every version ``lic`` may download (every channel, newest first) and links to its files
+    (the buyer portal's list)."""
+    now = now or utcnow()
+    holder = Holder(lic.effective_status(now), lic.expires_at)
+    releases = offered(session, lic.product.slug, holder, Channel.ALPHA, with_yanked=False)
+    return [
+        Offer(r, [(a, artifact_url(secret, base_url, a, seconds, now)) for a in r.artifacts])
+        for r in releases
+        if r.artifacts
+    ]
