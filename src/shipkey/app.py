@@ -40,6 +40,7 @@ from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
 from shipkey.releases import pypi_routes
 from shipkey.releases import routes as release_routes
+from shipkey.releases.catalog import ReleaseCatalog
 from shipkey.sales import routes as order_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
 from shipkey.web.render import page_headers
@@ -123,6 +124,7 @@ def create_app(
     app.state.storage = files
     app.state.metrics = Metrics()
     app.state.signing_keys = signing_key_store(settings.resolved_data_dir)
+    app.state.release_catalog = ReleaseCatalog(database)
     app.state.license_rate_limits = LicenseRateLimits(
         enabled=settings.rate_limits_enabled, storage=settings.rate_limit_storage
     )

@@ -15,6 +15,7 @@ from shipkey.catalog import service as catalog
 from shipkey.errors import BadRequest
 from shipkey.http.deps import DbSession, get_database, get_settings, get_storage
 from shipkey.releases import service
+from shipkey.releases.routes import forget_releases
 from shipkey.releases.schemas import PLATFORM_PATTERN, ReleaseCreate
 from shipkey.web.render import redirect, tr
 from shipkey.web.session import get_web_session
@@ -37,6 +38,7 @@ def publish(request: Request, ref: str, form: FormFields, session: DbSession) ->
     except ValidationError as exc:
         raise BadRequest(tr(request, "Give a version and a channel."), "INVALID_RELEASE") from exc
     release = service.create_release(session, product, data)
+    forget_releases(request)
     get_web_session(request).notify(
         tr(request, "Version %(version)s was published.", version=release.version)
     )
@@ -47,6 +49,7 @@ def publish(request: Request, ref: str, form: FormFields, session: DbSession) ->
 def yank(request: Request, release_id: str, form: FormFields, session: DbSession) -> Response:
     release = service.get_release(session, release_id)
     service.yank(session, release, (form.get("reason") or "").strip()[:500] or None)
+    forget_releases(request)
     get_web_session(request).notify(
         tr(request, "Version %(version)s was yanked.", version=release.version)
     )
@@ -75,6 +78,7 @@ async def upload_artifact(
         content_length=request.headers.get("content-length"),
         max_bytes=get_settings(request).max_upload_bytes,
     )
+    forget_releases(request)
     return JSONResponse(
         {"fileName": artifact.file_name, "size": artifact.size, "sha256": artifact.sha256}
     )

@@ -3,15 +3,16 @@ short-lived links to release files."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from shipkey.admin.auth import require_admin
 from shipkey.catalog import service as catalog
+from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.downloads.responses import file_response
 from shipkey.downloads.serving import RangeRequest
@@ -30,13 +31,13 @@ from shipkey.http.deps import (
 from shipkey.licensing.models import LicenseStatus
 from shipkey.licensing.routes import SigningKeysDep
 from shipkey.releases import service
+from shipkey.releases.catalog import ReleaseCatalog
 from shipkey.releases.models import Artifact, Channel
 from shipkey.releases.schemas import (
     PLATFORM_PATTERN,
     ArtifactRead,
     ReleaseCreate,
     ReleaseRead,
-    UpdateArtifact,
     UpdateRead,
     YankRequest,
 )
@@ -59,6 +60,12 @@ def range_request(request: Request) -> RangeRequest:
     )
 
 
+def forget_releases(request: Request) -> None:
+    """This process's update checks read the releases again (others within a second)."""
+    catalog_: ReleaseCatalog = request.app.state.release_catalog
+    catalog_.forget()
+
+
 # --- admin --------------------------------------------------------------------------------
 
 
@@ -67,10 +74,13 @@ def range_request(request: Request) -> RangeRequest:
     status_code=201,
     responses={400: ERROR, 404: ERROR, 409: ERROR},
 )
-def create_release(ref: str, data: ReleaseCreate, session: DbSession) -> ReleaseRead:
+def create_release(
+    ref: str, data: ReleaseCreate, session: DbSession, request: Request
+) -> ReleaseRead:
     """Publish a version of a product (its files follow with ``PUT …/artifacts``)."""
     product = catalog.get_product(session, ref)
     release = service.create_release(session, product, data)
+    forget_releases(request)
     session.refresh(release)
     return ReleaseRead.model_validate(release)
 
@@ -117,15 +127,19 @@ async def upload_artifact(
         content_length=request.headers.get("content-length"),
         max_bytes=get_settings(request).max_upload_bytes,
     )
+    forget_releases(request)
     return ArtifactRead.model_validate(artifact)
 
 
 @admin_router.post("/releases/{release_id}/yank", responses={404: ERROR})
-def yank(release_id: str, session: DbSession, data: YankRequest | None = None) -> ReleaseRead:
+def yank(
+    release_id: str, session: DbSession, request: Request, data: YankRequest | None = None
+) -> ReleaseRead:
     """Withdraw a release: no license is offered it any more, its files are not served."""
     release = service.yank(
         session, service.get_release(session, release_id), data.reason if data else None
     )
+    forget_releases(request)
     return ReleaseRead.model_validate(release)
 
 
@@ -162,55 +176,43 @@ async def latest(
 ) -> UpdateRead | Response:
     """The newest release this license may download on ``channel`` (or a more stable one),
     with short-lived links to its files for the platform."""
-    if current_version is not None:
-        parse_version(current_version)
+    current = parse_version(current_version) if current_version is not None else None
     holder = await service.holder_of(
         db, settings.license_key_secrets, product, license_key(authorization)
     )
-
-    def _read() -> UpdateRead | None:
-        with db.read_session() as session:
-            releases = service.offered(session, product, holder, channel, with_yanked=False)
-            found = service.newest(releases, platform, arch)
-            if found is None:
-                return None
-            return _update(settings, found)
-
-    answer = await run_in_threadpool(_read)
-    if answer is None:
+    catalog: ReleaseCatalog = request.app.state.release_catalog
+    found = service.pick_update(await catalog.releases(product), holder, channel, platform, arch)
+    if found is None:
         if holder.status is LicenseStatus.EXPIRED:
             raise Forbidden("This license has expired.", "EXPIRED")
         return Response(status_code=204)
-    if current_version is not None and parse_version(answer.version) <= parse_version(
-        current_version
-    ):
+    release, files = found
+    if current is not None and release.key <= current:
         return Response(status_code=204)
-    return answer
-
-
-def _update(settings: Settings, found: service.Update) -> UpdateRead:
-    release = found.release
-    return UpdateRead(
-        version=release.version,
-        channel=Channel(release.channel),
-        notes=release.notes,
-        published_at=release.published_at,
-        artifacts=[
-            UpdateArtifact(
-                file_name=a.file_name,
-                size=a.size,
-                sha256=a.sha256,
-                platform=a.platform,
-                arch=a.arch,
-                url=service.artifact_url(
-                    settings.secret, settings.base_url, a, settings.release_link_seconds
+    now = utcnow()
+    answer = {
+        "version": release.version,
+        "channel": release.channel.value,
+        "notes": release.notes,
+        "publishedAt": release.published_at.isoformat().replace("+00:00", "Z"),
+        "artifacts": [
+            {
+                "fileName": f.file_name,
+                "size": f.size,
+                "sha256": f.sha256,
+                "platform": f.platform,
+                "arch": f.arch,
+                "url": service.artifact_url(
+                    settings.secret, settings.base_url, f, settings.release_link_seconds, now
                 ),
-                signature=a.signature,
-                kid=a.kid,
-            )
-            for a in found.artifacts
+                "signature": f.signature,
+                "kid": f.kid,
+            }
+            for f in files
         ],
-    )
+    }
+    # Built by hand from the snapshot (UpdateRead documents it): no model on the hot path.
+    return Response(json.dumps(answer), media_type="application/json")
 
 
 # --- the files ----------------------------------------------------------------------------

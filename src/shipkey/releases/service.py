@@ -34,6 +34,7 @@ from shipkey.licensing import validation
 from shipkey.licensing.keys import KeySecret
 from shipkey.licensing.models import License, LicenseStatus
 from shipkey.licensing.signing_keys import SigningKeyStore
+from shipkey.releases.catalog import FileFacts, ReleaseFacts
 from shipkey.releases.models import Artifact, Channel, Release
 from shipkey.releases.schemas import PLATFORM_PATTERN, ReleaseCreate, ReleaseRead
 from shipkey.releases.versions import Holder, may_get, normalize, parse_version
@@ -267,37 +268,37 @@ def fits(artifact: Artifact, platform: str, arch: str) -> bool:
     return artifact.platform in (ANY, platform) and artifact.arch in (ANY, arch)
 
 
-@dataclass(frozen=True)
-class Update:
-    release: Release
-    artifacts: list[Artifact]
-
-
-def newest(releases: list[Release], platform: str, arch: str) -> Update | None:
-    """The newest release with a file for this platform (a release still without files is
-    not offered), and those files."""
-    for release in releases:
-        files = [a for a in release.artifacts if fits(a, platform, arch)]
-        if files:
-            return Update(release, files)
-    return None
-
-
-def is_newer(update: Update, current: str | None) -> bool:
-    return current is None or parse_version(update.release.normalized) > parse_version(current)
-
-
 # --- links --------------------------------------------------------------------------------
 
 
 def artifact_url(
-    secret: bytes, base_url: str, artifact: Artifact, seconds: int, now: datetime | None = None
+    secret: bytes,
+    base_url: str,
+    artifact: Artifact | FileFacts,
+    seconds: int,
+    now: datetime | None = None,
 ) -> str:
     """A short-lived link to an artifact (an HMAC of its key and the expiry)."""
     expires_at = (now or utcnow()).replace(microsecond=0) + timedelta(seconds=seconds)
     expires, sig = sign(secret, artifact.file_key, expires_at)
     name = quote(artifact.file_name)
     return f"{base_url}/api/releases/files/{artifact.id}/{name}?expires={expires}&sig={sig}"
+
+
+def pick_update(
+    releases: tuple[ReleaseFacts, ...], holder: Holder, wanted: Channel, platform: str, arch: str
+) -> tuple[ReleaseFacts, list[FileFacts]] | None:
+    """The newest release the license may get that has a file for this platform (a release
+    still without files is not offered), and those files."""
+    for release in releases:
+        if not may_get(holder, wanted, release.channel, release.published_at, release.yanked):
+            continue
+        files = [
+            f for f in release.files if f.platform in (ANY, platform) and f.arch in (ANY, arch)
+        ]
+        if files:
+            return release, files
+    return None
 
 
 def open_artifact(
