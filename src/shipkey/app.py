@@ -131,7 +131,11 @@ def create_app(
 
     # Routes are matched in order: the one programs call at every start comes first. It and
     # Stripe's webhook, which takes bursts, are answered in the fast lane (see fast_lane).
-    hot = [license_routes.validate_router, payment_routes.webhook_router]
+    hot = [
+        license_routes.validate_router,
+        release_routes.latest_router,
+        payment_routes.webhook_router,
+    ]
     for router in hot:
         app.include_router(router)
         if fast_lane and not any(telemetry.values()):

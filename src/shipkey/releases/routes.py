@@ -4,9 +4,10 @@ short-lived links to release files."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -18,17 +19,18 @@ from shipkey.downloads.responses import file_response
 from shipkey.downloads.serving import RangeRequest
 from shipkey.errors import Forbidden
 from shipkey.http.deps import (
-    DatabaseDep,
     DbSession,
     ReadSession,
     SettingsDep,
     StorageDep,
+    get_client_ip,
     get_database,
     get_settings,
     get_storage,
     write,
 )
 from shipkey.licensing.models import LicenseStatus
+from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.licensing.routes import SigningKeysDep
 from shipkey.releases import service
 from shipkey.releases.catalog import ReleaseCatalog
@@ -36,6 +38,8 @@ from shipkey.releases.models import Artifact, Channel
 from shipkey.releases.schemas import (
     PLATFORM_PATTERN,
     ArtifactRead,
+    LatestPath,
+    LatestQuery,
     ReleaseCreate,
     ReleaseRead,
     UpdateRead,
@@ -151,35 +155,89 @@ def license_key(authorization: str | None) -> str:
     return key.strip() if scheme.lower() == "license" else ""
 
 
-@router.get(
+latest_router = APIRouter(tags=["releases"])
+"""``latest``, which programs call at every start as they validate: answered in the fast lane
+(:mod:`shipkey.http.fast_lane`) like validation, so it reads its path, query and header itself
+and declares them in ``openapi_extra``."""
+
+_LATEST_PARAMETERS = [
+    {
+        "name": "product",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 64},
+        "description": "The product's slug.",
+    },
+    {
+        "name": "channel",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": [c.value for c in Channel], "default": "stable"},
+        "description": "The least stable channel wanted (it includes the more stable ones).",
+    },
+    *(
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "pattern": PLATFORM_PATTERN, "default": service.ANY},
+        }
+        for name in ("platform", "arch")
+    ),
+    {
+        "name": "currentVersion",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 64},
+        "description": "The version the program runs: 204 when it is already the newest.",
+    },
+    {
+        "name": "authorization",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "`License <key>`",
+    },
+]
+
+
+def _invalid(location: str, exc: ValidationError) -> RequestValidationError:
+    errors = exc.errors(include_url=False)
+    return RequestValidationError([{**err, "loc": (location, *err["loc"])} for err in errors])
+
+
+@latest_router.get(
     "/api/releases/{product}/latest",
     response_model=UpdateRead,
+    openapi_extra={"parameters": _LATEST_PARAMETERS},
     responses={
         204: {"description": "`currentVersion` is already the newest this license may get."},
         400: ERROR,
         401: ERROR,
         403: ERROR,
+        422: {"description": "A parameter is invalid (`VALIDATION_ERROR`)."},
     },
 )
-async def latest(
-    request: Request,
-    db: DatabaseDep,
-    settings: SettingsDep,
-    product: str = Path(max_length=64),
-    channel: Channel = Channel.STABLE,
-    platform: str = Query(default=service.ANY, pattern=PLATFORM_PATTERN),
-    arch: str = Query(default=service.ANY, pattern=PLATFORM_PATTERN),
-    current_version: str | None = Query(default=None, alias="currentVersion", max_length=64),
-    authorization: Annotated[
-        str | None, Header(description="`License <key>`", max_length=200)
-    ] = None,
-) -> UpdateRead | Response:
+async def latest(request: Request) -> Response:
     """The newest release this license may download on ``channel`` (or a more stable one),
     with short-lived links to its files for the platform."""
+    limits: LicenseRateLimits = request.app.state.license_rate_limits
+    await limits.hit_ip_async(get_client_ip(request))
+    try:
+        place = LatestPath.model_validate(request.path_params)
+    except ValidationError as exc:
+        raise _invalid("path", exc) from None
+    try:
+        query = LatestQuery.model_validate(request.query_params)
+    except ValidationError as exc:
+        raise _invalid("query", exc) from None
+    key = license_key(request.headers.get("authorization"))
+    await limits.hit_key_async(key)
+    db, settings = get_database(request), get_settings(request)
+    product, channel, platform, arch = place.product, query.channel, query.platform, query.arch
+    current_version = query.current_version
     current = parse_version(current_version) if current_version is not None else None
-    holder = await service.holder_of(
-        db, settings.license_key_secrets, product, license_key(authorization)
-    )
+    holder = await service.holder_of(db, settings.license_key_secrets, product, key)
     catalog: ReleaseCatalog = request.app.state.release_catalog
     found = service.pick_update(await catalog.releases(product), holder, channel, platform, arch)
     if found is None:

@@ -78,3 +78,16 @@ class UpdateRead(ApiModel):
     notes: str
     published_at: datetime
     artifacts: list[UpdateArtifact]
+
+
+class LatestPath(ApiModel):
+    product: str = Field(max_length=64)
+
+
+class LatestQuery(ApiModel):
+    """The query of ``GET /api/releases/{product}/latest`` (read by the route itself)."""
+
+    channel: Channel = Channel.STABLE
+    platform: Platform = "any"
+    arch: Platform = "any"
+    current_version: str | None = Field(default=None, max_length=64)
