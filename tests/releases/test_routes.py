@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
@@ -249,3 +252,38 @@ def test_publishing_tells_the_sellers_systems(admin: TestClient, db: Database) -
     )
     with db.read_session() as session:
         assert len(session.scalars(select(OutboundEvent)).all()) == 1
+
+
+def test_an_empty_file_is_signed_too(admin: TestClient, client: TestClient) -> None:
+    licensed_product(admin)
+    release = publish(admin, "0.0.1")
+    put = admin.put(
+        f"/api/admin/releases/{release['id']}/artifacts", params={"filename": "empty.txt"}
+    )
+    assert put.status_code == 200, put.text
+    artifact = put.json()
+    assert artifact["size"] == 0
+    keys = {
+        k["kid"]: k["publicKey"] for k in client.get("/api/licenses/public-keys").json()["keys"]
+    }
+    Ed25519PublicKey.from_public_bytes(base64.b64decode(keys[artifact["kid"]])).verify(
+        base64.b64decode(artifact["signature"]), b""
+    )
+
+
+def test_parallel_publications_of_one_version_make_one_release(
+    admin: TestClient, live_server: str
+) -> None:
+    licensed_product(admin)
+    barrier = threading.Barrier(8)
+
+    def _publish(_: int) -> int:
+        with httpx.Client(base_url=live_server, headers=dict(admin.headers)) as http:
+            barrier.wait()
+            answer = http.post("/api/admin/products/pixel-app/releases", json={"version": "3.0.0"})
+            return answer.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(_publish, range(8)))
+    assert statuses == [201] + [409] * 7
+    assert len(admin.get("/api/admin/products/pixel-app/releases").json()) == 1

@@ -9,13 +9,18 @@ records it in one short unit of work (the stored file is deleted if that fails).
 from __future__ import annotations
 
 import base64
+import mmap
+import os
 import re
 import secrets
+import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -152,7 +157,7 @@ async def upload_artifact(
     stored = await storage.save(key, _capped(chunks, max_bytes))
     try:
         signer = signing_keys.current()
-        signature = signer.private_key.sign(await _read_all(storage, key))
+        signature = await run_in_threadpool(sign_stored, storage, key, signer.private_key)
 
         def _attach() -> str:
             with db.session() as session:
@@ -202,10 +207,28 @@ def _artifact_exists(file_name: str) -> Conflict:
     return Conflict(f"This release already has a file {file_name}.", "ARTIFACT_EXISTS")
 
 
-async def _read_all(storage: Storage, key: str) -> bytes:
-    """The stored file's bytes (Ed25519 signs the whole message at once)."""
-    parts = [chunk async for chunk in storage.iter_bytes(key)]
-    return b"".join(parts)
+def sign_stored(storage: Storage, key: str, private_key: Ed25519PrivateKey) -> bytes:
+    """Ed25519 over a stored file's bytes, without reading them onto the heap: Ed25519 signs
+    the whole message at once, so the file is mapped into memory (the page cache holds it, and
+    gives it back under pressure); a file in S3 is first copied to a temporary file."""
+    path = storage.local_path(key)
+    if path is not None:
+        return _sign_file(path, private_key)
+    with tempfile.TemporaryDirectory(prefix="shipkey-sign-") as folder:
+        copy = Path(folder) / "file"
+        storage.fetch_file(key, copy)
+        return _sign_file(copy, private_key)
+
+
+def _sign_file(path: Path, private_key: Ed25519PrivateKey) -> bytes:
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            return private_key.sign(b"")
+        with (
+            mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+            memoryview(mapped) as view,
+        ):
+            return private_key.sign(view)
 
 
 async def _capped(chunks: AsyncIterable[bytes], max_bytes: int) -> AsyncIterator[bytes]:

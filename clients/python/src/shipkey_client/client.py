@@ -6,6 +6,7 @@ import base64
 import binascii
 import contextlib
 import json
+import mmap
 import os
 import secrets
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shipkey_client.errors import (
     ClockTamperedError,
@@ -409,7 +411,7 @@ class LicenseClient:
         except (binascii.Error, ValueError) as exc:
             raise UpdateError("BAD_SIGNATURE", "the update's signature is not base64") from exc
         try:
-            public_key.verify(signature, path.read_bytes())
+            _verify_file(public_key, signature, path)
         except InvalidSignature as exc:
             raise UpdateError("BAD_SIGNATURE", "the update's signature is not valid") from exc
 
@@ -603,6 +605,20 @@ class LicenseClient:
                 )
             return data
         raise _license_error(response, data if isinstance(data, dict) else {})
+
+
+def _verify_file(public_key: Ed25519PublicKey, signature: bytes, path: Path) -> None:
+    """Ed25519 over a file's bytes, mapped into memory rather than read (an installer may be
+    large; Ed25519 checks the whole message at once)."""
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            public_key.verify(signature, b"")
+            return
+        with (
+            mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+            memoryview(mapped) as view,
+        ):
+            public_key.verify(signature, view)
 
 
 def normalize_key(key: str) -> str:
