@@ -286,14 +286,6 @@ def offered(
     return sorted(chosen, key=lambda r: parse_version(r.normalized), reverse=True)
 
 
-def fits(artifact: Artifact, platform: str, arch: str) -> bool:
-    """Whether a file is for this platform and architecture (``any`` fits all)."""
-    return artifact.platform in (ANY, platform) and artifact.arch in (ANY, arch)
-
-
-# --- links --------------------------------------------------------------------------------
-
-
 def artifact_url(
     secret: bytes,
     base_url: str,
@@ -308,6 +300,11 @@ def artifact_url(
     return f"{base_url}/api/releases/files/{artifact.id}/{name}?expires={expires}&sig={sig}"
 
 
+def fits(file: Artifact | FileFacts, platform: str, arch: str) -> bool:
+    """Whether a file is for this platform and architecture (``any`` fits all)."""
+    return file.platform in (ANY, platform) and file.arch in (ANY, arch)
+
+
 def pick_update(
     releases: tuple[ReleaseFacts, ...], holder: Holder, wanted: Channel, platform: str, arch: str
 ) -> tuple[ReleaseFacts, list[FileFacts]] | None:
@@ -316,9 +313,7 @@ def pick_update(
     for release in releases:
         if not may_get(holder, wanted, release.channel, release.published_at, release.yanked):
             continue
-        files = [
-            f for f in release.files if f.platform in (ANY, platform) and f.arch in (ANY, arch)
-        ]
+        files = [f for f in release.files if fits(f, platform, arch)]
         if files:
             return release, files
     return None
