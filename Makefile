@@ -6,7 +6,7 @@ SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export SHIPKEY_TEST_DATABASE_URL
 
-.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-hooks bench-client bench-scale
+.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-hooks bench-client bench-scale bench-releases
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
@@ -72,6 +72,9 @@ bench-webhooks: bench-tools
 bench-hooks: bench-tools
 	$(BIN)/python -m bench.hooks
 
+bench-releases: bench-tools
+	$(BIN)/python -m bench.releases
+
 bench-client: bench-tools
 	$(BIN)/python -m bench.client
 
@@ -80,7 +83,7 @@ bench-client: bench-tools
 bench-scale: install
 	$(BIN)/python -m bench.scale
 
-bench: bench-client bench-licenses bench-downloads bench-webhooks bench-hooks
+bench: bench-client bench-licenses bench-releases bench-downloads bench-webhooks bench-hooks
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -146,10 +146,14 @@ def test_license_validation_is_matched_before_every_other_route(client: TestClie
     assert answer.json() == {"valid": False, "code": "INVALID_FORMAT", "license": None}
 
 
-def test_validation_and_the_webhook_take_the_fast_lane_unless_requests_are_traced(
+def test_validation_update_checks_and_the_webhook_take_the_fast_lane_unless_traced(
     settings: Settings, db: Database, storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hot = [("POST", "/api/licenses/validate"), ("POST", "/api/webhooks/stripe")]
+    hot = [
+        ("GET", "/api/releases/{product}/latest"),
+        ("POST", "/api/licenses/validate"),
+        ("POST", "/api/webhooks/stripe"),
+    ]
     assert create_app(settings, db=db, storage=storage).fast_routes == hot
     monkeypatch.setenv("OTEL_SERVICE_NAME", "shipkey")  # OpenTelemetry configured
     traced = create_app(settings, db=db, storage=storage)

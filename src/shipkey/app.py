@@ -42,6 +42,9 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
+from shipkey.releases import pypi_routes
+from shipkey.releases import routes as release_routes
+from shipkey.releases.catalog import ReleaseCatalog
 from shipkey.risk import routes as risk_routes
 from shipkey.sales import routes as order_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
@@ -50,7 +53,10 @@ from shipkey.web.render import page_headers
 log = logging.getLogger(__name__)
 
 # Streamed file uploads are the only bodies allowed past the JSON size limit.
-UPLOAD_PATHS = r"^/(api/admin/(products/[^/]+/file|uploads/[^/]+)|admin/products/[^/]+/file)$"
+UPLOAD_PATHS = (
+    r"^/(api/admin/(products/[^/]+/file|uploads/[^/]+|releases/[^/]+/artifacts)"
+    r"|admin/products/[^/]+/file|admin/releases/[^/]+/artifacts)$"
+)
 
 
 class ConfigurationError(RuntimeError):
@@ -126,13 +132,18 @@ def create_app(
     app.state.storage = files
     app.state.metrics = Metrics()
     app.state.signing_keys = signing_key_store(settings.resolved_data_dir)
+    app.state.release_catalog = ReleaseCatalog(database)
     app.state.license_rate_limits = LicenseRateLimits(
         enabled=settings.rate_limits_enabled, storage=settings.rate_limit_storage
     )
 
     # Routes are matched in order: the one programs call at every start comes first. It and
     # Stripe's webhook, which takes bursts, are answered in the fast lane (see fast_lane).
-    hot = [license_routes.validate_router, payment_routes.webhook_router]
+    hot = [
+        license_routes.validate_router,
+        release_routes.latest_router,
+        payment_routes.webhook_router,
+    ]
     for router in hot:
         app.include_router(router)
         if fast_lane and not any(telemetry.values()):
@@ -152,6 +163,9 @@ def create_app(
     app.include_router(payment_routes.router)
     app.include_router(payment_routes.admin_router)
     app.include_router(access_routes.router)
+    app.include_router(release_routes.router)
+    app.include_router(release_routes.admin_router)
+    app.include_router(pypi_routes.router)
     portal_routes.install(app)
     admin_ui_routes.install(app)
 

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         le=300,
         description="Seconds a seller webhook delivery may take before it counts as failed.",
     )
+    release_link_seconds: int = Field(
+        default=900,
+        ge=10,
+        le=7 * 24 * 3600,
+        description="How long the download links an update check hands out can be used.",
+    )
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle the SMTP server's certificate is checked against."
     )

@@ -13,6 +13,7 @@ from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
 from shipkey.portal.models import LoginPurpose, LoginToken
+from shipkey.releases.models import Artifact, Release
 from shipkey.risk.models import RiskEvent, RiskKind, RiskStatus
 from shipkey.web.models import WebSignIn
 
@@ -20,6 +21,7 @@ __all__ = [
     "AccessGrant",
     "AccessKind",
     "AdminToken",
+    "Artifact",
     "Base",
     "Customer",
     "DashboardDay",
@@ -45,6 +47,7 @@ __all__ = [
     "RiskEvent",
     "RiskKind",
     "RiskStatus",
+    "Release",
     "WebSignIn",
     "WebhookDelivery",
     "WebhookEndpoint",

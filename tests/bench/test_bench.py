@@ -156,6 +156,7 @@ def test_bench_app_adds_only_empty_endpoints(
         assert apps.EMPTY_PATH not in paths
         assert apps.LANE_EMPTY_PATH not in paths
     assert app.fast_routes == [
+        ("GET", "/api/releases/{product}/latest"),
         ("POST", "/api/licenses/validate"),
         ("POST", "/api/webhooks/stripe"),
         ("POST", apps.LANE_EMPTY_PATH),

@@ -147,3 +147,23 @@ def test_only_an_endpoint_that_takes_the_request_alone_can_use_the_lane() -> Non
     assert isinstance(route, APIRoute)
     with pytest.raises(TypeError, match="takes the Request alone"):
         FastLane(app, middleware=[], handlers={}).add(route)
+
+
+async def named(request: Request) -> Response:
+    return JSONResponse(
+        {"name": request.path_params["name"], "routed": "endpoint" in request.scope}
+    )
+
+
+def test_a_route_with_path_parameters_is_matched_by_its_pattern() -> None:
+    app = FastAPI(exception_handlers=exception_handlers())
+    app.add_api_route("/items/{name}/latest", named, methods=["GET"])
+    route = app.routes[-1]
+    assert isinstance(route, APIRoute)
+    lane = FastLane(app, middleware=[], handlers=exception_handlers())
+    lane.add(route)
+    with TestClient(lane) as client:
+        assert client.get("/items/a-b/latest").json() == {"name": "a-b", "routed": False}
+        assert client.get("/items/a/b/latest").status_code == 404  # {name} takes no slash
+        assert client.post("/items/a/latest").status_code == 405  # through the framework
+        assert client.get("/items/a/latest/x").status_code == 404

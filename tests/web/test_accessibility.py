@@ -105,6 +105,16 @@ def _shop(site: Site, fake_stripe: FakeStripe) -> dict[str, Any]:
         headers={"Content-Type": "application/zip"},
     )
     assert uploaded.status_code == 200, uploaded.text
+    release = site.created(
+        "/api/admin/products/pixel-forge/releases", version="1.1.0", notes="Faster export."
+    )
+    shipped = site.api.put(
+        f"/api/admin/releases/{release['id']}/artifacts",
+        params={"filename": "pixel-forge-1.1.0.zip", "platform": "linux", "arch": "x86_64"},
+        content=b"PK" + bytes(1000),
+    )
+    assert shipped.status_code == 200, shipped.text
+    site.created("/api/admin/products/pixel-forge/releases", version="1.2.0-beta.1", channel="beta")
     site.created(
         "/api/admin/products",
         name="Shipping Academy",

@@ -20,6 +20,8 @@ from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 from shipkey.errors import ShipkeyError
 from shipkey.http.deps import DbSession, ReadSession
+from shipkey.releases import service as releases
+from shipkey.releases.models import Channel
 from shipkey.schemas import FORM
 from shipkey.web.errors import form_on_error
 from shipkey.web.render import redirect, render, tr
@@ -219,7 +221,10 @@ def create_product(request: Request, form: FormFields, session: DbSession) -> Re
 @router.get("/products/{ref}", dependencies=Admin)
 def product_page(request: Request, ref: str, session: ReadSession) -> Response:
     product = catalog.get_product(session, ref)
-    return render(request, "admin/product.html", _product_form_context(product, None))
+    context = _product_form_context(product, None)
+    context["releases"] = releases.list_releases(session, product.id)
+    context["channels"] = [c.value for c in Channel]
+    return render(request, "admin/product.html", context)
 
 
 @router.post("/products/{ref}", dependencies=[*Admin, *Posted])

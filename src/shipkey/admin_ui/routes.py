@@ -13,6 +13,7 @@ from shipkey.admin_ui import (
     mailbox,
     products,
     purchases,
+    releases,
     risk,
     sign_in,
     uploads,
@@ -26,6 +27,7 @@ PAGE_GROUPS = (
     products,
     uploads,
     risk,
+    releases,
     purchases,
     licenses,
     deliveries,
@@ -39,3 +41,4 @@ def install(app: FastAPI) -> None:
     """Every seller page (the static files and error pages come with the portal's)."""
     for group in PAGE_GROUPS:
         app.include_router(group.router)
+    app.include_router(releases.upload_router)

@@ -16,6 +16,7 @@ from shipkey.cli.keys import keys_app
 from shipkey.cli.licenses import license_app
 from shipkey.cli.products import products_app
 from shipkey.cli.purchases import purchases_app
+from shipkey.cli.releases import releases_app
 from shipkey.cli.webhooks import webhooks_app
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(token_app, name="admin-token")
 app.add_typer(products_app, name="products")
 app.add_typer(purchases_app, name="purchases")
 app.add_typer(files_app, name="files")
+app.add_typer(releases_app, name="releases")
 app.add_typer(keys_app, name="keys")
 app.add_typer(license_app, name="license")
 app.add_typer(webhooks_app, name="webhooks")

@@ -30,6 +30,12 @@ def _signature(secret: bytes, file_key: str, expires: int) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+def sign(secret: bytes, file_key: str, expires_at: datetime) -> tuple[int, str]:
+    """The expiry (a Unix time) and signature of a link to ``file_key`` valid until then."""
+    expires = int(expires_at.timestamp())
+    return expires, _signature(secret, file_key, expires)
+
+
 def signed_url(secret: bytes, base_url: str, file_key: str, expires_at: datetime) -> str:
     expires = int(expires_at.timestamp())
     sig = _signature(secret, file_key, expires)

@@ -59,6 +59,8 @@ class FastLane:
         self._middleware = list(middleware)
         self._handlers = dict(handlers)
         self._lane: dict[tuple[str, str], ASGIApp] = {}
+        self._patterns: list[tuple[str, APIRoute, ASGIApp]] = []
+        """Lane routes with path parameters, matched by the route's own pattern."""
 
     @property
     def state(self) -> State:
@@ -75,7 +77,7 @@ class FastLane:
     @property
     def fast_routes(self) -> list[tuple[str, str]]:
         """``(method, path)`` of every route answered in the fast lane."""
-        return sorted(self._lane)
+        return sorted([*self._lane, *((method, route.path) for method, route, _ in self._patterns)])
 
     def add(self, route: APIRoute) -> None:
         """Answer ``route`` (a route of the app) in the lane, for each of its methods. Its
@@ -87,16 +89,38 @@ class FastLane:
         for layer in reversed(self._middleware):
             stack = layer.cls(stack, *layer.args, **layer.kwargs)
         for method in route.methods or ():
-            self._lane[(method, route.path)] = stack
+            if route.param_convertors:
+                self._patterns.append((method, route, stack))
+            else:
+                self._lane[(method, route.path)] = stack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._lane and scope["type"] == "http":
-            stack = self._lane.get((scope["method"], _route_path(scope)))
+        if (self._lane or self._patterns) and scope["type"] == "http":
+            path = _route_path(scope)
+            stack = self._lane.get((scope["method"], path))
+            if stack is None and self._patterns:
+                stack = self._match(scope, path)
             if stack is not None:
                 scope["app"] = self.app  # what ``request.app`` is in an endpoint
                 await stack(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _match(self, scope: Scope, path: str) -> ASGIApp | None:
+        """A lane route with path parameters that matches, its parameters put in the scope as
+        the router puts them (``request.path_params``)."""
+        for method, route, stack in self._patterns:
+            if method != scope["method"]:
+                continue
+            found = route.path_regex.match(path)
+            if found is not None:
+                convertors = route.param_convertors
+                scope["path_params"] = {
+                    name: convertors[name].convert(value)
+                    for name, value in found.groupdict().items()
+                }
+                return stack
+        return None
 
 
 def _route_path(scope: Scope) -> str:

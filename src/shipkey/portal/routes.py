@@ -161,6 +161,7 @@ def purchase_page(
         {
             "view": view,
             "purchase": purchase,
+            "offers": service.license_offers(session, settings, view),
             "access": service.access_links(session, settings, purchase),
             "support": settings.support_address,
         },

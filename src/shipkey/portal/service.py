@@ -38,6 +38,7 @@ from shipkey.mail import service as mail
 from shipkey.mail.service import LOGIN_LINK_MINUTES
 from shipkey.orders.models import Customer, Purchase
 from shipkey.portal.models import LoginPurpose, LoginToken
+from shipkey.releases import service as releases
 from shipkey.sales.queries import purchase_detail
 
 TOKEN_BYTES = 32
@@ -313,3 +314,19 @@ def machine_license_file(
 def access_links(session: Session, settings: Settings, purchase: Purchase) -> list[IssuedAccess]:
     """The purchase's access links that still open (courses, memberships, subscriptions)."""
     return purchase_detail(session, purchase).open_access(settings.secret, settings.base_url)
+
+
+def license_offers(
+    session: Session, settings: Settings, view: PurchaseView
+) -> dict[str, list[releases.Offer]]:
+    """Per license of the purchase, the versions it may download with links to their files."""
+    return {
+        item.license.id: releases.offers_for(
+            session,
+            item.license,
+            settings.secret,
+            settings.base_url,
+            settings.release_link_seconds,
+        )
+        for item in view.licenses
+    }

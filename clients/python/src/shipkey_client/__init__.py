@@ -30,6 +30,7 @@ from shipkey_client.license_file import (
     LicenseVerifier,
     parse_license_file,
 )
+from shipkey_client.updates import Update, UpdateError, UpdateFile
 
 __all__ = [
     "ActivationResult",
@@ -49,6 +50,9 @@ __all__ = [
     "ServerError",
     "ShipkeyError",
     "UnknownKeyError",
+    "Update",
+    "UpdateError",
+    "UpdateFile",
     "ValidationResult",
     "WrongMachineError",
     "__version__",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
+import mmap
 import os
 import secrets
 import threading
@@ -15,6 +18,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shipkey_client.errors import (
     ClockTamperedError,
@@ -33,6 +38,14 @@ from shipkey_client.license_file import (
     LicenseFilePayload,
     LicenseVerifier,
     decode_public_key,
+)
+from shipkey_client.updates import (
+    Digest,
+    Update,
+    UpdateError,
+    UpdateFile,
+    this_arch,
+    this_platform,
 )
 
 __version__ = "0.1.0"
@@ -298,6 +311,116 @@ class LicenseClient:
             self._write_cache_file(PUBLIC_KEYS_FILE_NAME, json.dumps(keys, indent=2) + "\n")
         return keys
 
+    # -- updates -----------------------------------------------------------------------------
+
+    def check_for_update(
+        self,
+        current_version: str | None,
+        channel: str = "stable",
+        *,
+        key: str | None = None,
+        platform: str | None = None,
+        arch: str | None = None,
+    ) -> Update | None:
+        """The newest release this license may download on ``channel`` (or a more stable one)
+        for this platform, or None when ``current_version`` is already the newest.
+
+        ``key`` defaults to the one in the cached license file; ``platform`` and ``arch`` to
+        this machine's. Needs ``product``. Raises :class:`LicenseError` (``SUSPENDED``,
+        ``REVOKED``, ``EXPIRED``, …) when the server refuses, :class:`ServerError` when it
+        cannot be reached.
+        """
+        if self.product is None:
+            raise ValueError("check_for_update needs the client's product")
+        license_key = normalize_key(key) if key is not None else self._cached_key()
+        params = {
+            "channel": channel,
+            "platform": platform or this_platform(),
+            "arch": arch or this_arch(),
+        }
+        if current_version is not None:
+            params["currentVersion"] = current_version
+        try:
+            response = self._http.get(
+                f"{self.base_url}/api/releases/{self.product}/latest",
+                params=params,
+                headers={"Authorization": f"License {license_key}"},
+            )
+        except httpx.HTTPError as exc:
+            raise ServerError(f"cannot reach the license server: {exc}") from exc
+        if response.status_code == 204:
+            return None
+        return Update.from_json_dict(self._json(response))
+
+    def download_update(
+        self, update: Update, directory: Path, file: UpdateFile | None = None
+    ) -> Path:
+        """Download a file of ``update`` (the first unless ``file`` is given) into
+        ``directory`` and return its path, once its size, SHA-256 and Ed25519 signature (by a
+        key the client trusts) are right.
+
+        A file that fails a check is deleted and :class:`UpdateError` raised with its
+        ``code``; nothing half-written is ever left at the returned path.
+        """
+        chosen = file or (update.files[0] if update.files else None)
+        if chosen is None:
+            raise UpdateError("NO_FILE", f"update {update.version} has no file to download")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / Path(chosen.file_name).name
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+        try:
+            digest = self._fetch(chosen.url, temp)
+            if digest.size != chosen.size:
+                raise UpdateError(
+                    "SIZE_MISMATCH", f"got {digest.size} bytes, expected {chosen.size}"
+                )
+            if digest.hexdigest != chosen.sha256:
+                raise UpdateError("SHA256_MISMATCH", "the file's SHA-256 is not the published one")
+            self._check_signature(chosen, temp)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+        return target
+
+    def _fetch(self, url: str, temp: Path) -> Digest:
+        digest = Digest()
+        try:
+            with (
+                self._http.stream("GET", url, follow_redirects=True) as response,
+                temp.open("wb") as out,
+            ):
+                if not response.is_success:
+                    response.read()
+                    self._json(response)
+                for chunk in response.iter_bytes():
+                    digest.update(chunk)
+                    out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise ServerError(f"cannot download the update: {exc}") from exc
+        return digest
+
+    def _check_signature(self, file: UpdateFile, path: Path) -> None:
+        if file.kid not in self._verifier.kids and not self._pinned:
+            self.fetch_public_keys()
+        public_key = self._verifier.public_key(file.kid)
+        if public_key is None:
+            raise UpdateError("UNKNOWN_KEY", f"the update is signed by unknown key {file.kid!r}")
+        try:
+            signature = base64.b64decode(file.signature, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise UpdateError("BAD_SIGNATURE", "the update's signature is not base64") from exc
+        try:
+            _verify_file(public_key, signature, path)
+        except InvalidSignature as exc:
+            raise UpdateError("BAD_SIGNATURE", "the update's signature is not valid") from exc
+
+    def _cached_key(self) -> str:
+        text = self.cached_license_file()
+        if text is None:
+            raise NoLicenseFileError("no license file: activate this machine first")
+        return self._verifier.verify(text).license_key
+
     # -- offline -------------------------------------------------------------------------------
 
     def verify_offline(
@@ -463,6 +586,10 @@ class LicenseClient:
             response = self._http.request(method, self.base_url + path, **kwargs)
         except httpx.HTTPError as exc:
             raise ServerError(f"cannot reach the license server: {exc}") from exc
+        return self._json(response)
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a successful answer; the matching error otherwise."""
         if response.status_code >= 500:
             raise ServerError(
                 f"license server error (HTTP {response.status_code})", response.status_code
@@ -478,6 +605,20 @@ class LicenseClient:
                 )
             return data
         raise _license_error(response, data if isinstance(data, dict) else {})
+
+
+def _verify_file(public_key: Ed25519PublicKey, signature: bytes, path: Path) -> None:
+    """Ed25519 over a file's bytes, mapped into memory rather than read (an installer may be
+    large; Ed25519 checks the whole message at once)."""
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            public_key.verify(signature, b"")
+            return
+        with (
+            mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+            memoryview(mapped) as view,
+        ):
+            public_key.verify(signature, view)
 
 
 def normalize_key(key: str) -> str:

@@ -151,6 +151,10 @@ class LicenseVerifier:
     def kids(self) -> frozenset[str]:
         return frozenset(self._keys)
 
+    def public_key(self, kid: str) -> Ed25519PublicKey | None:
+        """The trusted key ``kid`` (release files are signed with the same keys)."""
+        return self._keys.get(kid)
+
     def verify(self, text: str) -> LicenseFilePayload:
         """The payload of a genuine file signed by one of the keys.
 
