@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from shipkey import __version__
 from shipkey.admin.auth import bearer_admin
 from shipkey.admin_ui import routes as admin_ui_routes
+from shipkey.audit import routes as audit_routes
 from shipkey.catalog import routes as catalog_routes
 from shipkey.catalog import upload_routes
 from shipkey.config import Settings
@@ -142,6 +143,7 @@ def create_app(
     app.include_router(payment_routes.router)
     app.include_router(payment_routes.admin_router)
     app.include_router(access_routes.router)
+    app.include_router(audit_routes.router)
     portal_routes.install(app)
     admin_ui_routes.install(app)
 

@@ -1,6 +1,7 @@
 """Every model, imported once so that the metadata (and Alembic) sees all tables."""
 
 from shipkey.admin.models import AdminToken
+from shipkey.audit.models import AuditEntry, AuditHead
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.db.types import Base
 from shipkey.downloads.models import Download
@@ -17,6 +18,8 @@ __all__ = [
     "AccessGrant",
     "AccessKind",
     "AdminToken",
+    "AuditEntry",
+    "AuditHead",
     "Base",
     "Customer",
     "Download",

@@ -11,6 +11,7 @@ import typer
 
 from shipkey.cli import demo, jobs, serve
 from shipkey.cli.admin_tokens import token_app
+from shipkey.cli.audit import audit_app
 from shipkey.cli.files import files_app
 from shipkey.cli.keys import keys_app
 from shipkey.cli.licenses import license_app
@@ -32,6 +33,7 @@ app.add_typer(purchases_app, name="purchases")
 app.add_typer(files_app, name="files")
 app.add_typer(keys_app, name="keys")
 app.add_typer(license_app, name="license")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

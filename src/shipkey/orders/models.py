@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shipkey.catalog.models import Product
@@ -32,6 +32,8 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the buyer's personal data was erased (their address is then ``erased-<id>@invalid``)."""
 
 
 class Purchase(Base):
@@ -82,6 +84,16 @@ class Purchase(Base):
     # Subscriptions: paid up to here (the latest invoice's period end); ended when cancelled.
     paid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # The buyer's consent to immediate delivery, giving up the right of withdrawal (§ 356 (5)
+    # BGB): when, the words agreed to and their version, and from which address.
+    consent_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    consent_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    consent_text_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    consent_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Stripe's invoice for the sale (automatic tax), and its hosted page.
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    invoice_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
 
     product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
     customer: Mapped[Customer] = relationship(lazy="raise")
