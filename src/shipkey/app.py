@@ -39,6 +39,7 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
+from shipkey.privacy import routes as privacy_routes
 from shipkey.sales import routes as order_routes
 from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
 from shipkey.web.render import page_headers
@@ -144,6 +145,8 @@ def create_app(
     app.include_router(payment_routes.admin_router)
     app.include_router(access_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(privacy_routes.router)
+    app.include_router(privacy_routes.portal_router)
     portal_routes.install(app)
     admin_ui_routes.install(app)
 

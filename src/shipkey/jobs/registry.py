@@ -40,6 +40,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "shipkey.mail.handlers",
     "shipkey.payments.handlers",
     "shipkey.downloads.jobs",
+    "shipkey.privacy.retention",
+    "shipkey.privacy.erasure",
 )
 
 
@@ -63,6 +65,7 @@ class JobContext:
 Recorder = Callable[[Session], object]
 Handler = Callable[[JobContext, Job], Recorder | None]
 GiveUpHook = Callable[[Session, JobContext, Job], None]
+StartHook = Callable[[Session, JobContext], object]
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Registry:
     types: dict[str, JobType] = field(default_factory=dict)
     give_up_hooks: list[GiveUpHook] = field(default_factory=list)
     stop_hooks: list[Callable[[], None]] = field(default_factory=list)
+    start_hooks: list[StartHook] = field(default_factory=list)
 
     def register(
         self, kind: str, handler: Handler, *, on_give_up: GiveUpHook | None = None
@@ -91,6 +95,18 @@ class Registry:
     def on_any_give_up(self, hook: GiveUpHook) -> None:
         """Run ``hook`` for every job that fails for good (after its kind's own hook)."""
         self.give_up_hooks.append(hook)
+
+    def on_start(self, hook: StartHook) -> None:
+        """Run ``hook`` in a transaction when a worker starts (to queue a daily job)."""
+        self.start_hooks.append(hook)
+
+    def started(self, ctx: JobContext) -> None:
+        for hook in self.start_hooks:
+            try:
+                with ctx.db.session() as session:
+                    hook(session, ctx)
+            except Exception:
+                log.exception("a worker's start hook failed")
 
     def on_stop(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` in a worker's thread when that worker stops (to close what the

@@ -95,6 +95,7 @@ class Worker:
         self._stop = stop
         service.doorbell.subscribe(self._wake)
         log.info("worker %s started", self.name)
+        self.registry.started(self.ctx)
         try:
             while not stop.is_set():
                 self._wake.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
@@ -20,6 +21,17 @@ class PurchaseStatus(enum.StrEnum):
     FAILED = "FAILED"
     REFUNDED = "REFUNDED"
     DISPUTED = "DISPUTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """When the buyer agreed that delivery starts at once and that their right of withdrawal
+    ends with it, to which words (and their version), from which address."""
+
+    accepted_at: datetime
+    text: str
+    text_version: str
+    ip_address: str | None
 
 
 class Customer(Base):
@@ -97,6 +109,18 @@ class Purchase(Base):
 
     product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
     customer: Mapped[Customer] = relationship(lazy="raise")
+
+    @property
+    def consent(self) -> Consent | None:
+        """The buyer's recorded consent to immediate delivery, if they gave it."""
+        if self.consent_accepted_at is None:
+            return None
+        return Consent(
+            accepted_at=self.consent_accepted_at,
+            text=self.consent_text or "",
+            text_version=self.consent_text_version or "",
+            ip_address=self.consent_ip,
+        )
 
     @property
     def downloads_left(self) -> int:
