@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from shipkey.admin.auth import require_admin
 from shipkey.http.deps import (
+    ClientDep,
     DatabaseDep,
     DbSession,
     ReadSession,
@@ -79,6 +82,9 @@ async def stripe_webhook(request: Request) -> Response:
         request.headers.get("stripe-signature"),
         secret.get_secret_value() if secret else None,
     )
+    if settings.automatic_tax and event.type.startswith("checkout.session."):
+        expanded = await run_in_threadpool(checkout.with_invoice, settings, event.object)
+        event = dataclasses.replace(event, object=expanded)
     # Events that arrive together are committed together (each still all-or-nothing). One that
     # does not take effect at once is rolled back and received again, which keeps it for later.
     try:
@@ -89,10 +95,22 @@ async def stripe_webhook(request: Request) -> Response:
     return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
 
 
-@router.post("/api/checkout")
-def start_checkout(data: CheckoutCreate, db: DatabaseDep, settings: SettingsDep) -> CheckoutCreated:
+@router.post(
+    "/api/checkout",
+    responses={
+        400: {"description": "`CONSENT_REQUIRED`: the withdrawal waiver is on and not agreed."},
+        404: {"description": "`PRODUCT_NOT_FOUND`."},
+        409: {"description": "`PRODUCT_INACTIVE`."},
+        422: {"description": "A field is missing or invalid (`VALIDATION_ERROR`)."},
+        502: {"description": "`PAYMENT_PROVIDER_ERROR`: Stripe did not answer as expected."},
+        503: {"description": "`PAYMENTS_NOT_CONFIGURED`: no Stripe key is set."},
+    },
+)
+def start_checkout(
+    data: CheckoutCreate, db: DatabaseDep, settings: SettingsDep, client: ClientDep
+) -> CheckoutCreated:
     """A new PENDING purchase and the Stripe Checkout Session that pays for it."""
-    return checkout.start(db, settings, StripeGateway(settings), data)
+    return checkout.start(db, settings, StripeGateway(settings), data, client.ip)
 
 
 @router.get("/checkout/success", response_class=HTMLResponse, include_in_schema=False)
