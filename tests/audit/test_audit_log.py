@@ -204,3 +204,20 @@ def test_details_are_kept_small(value: Any) -> None:
     assert "token" not in cleaned
     assert "csrf_token" not in cleaned
     assert len(str(cleaned["field"])) <= 600
+
+
+def test_the_admin_page_searches_the_log(client: TestClient, admin: TestClient) -> None:
+    create_product(admin, slug="book-one")
+    create_product(admin, slug="book-two")
+    assert client.get("/admin/audit-log", follow_redirects=False).status_code in (302, 303)
+    csrf = _csrf(client.get("/admin/login").text)
+    client.post("/admin/login", data={"csrf_token": csrf, "token": ADMIN_TOKEN})
+    page = client.get("/admin/audit-log")
+    assert page.status_code == 200
+    assert 'href="/admin/audit-log" aria-current="page"' in page.text
+    assert page.text.count("api.create_product") == 2
+    found = client.get("/admin/audit-log", params={"action": "sign_in"})
+    assert "api.create_product" not in found.text
+    assert "SHIPKEY_ADMIN_TOKEN" in found.text
+    german = client.get("/admin/audit-log", headers={"Accept-Language": "de"})
+    assert "Protokoll" in german.text

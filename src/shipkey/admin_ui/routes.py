@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shipkey.admin_ui import (
+    audit,
     dashboard,
     deliveries,
     licenses,
@@ -27,6 +28,7 @@ PAGE_GROUPS = (
     licenses,
     deliveries,
     webhooks,
+    audit,
     mailbox,
 )
 
