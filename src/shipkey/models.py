@@ -6,6 +6,7 @@ from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.db.types import Base
 from shipkey.downloads.models import Download
 from shipkey.fulfilment.models import AccessGrant, AccessKind
+from shipkey.hooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
 from shipkey.mail.models import MailMessage, MailStatus
@@ -22,6 +23,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "Customer",
+    "DeliveryStatus",
     "Download",
     "EventStatus",
     "Job",
@@ -34,10 +36,13 @@ __all__ = [
     "LoginToken",
     "MailMessage",
     "MailStatus",
+    "OutboundEvent",
     "Product",
     "ProductType",
     "Purchase",
     "PurchaseStatus",
     "WebSignIn",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WebhookEvent",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -18,3 +20,13 @@ class InputModel(ApiModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
     )
+
+
+ItemT = TypeVar("ItemT")
+
+
+class PageOf(ApiModel, Generic[ItemT]):
+    """One page of a list: ``{"items": [...], "nextCursor": "<opaque>" | null}``."""
+
+    items: list[ItemT]
+    next_cursor: str | None

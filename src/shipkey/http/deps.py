@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.db.group_commit import GroupCommit
+from shipkey.db.paging import DEFAULT_LIMIT, MAX_LIMIT
 from shipkey.http.net import Client, client_ip
 from shipkey.storage import Storage
 
@@ -179,3 +181,29 @@ StorageDep = Annotated[Storage, Depends(_storage)]
 DbSession = Annotated[Session, Depends(write_session, scope="function")]
 ReadSession = Annotated[Session, Depends(read_session, scope="function")]
 ClientDep = Annotated[Client, Depends(_client)]
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """``?limit=`` (1–100, default 20) and ``?cursor=`` of a list (see :mod:`shipkey.db.paging`)."""
+
+    limit: int
+    cursor: str | None
+
+
+async def _page_query(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="The `nextCursor` of the previous page.",
+        ),
+    ] = None,
+) -> PageQuery:
+    return PageQuery(limit, cursor)
+
+
+PageParams = Annotated[PageQuery, Depends(_page_query)]

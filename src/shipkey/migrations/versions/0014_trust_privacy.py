@@ -5,7 +5,7 @@ locked by every append. Purchases record the buyer's consent to immediate delive
 right of withdrawal, § 356 (5) BGB) and Stripe's invoice; customers when they were erased.
 
 Revision ID: 0014_trust_privacy
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-05 22:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014_trust_privacy"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
