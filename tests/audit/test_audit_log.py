@@ -81,7 +81,7 @@ def test_targets_filters_and_pages(admin: TestClient, db: Database) -> None:
     second = admin.get(f"/api/admin/audit-log?limit=2&cursor={first['nextCursor']}").json()
     assert [item["seq"] for item in second["items"]] == [1]
     assert second["nextCursor"] is None
-    bad = admin.get("/api/admin/audit-log?cursor=nonsense")
+    bad = admin.get("/api/admin/audit-log?cursor=bm9uc2Vuc2U")
     assert bad.status_code == 400
     assert bad.json()["code"] == "INVALID_CURSOR"
     assert admin.get("/api/admin/audit-log?limit=0").status_code == 422

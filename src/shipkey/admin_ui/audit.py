@@ -4,7 +4,7 @@ target, newest first, a page at a time."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request
@@ -19,6 +19,10 @@ router = admin_router()
 PAGE_SIZE = 50
 
 
+def _details(details: dict[str, Any]) -> str:
+    return json.dumps(details, ensure_ascii=False, sort_keys=True)
+
+
 @router.get("/audit-log", dependencies=Admin)
 def audit_log(
     request: Request,
@@ -26,9 +30,9 @@ def audit_log(
     actor: Annotated[str, Query(max_length=320)] = "",
     action: Annotated[str, Query(max_length=100)] = "",
     target: Annotated[str, Query(max_length=255)] = "",
-    cursor: Annotated[str, Query(max_length=64)] = "",
+    cursor: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    rows, next_cursor = audit.list_entries(
+    found = audit.list_entries(
         session,
         actor=actor.strip() or None,
         action=action.strip() or None,
@@ -38,14 +42,15 @@ def audit_log(
     )
     filters = {"actor": actor, "action": action, "target": target}
     older = None
-    if next_cursor:
-        older = "/admin/audit-log?" + urlencode({**filters, "cursor": next_cursor})
+    if found.next_cursor:
+        older = "/admin/audit-log?" + urlencode({**filters, "cursor": found.next_cursor})
     return render(
         request,
         "admin/audit_log.html",
         {
             "entries": [
-                (row, json.dumps(row.details, ensure_ascii=False, sort_keys=True)) for row in rows
+                (row, json.dumps(row.details, ensure_ascii=False, sort_keys=True))
+                for row in found.items
             ],
             "filters": filters,
             "older": older,

@@ -27,9 +27,10 @@ HEAD_ID = 1
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
-        Index("ix_audit_log_actor_seq", "actor", "seq"),
-        Index("ix_audit_log_action_seq", "action", "seq"),
-        Index("ix_audit_log_target_seq", "target", "seq"),
+        Index("ix_audit_log_at_id", "at", "id"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+        Index("ix_audit_log_target_at", "target", "at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

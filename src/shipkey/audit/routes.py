@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query
 
 from shipkey.admin.auth import require_admin
 from shipkey.audit import service
-from shipkey.audit.schemas import AuditEntryRead, AuditPage
-from shipkey.http.deps import ReadSession
+from shipkey.audit.schemas import AuditEntryRead
+from shipkey.http.deps import PageParams, ReadSession
+from shipkey.schemas import PageOf
 
 router = APIRouter(
     prefix="/api/admin/audit-log", tags=["admin: audit log"], dependencies=[Depends(require_admin)]
@@ -26,16 +27,21 @@ router = APIRouter(
 )
 def list_audit_log(
     session: ReadSession,
+    paged: PageParams,
     actor: Annotated[str | None, Query(max_length=320, description="Exact actor.")] = None,
     action: Annotated[str | None, Query(max_length=100, description="Exact action.")] = None,
     target: Annotated[str | None, Query(max_length=255, description="Exact target.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = None,
-) -> AuditPage:
+) -> PageOf[AuditEntryRead]:
     """Every change an admin made (API, pages, command line) and every failed sign-in."""
-    rows, next_cursor = service.list_entries(
-        session, actor=actor, action=action, target=target, limit=limit, cursor=cursor
+    found = service.list_entries(
+        session,
+        actor=actor,
+        action=action,
+        target=target,
+        limit=paged.limit,
+        cursor=paged.cursor,
     )
-    return AuditPage(
-        items=[AuditEntryRead.model_validate(row) for row in rows], next_cursor=next_cursor
+    return PageOf[AuditEntryRead](
+        items=[AuditEntryRead.model_validate(row) for row in found.items],
+        next_cursor=found.next_cursor,
     )

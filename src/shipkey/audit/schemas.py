@@ -23,8 +23,3 @@ class AuditEntryRead(ApiModel):
     details: dict[str, Any]
     prev_hash: str
     hash: str = Field(description="SHA-256 over the previous hash and this entry's canonical JSON.")
-
-
-class AuditPage(ApiModel):
-    items: list[AuditEntryRead]
-    next_cursor: str | None

@@ -11,8 +11,6 @@ sign-in).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,8 +23,8 @@ from shipkey.actor import Actor, Note, source_of
 from shipkey.audit.chain import canonical, entry_hash
 from shipkey.audit.models import GENESIS, HEAD_ID, AuditEntry, AuditHead
 from shipkey.clock import utcnow
+from shipkey.db import paging
 from shipkey.db.writes import insert_ignore, insert_row
-from shipkey.errors import BadRequest
 from shipkey.ids import new_id
 
 SECRET_FIELDS = frozenset({"token", "password", "secret", "csrf_token", "licensefile"})
@@ -162,32 +160,17 @@ install()
 # --- reading --------------------------------------------------------------------------------
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"a:{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _sep, number = raw.partition(":")
-        if prefix != "a" or not number.isascii() or not number.isdigit() or len(number) > 12:
-            raise ValueError(raw)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("The cursor is not valid.", "INVALID_CURSOR") from exc
-
-
 def list_entries(
     session: Session,
     *,
     actor: str | None = None,
     action: str | None = None,
     target: str | None = None,
-    limit: int = 20,
+    limit: int = paging.DEFAULT_LIMIT,
     cursor: str | None = None,
-) -> tuple[list[AuditEntry], str | None]:
-    """Entries newest first, filtered by exact actor, action and target; and the cursor of the
-    next page (None on the last)."""
+) -> paging.Page[AuditEntry]:
+    """Entries newest first (:mod:`shipkey.db.paging`), filtered by exact actor, action and
+    target."""
     query = select(AuditEntry)
     if actor:
         query = query.where(AuditEntry.actor == actor)
@@ -195,12 +178,9 @@ def list_entries(
         query = query.where(AuditEntry.action == action)
     if target:
         query = query.where(AuditEntry.target == target)
-    if cursor:
-        query = query.where(AuditEntry.seq < decode_cursor(cursor))
-    rows = list(session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].seq) if more and rows else None
+    return paging.page(
+        session, query, created_at=AuditEntry.at, row_id=AuditEntry.id, limit=limit, cursor=cursor
+    )
 
 
 # --- checking -------------------------------------------------------------------------------

@@ -41,9 +41,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("hash", name=op.f("uq_audit_log_hash")),
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_log_actor_seq", ["actor", "seq"], unique=False)
-        batch_op.create_index("ix_audit_log_action_seq", ["action", "seq"], unique=False)
-        batch_op.create_index("ix_audit_log_target_seq", ["target", "seq"], unique=False)
+        batch_op.create_index("ix_audit_log_at_id", ["at", "id"], unique=False)
+        batch_op.create_index("ix_audit_log_actor_at", ["actor", "at"], unique=False)
+        batch_op.create_index("ix_audit_log_action_at", ["action", "at"], unique=False)
+        batch_op.create_index("ix_audit_log_target_at", ["target", "at"], unique=False)
     head = op.create_table(
         "audit_chain_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -77,7 +78,8 @@ def downgrade() -> None:
         batch_op.drop_column("consent_accepted_at")
     op.drop_table("audit_chain_head")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index("ix_audit_log_target_seq")
-        batch_op.drop_index("ix_audit_log_action_seq")
-        batch_op.drop_index("ix_audit_log_actor_seq")
+        batch_op.drop_index("ix_audit_log_target_at")
+        batch_op.drop_index("ix_audit_log_action_at")
+        batch_op.drop_index("ix_audit_log_actor_at")
+        batch_op.drop_index("ix_audit_log_at_id")
     op.drop_table("audit_log")
