@@ -221,3 +221,28 @@ def test_the_daily_job_cuts_old_addresses_and_drops_user_agents(
         assert runs[-1].run_at - clock.now < timedelta(days=1)
     shown = admin.get(f"/api/admin/purchases/{purchase['id']}").json()
     assert shown["downloads"][0]["ipAddress"] == "203.0.113.0"
+
+
+def test_the_command_line_exports_and_erases(
+    env: dict[str, str], admin: TestClient, client: TestClient, db: Database
+) -> None:
+    from typer.testing import CliRunner
+
+    from shipkey.audit.models import AuditEntry
+    from shipkey.cli import app as cli_app
+
+    _sale(admin, client)
+    customer_id = _customer_id(db, "ada@example.com")
+    runner = CliRunner()
+    exported = runner.invoke(cli_app, ["customers", "export", customer_id])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(exported.output)["customer"]["email"] == "ada@example.com"
+    erased = runner.invoke(cli_app, ["customers", "erase", customer_id])
+    assert erased.exit_code == 0, erased.output
+    assert f"erased-{customer_id}@invalid" in erased.output
+    assert runner.invoke(cli_app, ["customers", "erase", "cus_nope"]).exit_code == 1
+    with db.read_session() as session:
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+        assert last is not None
+        assert last.action == "cli.customers.erase"
+        assert last.details == {"customer_id": customer_id}

@@ -12,6 +12,7 @@ import typer
 from shipkey.cli import demo, jobs, serve
 from shipkey.cli.admin_tokens import token_app
 from shipkey.cli.audit import audit_app
+from shipkey.cli.customers import customers_app
 from shipkey.cli.files import files_app
 from shipkey.cli.keys import keys_app
 from shipkey.cli.licenses import license_app
@@ -34,6 +35,7 @@ app.add_typer(files_app, name="files")
 app.add_typer(keys_app, name="keys")
 app.add_typer(license_app, name="license")
 app.add_typer(audit_app, name="audit")
+app.add_typer(customers_app, name="customers")
 
 
 def main() -> None:
