@@ -4,8 +4,9 @@ After ``SHIPKEY_IP_RETENTION_DAYS`` (default 30) the addresses recorded with dow
 license activations are cut to their network — IPv4 to the /24 (203.0.113.57 → 203.0.113.0),
 IPv6 to the /48 — and user agents are dropped. The ``privacy.retention`` job does it once a
 day: each run handles the rows that became old since the one before (with a day's overlap;
-cutting twice changes nothing) and queues the next run for the next day at 03:00 UTC. A
-worker queues the day's run when it starts, so the chain begins by itself.
+cutting twice changes nothing) and queues the next run for 03:00 UTC the next day. A worker
+queues the next run when it starts (one job per day however many start), so the chain begins by
+itself.
 """
 
 from __future__ import annotations
@@ -114,13 +115,21 @@ def pseudonymise(session: Session, before: datetime, since: datetime | None = No
 
 def register(registry: Registry) -> None:
     registry.register(RETENTION_JOB, run)
-    registry.on_start(schedule_today)
+    registry.on_start(schedule_next)
 
 
-def schedule_today(session: Session, ctx: JobContext) -> Job:
-    """Today's run (nothing new when it is queued or done already)."""
-    today = ctx.now().date()
-    return jobs.enqueue(session, RETENTION_JOB, {}, dedupe_key=f"{RETENTION_JOB}:{today}")
+def next_run(now: datetime) -> datetime:
+    """The next 03:00 UTC after ``now``."""
+    today = datetime.combine(now.date(), RUN_AT, tzinfo=now.tzinfo)
+    return today if today > now else today + timedelta(days=1)
+
+
+def schedule_next(session: Session, ctx: JobContext) -> Job:
+    """The next run, at 03:00 UTC (nothing new when it is queued already: one job per day)."""
+    when = next_run(ctx.now())
+    return jobs.enqueue(
+        session, RETENTION_JOB, {}, run_at=when, dedupe_key=f"{RETENTION_JOB}:{when.date()}"
+    )
 
 
 def run(ctx: JobContext, job: Job) -> None:
@@ -130,12 +139,12 @@ def run(ctx: JobContext, job: Job) -> None:
     since = datetime.fromisoformat(since_text) if isinstance(since_text, str) else None
     with ctx.db.session() as session:
         changed = pseudonymise(session, cutoff, since)
-        tomorrow = now.date() + timedelta(days=1)
+        when = next_run(now)
         jobs.enqueue(
             session,
             RETENTION_JOB,
             {"since": (cutoff - OVERLAP).isoformat()},
-            run_at=datetime.combine(tomorrow, RUN_AT, tzinfo=now.tzinfo),
-            dedupe_key=f"{RETENTION_JOB}:{tomorrow}",
+            run_at=when,
+            dedupe_key=f"{RETENTION_JOB}:{when.date()}",
         )
     log.info("retention: %d rows older than %s cut", changed, cutoff.isoformat())
