@@ -200,7 +200,10 @@ def test_parallel_admin_actions_never_fork_the_chain(live_server: str, db: Datab
 
 @pytest.mark.parametrize("value", ["x" * 2000, {"deep": {"er": {"and": {"deeper": 1}}}}])
 def test_details_are_kept_small(value: Any) -> None:
-    cleaned = service.clean({"field": value, "token": "secret", "csrf_token": "c"})
+    cleaned = service.clean(
+        {"field": value, "token": "secret", "csrf_token": "c", "a\x00b": "\x00"}
+    )
+    assert cleaned["ab"] == ""
     assert "token" not in cleaned
     assert "csrf_token" not in cleaned
     assert len(str(cleaned["field"])) <= 600

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from shipkey.actor import Actor, Note, source_of
+from shipkey.actor import Actor, source_of
 from shipkey.audit.chain import canonical, entry_hash
 from shipkey.audit.models import GENESIS, HEAD_ID, AuditEntry, AuditHead
 from shipkey.clock import utcnow
@@ -48,7 +48,7 @@ def clean(value: Any, depth: int = 0) -> Any:
         return None
     if isinstance(value, dict):
         return {
-            str(key)[:100]: clean(item, depth + 1)
+            str(key).replace("\x00", "")[:100]: clean(item, depth + 1)
             for key, item in list(value.items())[:MAX_ITEMS]
             if str(key).lower().replace("_", "").replace("-", "") not in _SECRET_KEYS
         }
@@ -72,6 +72,7 @@ def record(
     transaction ends, so appends are serialised and the chain never forks."""
     head = _locked_head(session)
     at = now or utcnow()
+    target = (target.replace("\x00", "")[:255] or None) if target else None
     seq = head.seq + 1
     entry_id = new_id("aud")
     body = clean(details or {})
@@ -81,7 +82,7 @@ def record(
         at=at,
         actor=actor.name[:320],
         action=action[:100],
-        target=target[:255] if target else None,
+        target=target,
         ip_address=actor.ip,
         details=body,
     )
@@ -95,7 +96,7 @@ def record(
             "at": at,
             "actor": actor.name[:320],
             "action": action[:100],
-            "target": target[:255] if target else None,
+            "target": target,
             "ip_address": actor.ip,
             "details": body,
             "prev_hash": head.hash,
@@ -122,16 +123,6 @@ def _locked_head(session: Session) -> _Head:
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
     ).one()
     return _Head(row.seq, row.hash)
-
-
-def note_now(session: Session, action: str, target: str | None = None, **details: Any) -> bool:
-    """Note an action for the session's actor (recorded when the session commits); False when
-    the session has no actor (not an admin's doing)."""
-    source = source_of(session)
-    if source is None or source.actor is None:
-        return False
-    source.note(Note(action, target, details))
-    return True
 
 
 def write_noted(session: Session) -> int:

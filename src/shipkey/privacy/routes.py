@@ -24,6 +24,7 @@ portal_router = APIRouter(
 )
 
 _ADMIN_ERRORS: dict[int | str, dict[str, str]] = {
+    400: {"description": "A value the database cannot store (`INVALID_INPUT`)."},
     401: {"description": "No valid admin token (`UNAUTHORIZED`)."},
     404: {"description": "No such customer (`CUSTOMER_NOT_FOUND`)."},
 }
