@@ -65,7 +65,9 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 @pytest.fixture
 def site_settings(fake_stripe: FakeStripe) -> dict[str, Any]:
-    return stripe_settings(fake_stripe)
+    # With the seller's imprint, so that every page's footer is checked too.
+    imprint = "Pixel Forge GmbH\nHauptstraße 1, 10115 Berlin"
+    return {**stripe_settings(fake_stripe), "seller_imprint": imprint}
 
 
 class Checker:
