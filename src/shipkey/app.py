@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from shipkey import __version__
 from shipkey.admin.auth import bearer_admin
 from shipkey.admin_ui import routes as admin_ui_routes
+from shipkey.audit import routes as audit_routes
 from shipkey.catalog import routes as catalog_routes
 from shipkey.catalog import upload_routes
 from shipkey.config import Settings
@@ -42,6 +43,7 @@ from shipkey.mail import routes as mail_routes
 from shipkey.metrics import Metrics
 from shipkey.payments import routes as payment_routes
 from shipkey.portal import routes as portal_routes
+from shipkey.privacy import routes as privacy_routes
 from shipkey.releases import pypi_routes
 from shipkey.releases import routes as release_routes
 from shipkey.releases.catalog import ReleaseCatalog
@@ -166,6 +168,9 @@ def create_app(
     app.include_router(release_routes.router)
     app.include_router(release_routes.admin_router)
     app.include_router(pypi_routes.router)
+    app.include_router(audit_routes.router)
+    app.include_router(privacy_routes.router)
+    app.include_router(privacy_routes.portal_router)
     portal_routes.install(app)
     admin_ui_routes.install(app)
 

@@ -135,6 +135,25 @@ class Settings(BaseSettings):
         default="off",
         description="on: a payment Stripe sends an early fraud warning for is refunded at once.",
     )
+    withdrawal_waiver: Literal["on", "off"] = Field(
+        default="off",
+        description="on: buyers agree, before paying, that delivery starts at once and their "
+        "right of withdrawal ends with it (section 356 (5) BGB).",
+    )
+    seller_imprint: str | None = Field(
+        default=None,
+        description="The seller's legal name and address, printed in every e-mail and page footer.",
+    )
+    stripe_automatic_tax: Literal["on", "off"] = Field(
+        default="off",
+        description="on: Checkout computes tax, collects tax ids and makes an invoice.",
+    )
+    ip_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days after which stored IPs are cut to /24 or /48 and user agents dropped.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -238,6 +257,14 @@ class Settings(BaseSettings):
     @cached_property
     def metrics_networks(self) -> tuple[IPNetwork, ...]:
         return _parse_networks(self.metrics_allow)
+
+    @property
+    def waiver_required(self) -> bool:
+        return self.withdrawal_waiver == "on"
+
+    @property
+    def automatic_tax(self) -> bool:
+        return self.stripe_automatic_tax == "on"
 
     @property
     def rate_limits_enabled(self) -> bool:

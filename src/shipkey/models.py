@@ -2,6 +2,7 @@
 
 from shipkey.admin.models import AdminToken
 from shipkey.admin_ui.models import DashboardDay
+from shipkey.audit.models import AuditEntry, AuditHead
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.db.types import Base
 from shipkey.downloads.models import Download
@@ -22,6 +23,8 @@ __all__ = [
     "AccessKind",
     "AdminToken",
     "Artifact",
+    "AuditEntry",
+    "AuditHead",
     "Base",
     "Customer",
     "DashboardDay",

@@ -3,8 +3,10 @@
 It runs on loopback in a thread; the ``stripe`` package talks to it through
 ``SHIPKEY_STRIPE_API_BASE``, so requests are encoded, sent and decoded exactly as against
 Stripe. Implemented: ``POST /v1/checkout/sessions`` (with idempotency keys),
-``GET /v1/checkout/sessions/{id}``, ``POST /v1/refunds`` (with idempotency keys) and
-``POST /v1/disputes/{id}`` (evidence). Tests change a session's state with :meth:`FakeStripe.pay`.
+``GET /v1/checkout/sessions/{id}`` (``expand[]=invoice`` too), ``GET /v1/invoices/{id}``,
+``POST /v1/refunds`` (with idempotency keys) and ``POST /v1/disputes/{id}`` (evidence). Tests
+change a session's state with :meth:`FakeStripe.pay`, which ticks the terms box when the
+session asked for it and makes an invoice when it asked for one, as Checkout does.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 class FakeStripe:
     def __init__(self) -> None:
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.by_idempotency_key: dict[str, str] = {}
         self.failures: list[int] = []
@@ -102,6 +105,18 @@ class FakeStripe:
         with self._lock:
             session = self.sessions[session_id]
             session.update(status="complete", payment_status=payment_status)
+            if (session.get("consent_collection") or {}).get("terms_of_service") == "required":
+                session["consent"] = {"promotions": None, "terms_of_service": "accepted"}
+            if (session.get("invoice_creation") or {}).get("enabled") is True:
+                invoice = fixture("invoice")
+                invoice_id = new_id("in")
+                invoice.update(
+                    id=invoice_id,
+                    hosted_invoice_url=f"https://invoice.stripe.com/i/{invoice_id}",
+                    invoice_pdf=f"https://pay.stripe.com/invoice/{invoice_id}/pdf",
+                )
+                self.invoices[invoice_id] = invoice
+                session["invoice"] = invoice_id
             session["customer_details"]["email"] = email
             if locale:
                 session["locale"] = locale
@@ -123,7 +138,8 @@ class FakeStripe:
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length).decode() if length else ""
         params = unflatten(parse_qsl(raw, keep_blank_values=True))
-        path = request.path.split("?", 1)[0]
+        path, _sep, query = request.path.partition("?")
+        expand = [value for key, value in parse_qsl(query) if key.startswith("expand")]
         with self._lock:
             self.requests.append((method, path, params))
             self.idempotency_keys.append(request.headers.get("Idempotency-Key"))
@@ -153,7 +169,14 @@ class FakeStripe:
                         ),
                     )
                     return
-                self._send(request, 200, found)
+                answer = dict(found)
+                if "invoice" in expand and isinstance(found.get("invoice"), str):
+                    answer["invoice"] = self.invoices[found["invoice"]]
+                self._send(request, 200, answer)
+                return
+            match = re.fullmatch(r"/v1/invoices/([^/]+)", path)
+            if method == "GET" and match and match.group(1) in self.invoices:
+                self._send(request, 200, self.invoices[match.group(1)])
                 return
             if method == "POST" and path == "/v1/refunds":
                 self._send(
@@ -190,6 +213,17 @@ class FakeStripe:
             amount_total=amount,
             amount_subtotal=amount,
             currency=currency,
+            consent=None,
+            consent_collection=params.get("consent_collection"),
+            custom_text=params.get("custom_text") or {},
+            automatic_tax={"enabled": params.get("automatic_tax", {}).get("enabled") == "true"},
+            tax_id_collection={
+                "enabled": params.get("tax_id_collection", {}).get("enabled") == "true"
+            },
+            invoice_creation={
+                "enabled": params.get("invoice_creation", {}).get("enabled") == "true"
+            },
+            invoice=None,
         )
         session["customer_details"]["email"] = params.get("customer_email")
         self.sessions[session_id] = session

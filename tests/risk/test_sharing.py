@@ -14,7 +14,9 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.jobs.worker import Worker
 from shipkey.licensing.models import LicenseSighting
+from shipkey.orders.models import Purchase
 from shipkey.portal.models import LoginToken
+from shipkey.risk.evidence import dispute_evidence, purchase_evidence
 from tests.factories import create_product, create_purchase, new_link, product_with_file
 from tests.risk.conftest import SELLER
 from tests.risk.helpers import (
@@ -244,3 +246,30 @@ def test_evidence_of_a_purchase(
     assert validations["last"] is not None
     assert len(evidence["signIns"]) == 1
     assert admin.get("/api/admin/purchases/pur_nope/evidence").status_code == 404
+
+
+def test_evidence_carries_the_buyers_consent(admin: TestClient, db: Database) -> None:
+    product = create_product(admin, name="Waived", slug="waived")
+    purchase = create_purchase(admin, product["slug"])
+    agreed = utcnow() - timedelta(minutes=5)
+    with db.session() as session:
+        row = session.get(Purchase, purchase["id"])
+        assert row is not None
+        row.consent_accepted_at = agreed
+        row.consent_text = "I agree that delivery starts at once."
+        row.consent_text_version = "2026-12"
+        row.consent_ip = "198.51.100.7"
+
+    evidence = admin.get(f"/api/admin/purchases/{purchase['id']}/evidence").json()
+    assert evidence["consent"] == {
+        "acceptedAt": agreed.isoformat(),
+        "text": "I agree that delivery starts at once.",
+        "textVersion": "2026-12",
+        "ipAddress": "198.51.100.7",
+    }
+    with db.session() as session:
+        row = session.get(Purchase, purchase["id"])
+        assert row is not None
+        text = dispute_evidence(purchase_evidence(session, row))["uncategorized_text"]
+    assert "right of withdrawal" in text
+    assert "2026-12" in text

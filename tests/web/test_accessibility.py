@@ -67,7 +67,9 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 @pytest.fixture
 def site_settings(fake_stripe: FakeStripe) -> dict[str, Any]:
-    return stripe_settings(fake_stripe)
+    # With the seller's imprint, so that every page's footer is checked too.
+    imprint = "Pixel Forge GmbH\nHauptstraße 1, 10115 Berlin"
+    return {**stripe_settings(fake_stripe), "seller_imprint": imprint}
 
 
 class Checker:
@@ -203,6 +205,7 @@ def _visit_all(page: Page, checker: Checker, site: Site, shop: dict[str, Any], n
         f"/admin/webhook-endpoints/{shop['hook']['id']}",
         "/admin/risk",
         f"/admin/purchases/{sale_id}/evidence",
+        "/admin/audit-log",
     ):
         checker.check(page, path)
     # The product form refused: every field's error next to it.

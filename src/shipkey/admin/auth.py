@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shipkey.actor import Actor, ActorSource, Note, act_as
 from shipkey.admin import service
 from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.errors import Unauthorized
-from shipkey.http.deps import get_database, get_settings
+from shipkey.http.acting import admin_scope
+from shipkey.http.deps import get_client_ip, get_database, get_settings
 from shipkey.http.openapi import errors
 
 ADMIN_ERRORS = errors(
@@ -23,18 +25,37 @@ ADMIN_ERRORS = errors(
 _bearer = HTTPBearer(auto_error=False, description="An admin token (shipkey admin-token create).")
 
 
+UNKNOWN = "unknown"
+"""The actor of a failed sign-in."""
+
+
 def require_admin(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    scope: Annotated[ActorSource, Depends(admin_scope)],
 ) -> str:
-    """The caller's token name; 401 ``UNAUTHORIZED`` without a valid admin token."""
+    """The caller's token name; 401 ``UNAUTHORIZED`` without a valid admin token. The token's
+    name is the actor of what the request changes (:mod:`shipkey.http.acting`); a token that
+    is not valid is recorded as a failed sign-in."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("An admin token is required.", headers=challenge)
     name = token_name(request, credentials.credentials)
     if name is None:
+        record_failed_sign_in(request, scope, "api")
         raise Unauthorized("The admin token is not valid.", headers=challenge)
+    scope.set_actor(Actor(name, get_client_ip(request)))
     return name
+
+
+def record_failed_sign_in(request: Request, scope: ActorSource, via: str) -> None:
+    """A failed sign-in to the admin, in a transaction of its own (the request's fails)."""
+    scope.take_notes()
+    scope.set_actor(Actor(UNKNOWN, get_client_ip(request)))
+    scope.note(Note("sign_in.failed", None, {"via": via, "path": request.url.path}))
+    with get_database(request).session() as session:
+        act_as(session, scope)
+        session.connection()  # a transaction, so that committing it writes the note
 
 
 def bearer_admin(request: Request) -> str | None:
@@ -64,7 +85,7 @@ def optional_admin(
     so, not get the public answer)."""
     if credentials is None:
         return None
-    return require_admin(request, credentials)
+    return require_admin(request, credentials, ActorSource(request.state))
 
 
 def authenticate(db: Database, raw: str) -> str | None:

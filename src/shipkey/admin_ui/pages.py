@@ -9,7 +9,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from shipkey.actor import Actor, ActorSource
 from shipkey.db.paging import Page
+from shipkey.http.acting import admin_scope
+from shipkey.http.deps import get_client_ip
 from shipkey.web.csrf import CsrfChecked
 from shipkey.web.errors import PAGE_ERRORS, NeedsSignIn
 from shipkey.web.session import get_web_session
@@ -17,11 +20,13 @@ from shipkey.web.session import get_web_session
 Posted = [CsrfChecked]
 
 
-def current_admin(request: Request) -> str:
-    """The signed-in seller's name; otherwise off to the sign-in page."""
+def current_admin(request: Request, scope: Annotated[ActorSource, Depends(admin_scope)]) -> str:
+    """The signed-in seller's name, the actor of what the page changes (see
+    :mod:`shipkey.http.acting`); otherwise off to the sign-in page."""
     admin = get_web_session(request).admin
     if admin is None:
         raise NeedsSignIn("/admin/login", request.url.path)
+    scope.set_actor(Actor(admin, get_client_ip(request)))
     return admin
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shipkey.admin_ui import (
+    audit,
     dashboard,
     deliveries,
     licenses,
@@ -33,6 +34,7 @@ PAGE_GROUPS = (
     deliveries,
     webhooks,
     webhook_endpoints,
+    audit,
     mailbox,
 )
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from starlette.responses import Response
 
+from shipkey.actor import Actor, ActorSource, Note, act_as
+from shipkey.admin.auth import UNKNOWN
 from shipkey.admin_ui import service
 from shipkey.admin_ui.pages import Posted, admin_router
+from shipkey.http.acting import sign_in_scope
 from shipkey.http.deps import ClientDep, DbSession, SettingsDep
 from shipkey.portal import service as portal
 from shipkey.web.render import page_locale, redirect, render, tr
@@ -35,12 +38,17 @@ def sign_in_with_token(
     settings: SettingsDep,
     client: ClientDep,
     web_session: WebSessionDep,
+    scope: Annotated[ActorSource, Depends(sign_in_scope)],
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/admin",
 ) -> Response:
-    """Sign in with an admin token; wrong tokens are counted per client (then 429)."""
+    """Sign in with an admin token; wrong tokens are counted per client (then 429). Both the
+    sign-in and a failed one are written to the audit log."""
+    act_as(session, scope)
     found = service.admin_name_for_token(session, settings, token)
     if found is None:
+        scope.set_actor(Actor(UNKNOWN, client.ip))
+        scope.note(Note("sign_in.failed", None, {"via": "page"}))
         limits: portal.LoginRateLimits = request.app.state.login_rate_limits
         limits.hit_failed_token(client.ip)
         return render(
@@ -54,6 +62,8 @@ def sign_in_with_token(
             status_code=401,
         )
     name, token_id = found
+    scope.set_actor(Actor(name, client.ip))
+    scope.note(Note("sign_in", None, {"via": "page"}))
     web_session.sign_in_admin(session, name, token_id)
     return redirect(request, safe_next(next, "/admin"))
 

@@ -11,6 +11,8 @@ import typer
 
 from shipkey.cli import demo, jobs, serve
 from shipkey.cli.admin_tokens import token_app
+from shipkey.cli.audit import audit_app
+from shipkey.cli.customers import customers_app
 from shipkey.cli.files import files_app
 from shipkey.cli.keys import keys_app
 from shipkey.cli.licenses import license_app
@@ -36,6 +38,8 @@ app.add_typer(releases_app, name="releases")
 app.add_typer(keys_app, name="keys")
 app.add_typer(license_app, name="license")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(audit_app, name="audit")
+app.add_typer(customers_app, name="customers")
 
 
 def main() -> None:

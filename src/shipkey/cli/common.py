@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
+from typing import Any
+
 import typer
 
 from shipkey import migrate as migrations
+from shipkey.actor import Actor, ActorSource, Note
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.terminal import err
@@ -14,8 +18,52 @@ def settings() -> Settings:
     return Settings()
 
 
-def database(settings: Settings) -> Database:
-    return Database(settings.resolved_database_url)
+def database(settings: Settings, *, audited: bool = True) -> Database:
+    """The database; with ``audited`` (every command but the worker) what the command changes
+    is written to the audit log as ``cli.<command>`` by ``cli:<user>``, in the transaction of
+    the change (see :mod:`shipkey.actor`)."""
+    db = Database(settings.resolved_database_url)
+    if audited:
+        from shipkey.audit import service as audit
+
+        audit.install()
+        db.actor = command_actor()
+    return db
+
+
+def command_actor() -> ActorSource:
+    """``cli:<user>`` as the actor, with the running command and its options noted."""
+    source = ActorSource()
+    source.set_actor(Actor(f"cli:{_user()}"))
+    ctx = _current_context()
+    if ctx is not None:
+        words = ctx.command_path.split()[1:]
+        params: dict[str, Any] = {
+            key: value
+            if isinstance(value, str | int | float | bool) or value is None
+            else str(value)
+            for key, value in ctx.params.items()
+        }
+        source.note(Note("cli." + ".".join(words or ["shipkey"]), None, params))
+    return source
+
+
+def _current_context() -> Any:
+    """The running command's context (typer keeps its own copy of click)."""
+    import importlib
+
+    try:
+        module = importlib.import_module("typer._click.globals")
+    except ImportError:  # a typer that uses click itself
+        module = importlib.import_module("click.globals")
+    return module.get_current_context(silent=True)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "unknown"
 
 
 def migrate_sqlite(settings: Settings, db: Database) -> None:

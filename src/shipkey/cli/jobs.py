@@ -26,7 +26,7 @@ def worker(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = settings()
-    db = database(config)
+    db = database(config, audited=False)
     try:
         migrate_sqlite(config, db)
         out().print(f"shipkey worker: {threads} thread(s); stop with Ctrl-C or SIGTERM")

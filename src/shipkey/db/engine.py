@@ -32,6 +32,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from shipkey.actor import ActorSource, act_as, current_source
 from shipkey.db.reads import BatchRead, DirectRead, LoopReaders, _driver_takes
 
 
@@ -85,6 +86,8 @@ class Database:
         self.engine = make_engine(url, echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.actor: ActorSource | None = None
+        """Who acts in every write session of this database (the command line names itself)."""
         self._reader = self.engine.execution_options(sqlite_begin="DEFERRED")
         self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
         self._single_reader = self.engine.execution_options(
@@ -101,6 +104,9 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A write unit of work: committed when the block ends, rolled back on error."""
         with self._sessions() as session:
+            source = self.actor or current_source()
+            if source is not None:
+                act_as(session, source)
             try:
                 yield session
                 session.commit()

@@ -50,6 +50,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "shipkey.admin_ui.daily",
     "shipkey.hooks.delivery",
     "shipkey.risk.handlers",
+    "shipkey.privacy.retention",
+    "shipkey.privacy.erasure",
 )
 
 

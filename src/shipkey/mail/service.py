@@ -166,6 +166,9 @@ def _purchase_context(settings: Settings, purchase: Purchase) -> dict[str, Any]:
         "purchase_url": purchase_url(settings, purchase.id),
         "product_name": purchase.product.name,
         "buyer_name": purchase.name,
+        "imprint": settings.seller_imprint,
+        "consent": purchase.consent,
+        "invoice_url": purchase.invoice_url,
     }
 
 
@@ -236,6 +239,7 @@ def queue_login(
     context = {
         "base_url": settings.base_url,
         "support": support_address(settings),
+        "imprint": settings.seller_imprint,
         "url": url,
         "minutes": LOGIN_LINK_MINUTES,
     }
@@ -253,6 +257,7 @@ def queue_seller_alert(
     values = {
         "base_url": settings.base_url,
         "support": support_address(settings),
+        "imprint": settings.seller_imprint,
         "deliveries_url": f"{settings.base_url}/admin/deliveries",
         "purchase_id": None,
         **context,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shipkey.catalog.models import Product
@@ -22,6 +23,17 @@ class PurchaseStatus(enum.StrEnum):
     DISPUTED = "DISPUTED"
 
 
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """When the buyer agreed that delivery starts at once and that their right of withdrawal
+    ends with it, to which words (and their version), from which address."""
+
+    accepted_at: datetime
+    text: str
+    text_version: str
+    ip_address: str | None
+
+
 class Customer(Base):
     """A buyer, known by e-mail address (stored lower-cased)."""
 
@@ -33,6 +45,8 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the buyer's personal data was erased (their address is then ``erased-<id>@invalid``)."""
 
 
 class Purchase(Base):
@@ -92,8 +106,30 @@ class Purchase(Base):
     """Set while a risk event holds the purchase (``SHIPKEY_RISK_ACTION=suspend``, or a Stripe
     early fraud warning): no new download link and no download until the seller clears it."""
 
+    # The buyer's consent to immediate delivery, giving up the right of withdrawal (§ 356 (5)
+    # BGB): when, the words agreed to and their version, and from which address.
+    consent_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    consent_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    consent_text_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    consent_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Stripe's invoice for the sale (automatic tax), and its hosted page.
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    invoice_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+
     product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
     customer: Mapped[Customer] = relationship(lazy="raise")
+
+    @property
+    def consent(self) -> Consent | None:
+        """The buyer's recorded consent to immediate delivery, if they gave it."""
+        if self.consent_accepted_at is None:
+            return None
+        return Consent(
+            accepted_at=self.consent_accepted_at,
+            text=self.consent_text or "",
+            text_version=self.consent_text_version or "",
+            ip_address=self.consent_ip,
+        )
 
     @property
     def downloads_left(self) -> int:

@@ -93,7 +93,7 @@ def new_purchase(
     source: str = "admin",
     max_downloads: int | None = None,
     purchase_id: str | None = None,
-    columns: dict[str, str | None] | None = None,
+    columns: dict[str, Any] | None = None,
 ) -> Purchase:
     """A PENDING purchase, written at once (the buyer may be unknown until the payment tells);
     ``columns`` are more of its values (the payment provider's ids)."""

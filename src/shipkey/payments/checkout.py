@@ -27,9 +27,10 @@ from shipkey.catalog.models import Product, ProductType
 from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
-from shipkey.errors import Conflict, NotFound
+from shipkey.errors import BadRequest, Conflict, NotFound, ShipkeyError
 from shipkey.ids import new_id
 from shipkey.mail.service import support_address
+from shipkey.orders import consent
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.orders.service import purchase_url
@@ -91,17 +92,43 @@ def session_params(
         params["payment_intent_data"] = {"metadata": metadata}
     if email:
         params["customer_email"] = email
+    if settings.waiver_required:
+        # The buyer ticks a box with these words before paying (Stripe needs the seller's terms
+        # of service URL in its Checkout settings for this box).
+        params["consent_collection"] = {"terms_of_service": "required"}
+        params["custom_text"] = {
+            "terms_of_service_acceptance": {
+                "message": consent.text_for(locale, settings.default_locale)
+            }
+        }
+    if settings.automatic_tax:
+        params["automatic_tax"] = {"enabled": True}
+        params["tax_id_collection"] = {"enabled": True}
+        if not subscription:  # a subscription's invoices are made anyway
+            params["invoice_creation"] = {"enabled": True}
     return params
 
 
 def start(
-    db: Database, settings: Settings, gateway: StripeGateway, data: CheckoutCreate
+    db: Database,
+    settings: Settings,
+    gateway: StripeGateway,
+    data: CheckoutCreate,
+    client_ip: str | None = None,
 ) -> CheckoutCreated:
-    """A new PENDING purchase and the Stripe Checkout Session that pays for it.
+    """A new PENDING purchase and the Stripe Checkout Session that pays for it. With the
+    withdrawal waiver on, 400 ``CONSENT_REQUIRED`` unless ``data.consent``; the consent is
+    recorded on the purchase (when, the words, their version, ``client_ip``).
 
     Takes the :class:`Database` rather than a session because Stripe is called between two
     transactions: the product is read in one, the purchase written in the next once Stripe has
     answered, and no connection is held while it is asked."""
+    if settings.waiver_required and not data.consent:
+        raise BadRequest(
+            "The buyer must agree that delivery starts at once and that the right of "
+            "withdrawal ends with it (consent: true).",
+            "CONSENT_REQUIRED",
+        )
     with db.read_session() as session:
         product = catalog.get_product(session, data.product)
         if not product.active:
@@ -112,6 +139,15 @@ def start(
     created = gateway.create_checkout_session(params, idempotency_key=f"checkout-{purchase_id}")
     if not created.url:
         raise Conflict("Stripe returned no checkout URL.", "PAYMENT_PROVIDER_ERROR")
+    columns: dict[str, Any] = {"stripe_checkout_session_id": created.id}
+    if settings.waiver_required:
+        words = consent.text_for(data.locale, settings.default_locale)
+        columns |= {
+            "consent_accepted_at": utcnow(),
+            "consent_text": words,
+            "consent_text_version": consent.version_of(words),
+            "consent_ip": client_ip,
+        }
     with db.session() as session:
         for_sale = session.get(Product, product.id)
         if for_sale is None:
@@ -123,9 +159,25 @@ def start(
             locale=data.locale,
             source="stripe",
             purchase_id=purchase_id,
-            columns={"stripe_checkout_session_id": created.id},
+            columns=columns,
         )
     return CheckoutCreated(url=created.url, purchase_id=purchase_id, session_id=created.id)
+
+
+def with_invoice(settings: Settings, obj: dict[str, Any]) -> dict[str, Any]:
+    """A Checkout Session whose ``invoice`` is only an id, with the invoice itself, so that
+    the delivery e-mail can link its page. Stripe is asked outside any transaction (before the
+    event is applied); when it does not answer the session is applied as it is, and the
+    purchase page links the invoice once a later event or the success page brings it."""
+    invoice_id = obj.get("invoice")
+    if not settings.automatic_tax or not isinstance(invoice_id, str) or not invoice_id:
+        return obj
+    try:
+        invoice = StripeGateway(settings).retrieve_invoice(invoice_id)
+    except ShipkeyError as exc:
+        log.warning("invoice %s of session %s: %s", invoice_id, obj.get("id"), exc)
+        return obj
+    return {**obj, "invoice": invoice}
 
 
 # --- the success page -------------------------------------------------------------------------
@@ -157,7 +209,9 @@ def confirm(
     the purchase is read for the page in another."""
     if not session_id.startswith("cs_") or len(session_id) > 255:
         raise NotFound("No such checkout session.", "CHECKOUT_NOT_FOUND")
-    found = gateway.retrieve_checkout_session(session_id)
+    found = gateway.retrieve_checkout_session(
+        session_id, expand=["invoice"] if settings.automatic_tax else None
+    )
     paid = found.data.get("status") == "complete" and found.data.get("payment_status") in PAID
     try:
         with db.session() as session:

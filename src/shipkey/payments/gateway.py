@@ -61,9 +61,13 @@ class StripeGateway:
             raise _provider_error(exc) from exc
         return _session(created)
 
-    def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
+    def retrieve_checkout_session(
+        self, session_id: str, *, expand: list[str] | None = None
+    ) -> CheckoutSession:
         try:
-            found = self._client.v1.checkout.sessions.retrieve(session_id)
+            found = self._client.v1.checkout.sessions.retrieve(
+                session_id, cast(Any, {"expand": expand} if expand else {})
+            )
         except stripe.InvalidRequestError as exc:
             raise ShipkeyError(
                 "No such checkout session.", "CHECKOUT_NOT_FOUND", status_code=404
@@ -97,6 +101,14 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _provider_error(exc) from exc
         data: dict[str, Any] = dispute.to_dict()
+        return data
+
+    def retrieve_invoice(self, invoice_id: str) -> dict[str, Any]:
+        try:
+            found = self._client.v1.invoices.retrieve(invoice_id)
+        except stripe.StripeError as exc:
+            raise _provider_error(exc) from exc
+        data: dict[str, Any] = found.to_dict()
         return data
 
 

@@ -16,7 +16,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
 from shipkey.catalog.models import Product
+from shipkey.clock import utcnow
 from shipkey.i18n import spoken_locale
+from shipkey.orders import consent
 from shipkey.orders import service as orders
 from shipkey.orders.models import Purchase
 from shipkey.payments.outcomes import NotYet, Unprocessable
@@ -24,7 +26,10 @@ from shipkey.payments.stripe_objects import (
     amount,
     buyer_email,
     buyer_name,
+    consent_accepted,
+    consent_words,
     currency,
+    invoice_page,
     metadata,
     purchase_reference,
     ref,
@@ -51,7 +56,25 @@ def checkout_purchase(session: Session, obj: dict[str, Any]) -> Purchase | None:
     purchase, recorded = _find_or_create(session, obj)
     if purchase is not None and not recorded:
         record_session(session, purchase, obj)
+    if purchase is not None:
+        record_consent_and_invoice(purchase, obj)
     return purchase
+
+
+def record_consent_and_invoice(purchase: Purchase, obj: dict[str, Any]) -> None:
+    """The buyer's consent to immediate delivery given on the Checkout page (a Payment Link's
+    sale: ``POST /api/checkout`` recorded it already, with the address), and Stripe's invoice."""
+    if purchase.consent_accepted_at is None and consent_accepted(obj):
+        words = consent_words(obj) or consent.text_for(purchase.locale)
+        purchase.consent_accepted_at = utcnow()
+        purchase.consent_text = words
+        purchase.consent_text_version = consent.version_of(words)
+    invoice_id = ref(obj.get("invoice"))
+    if invoice_id is not None and purchase.stripe_invoice_id != invoice_id:
+        purchase.stripe_invoice_id = invoice_id
+    page = invoice_page(obj)
+    if page is not None and purchase.invoice_url != page:
+        purchase.invoice_url = page
 
 
 def _find_or_create(session: Session, obj: dict[str, Any]) -> tuple[Purchase | None, bool]:

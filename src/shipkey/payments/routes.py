@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.http.deps import (
+    ClientDep,
     DatabaseDep,
     DbSession,
     ReadSession,
@@ -85,6 +88,9 @@ async def stripe_webhook(request: Request) -> Response:
         request.headers.get("stripe-signature"),
         secret.get_secret_value() if secret else None,
     )
+    if settings.automatic_tax and event.type.startswith("checkout.session."):
+        expanded = await run_in_threadpool(checkout.with_invoice, settings, event.object)
+        event = dataclasses.replace(event, object=expanded)
     # Events that arrive together are committed together (each still all-or-nothing). One that
     # does not take effect at once is rolled back and received again, which keeps it for later.
     try:
@@ -98,6 +104,7 @@ async def stripe_webhook(request: Request) -> Response:
 @router.post(
     "/api/checkout",
     responses=errors(
+        (400, "`CONSENT_REQUIRED`: the withdrawal waiver is on and the buyer did not agree."),
         (404, "No such product (`PRODUCT_NOT_FOUND`)."),
         (
             409,
@@ -112,9 +119,11 @@ async def stripe_webhook(request: Request) -> Response:
         ),
     ),
 )
-def start_checkout(data: CheckoutCreate, db: DatabaseDep, settings: SettingsDep) -> CheckoutCreated:
+def start_checkout(
+    data: CheckoutCreate, db: DatabaseDep, settings: SettingsDep, client: ClientDep
+) -> CheckoutCreated:
     """A new PENDING purchase and the Stripe Checkout Session that pays for it."""
-    return checkout.start(db, settings, StripeGateway(settings), data)
+    return checkout.start(db, settings, StripeGateway(settings), data, client.ip)
 
 
 @router.get("/checkout/success", response_class=HTMLResponse, include_in_schema=False)

@@ -17,6 +17,11 @@ class CheckoutCreate(InputModel):
     locale: Literal["en", "de"] | None = Field(
         default=None, description="The buyer's language for Checkout and e-mail."
     )
+    consent: bool = Field(
+        default=False,
+        description="With SHIPKEY_WITHDRAWAL_WAIVER=on: the buyer expressly agreed that delivery "
+        "starts at once and that their right of withdrawal ends with it (required then).",
+    )
 
 
 class CheckoutCreated(ApiModel):

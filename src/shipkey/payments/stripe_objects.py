@@ -144,3 +144,26 @@ def invoice_period_end(obj: dict[str, Any]) -> datetime | None:
     if ends:
         return max(ends)
     return timestamp(obj.get("period_end"))
+
+
+def consent_accepted(obj: dict[str, Any]) -> bool:
+    """Whether the buyer ticked the Checkout Session's terms box (``consent_collection``)."""
+    return mapping(obj.get("consent")).get("terms_of_service") == "accepted"
+
+
+def consent_words(obj: dict[str, Any]) -> str | None:
+    """The words shown beside that box (``custom_text.terms_of_service_acceptance``)."""
+    message = mapping(mapping(obj.get("custom_text")).get("terms_of_service_acceptance")).get(
+        "message"
+    )
+    return message if isinstance(message, str) and 0 < len(message) <= 5000 else None
+
+
+def invoice_page(obj: dict[str, Any]) -> str | None:
+    """An invoice's hosted page (``hosted_invoice_url``), from the invoice or a Checkout
+    Session that carries it expanded."""
+    invoice = obj.get("invoice") if obj.get("object") != "invoice" else obj
+    url = mapping(invoice).get("hosted_invoice_url")
+    if isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= 2048:
+        return url
+    return None

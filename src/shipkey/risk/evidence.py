@@ -38,9 +38,16 @@ the portal sits above this package, and only these columns are needed."""
 
 def consent_record(purchase: Purchase) -> dict[str, Any] | None:
     """The buyer's recorded consent to immediate delivery (waiving the withdrawal period),
-    when the purchase has one. The one place that fills ``consent`` in the evidence; purchases
-    record none yet."""
-    return None
+    when the purchase has one: ``{acceptedAt, text, textVersion, ipAddress}``."""
+    consent = purchase.consent
+    if consent is None:
+        return None
+    return {
+        "acceptedAt": consent.accepted_at.isoformat(),
+        "text": consent.text,
+        "textVersion": consent.text_version,
+        "ipAddress": consent.ip_address,
+    }
 
 
 def purchase_evidence(session: Session, purchase: Purchase) -> EvidenceRead:
@@ -236,5 +243,16 @@ def dispute_evidence(evidence: EvidenceRead) -> dict[str, str]:
             f"Purchase {p.id}: {len(evidence.downloads)} download(s), "
             f"{len(evidence.activations)} activation(s), {evidence.validations.count} "
             f"validation sighting(s), {len(evidence.sign_ins)} portal sign-in(s)."
+            + _consent_sentence(evidence.consent)
         ),
     }
+
+
+def _consent_sentence(consent: dict[str, Any] | None) -> str:
+    if consent is None:
+        return ""
+    return (
+        f" Before paying, at {consent['acceptedAt']}, the buyer agreed that delivery starts at "
+        f"once and that their right of withdrawal ends with it: \"{consent['text']}\" "
+        f"(wording version {consent['textVersion']})."
+    )

@@ -42,6 +42,17 @@ class LinkRead(ApiModel):
     expires_at: datetime
 
 
+class ConsentRead(ApiModel):
+    """The buyer's consent to immediate delivery (the right of withdrawal, § 356 (5) BGB)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    accepted_at: datetime
+    text: str = Field(description="The words the buyer agreed to, in their language.")
+    text_version: str
+    ip_address: str | None
+
+
 class _PurchaseRow(ApiModel):
     """The fields of a purchase that its row holds (its product's slug and name included)."""
 
@@ -68,6 +79,10 @@ class _PurchaseRow(ApiModel):
     download_count: int
     max_downloads: int
     downloads_left: int
+    consent: ConsentRead | None = None
+    invoice_url: str | None = Field(
+        default=None, description="Stripe's page of the invoice, when Stripe made one."
+    )
 
 
 class PurchaseRead(_PurchaseRow):

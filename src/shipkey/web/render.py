@@ -157,6 +157,7 @@ def render(
         "notices": session.take_notices(),
         "buyer_email": session.email,
         "admin_name": session.admin,
+        "imprint": _settings(request).seller_imprint,
         "now": utcnow(),
         **(context or {}),
     }
@@ -183,6 +184,8 @@ def page(
     the purchase's, with every page's headers (:func:`page_headers`)."""
     locale = page_locale(request, purchase_locale)
     html = (
-        environment(locale).get_template(f"pages/{template}").render({"locale": locale, **context})
+        environment(locale)
+        .get_template(f"pages/{template}")
+        .render({"locale": locale, "imprint": _settings(request).seller_imprint, **context})
     )
     return HTMLResponse(html, status_code=status_code, headers=page_headers(request))

@@ -1,0 +1,1 @@
+"""Personal data: what is kept about a buyer, for how long, its export and its erasure."""
