@@ -134,6 +134,7 @@ def create_app(
     app.include_router(catalog_routes.router)
     app.include_router(upload_routes.router)
     app.include_router(order_routes.router)
+    app.include_router(order_routes.customers_router)
     app.include_router(download_routes.router)
     app.include_router(download_routes.admin_router)
     app.include_router(license_routes.router)

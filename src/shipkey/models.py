@@ -7,7 +7,7 @@ from shipkey.downloads.models import Download
 from shipkey.fulfilment.models import AccessGrant, AccessKind
 from shipkey.hooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 from shipkey.jobs.models import Job, JobStatus
-from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
+from shipkey.licensing.models import License, LicenseActivation, LicenseStatus, PoolKey, PoolWait
 from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
@@ -34,6 +34,8 @@ __all__ = [
     "MailMessage",
     "MailStatus",
     "OutboundEvent",
+    "PoolKey",
+    "PoolWait",
     "Product",
     "ProductType",
     "Purchase",

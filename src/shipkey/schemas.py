@@ -30,3 +30,18 @@ class PageOf(ApiModel, Generic[ItemT]):
 
     items: list[ItemT]
     next_cursor: str | None
+
+
+class ErrorBody(BaseModel):
+    """Every error: ``{"error": "<message for a person>", "code": "<MACHINE_CODE>"}``."""
+
+    error: str
+    code: str
+
+
+def error_responses(**described: str) -> dict[int | str, dict[str, object]]:
+    """``responses=`` of a route: each status (``e400="…"``) answered with :class:`ErrorBody`."""
+    return {
+        int(status.removeprefix("e")): {"model": ErrorBody, "description": text}
+        for status, text in described.items()
+    }

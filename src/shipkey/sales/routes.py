@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from shipkey.admin.auth import require_admin
 from shipkey.downloads import links as downloads
-from shipkey.http.deps import DbSession, ReadSession, SettingsDep
+from shipkey.http.deps import DbSession, PageParams, ReadSession, SettingsDep
 from shipkey.mail.schemas import DeliveryRead
 from shipkey.orders import service
-from shipkey.orders.models import Purchase
+from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.orders.schemas import PurchaseCreate
-from shipkey.sales import delivery, flows
-from shipkey.sales.queries import purchase_detail
-from shipkey.sales.schemas import LinkRead, PurchaseCreated, PurchaseRead
+from shipkey.sales import delivery, flows, queries
+from shipkey.sales.queries import PurchaseFilter, purchase_detail
+from shipkey.sales.schemas import CustomerRead, LinkRead, PurchaseCreated, PurchaseRead
+from shipkey.schemas import PageOf, error_responses
+
+_AUTH = error_responses(e401="No valid admin token (`UNAUTHORIZED`).")
+_LIST_ERRORS = error_responses(
+    e400="A cursor this list did not give out (`INVALID_CURSOR`).",
+    e422="A filter or paging parameter is invalid (`VALIDATION_ERROR`).",
+)
 
 router = APIRouter(
-    prefix="/api/admin/purchases", tags=["admin: purchases"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin/purchases",
+    tags=["admin: purchases"],
+    dependencies=[Depends(require_admin)],
+    responses=_AUTH,
 )
+customers_router = APIRouter(
+    prefix="/api/admin/customers",
+    tags=["admin: customers"],
+    dependencies=[Depends(require_admin)],
+    responses=_AUTH,
+)
+
+EmailFilter = Annotated[
+    str | None,
+    Query(min_length=1, max_length=320, description="Only this buyer's e-mail address (any case)."),
+]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time without an offset is read as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _read(session: Session, purchase: Purchase) -> PurchaseRead:
@@ -38,7 +69,33 @@ def create_purchase(
     return PurchaseCreated(**read.model_dump(), download_links=links)
 
 
-@router.get("/{purchase_id}")
+@router.get("", responses=_LIST_ERRORS)
+def list_purchases(
+    session: ReadSession,
+    paging: PageParams,
+    email: EmailFilter = None,
+    status: Annotated[PurchaseStatus | None, Query(description="Only this status.")] = None,
+    product: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="A product's id or slug.")
+    ] = None,
+    created_after: Annotated[
+        datetime | None,
+        Query(alias="createdAfter", description="ISO 8601; made at or after (UTC if no offset)."),
+    ] = None,
+    created_before: Annotated[
+        datetime | None,
+        Query(alias="createdBefore", description="ISO 8601; made before (UTC if no offset)."),
+    ] = None,
+) -> PageOf[PurchaseRead]:
+    """Purchases, newest first, each as ``GET /api/admin/purchases/{id}`` shows it."""
+    filters = PurchaseFilter(email, status, product, _utc(created_after), _utc(created_before))
+    found = queries.list_purchases(session, filters, limit=paging.limit, cursor=paging.cursor)
+    return PageOf[PurchaseRead](
+        items=[PurchaseRead.of(detail) for detail in found.items], next_cursor=found.next_cursor
+    )
+
+
+@router.get("/{purchase_id}", responses=error_responses(e404="No such purchase."))
 def get_purchase(purchase_id: str, session: ReadSession) -> PurchaseRead:
     return _read(session, service.get_purchase(session, purchase_id))
 
@@ -62,3 +119,21 @@ def create_download_link(purchase_id: str, session: DbSession, settings: Setting
     purchase = service.get_purchase(session, purchase_id)
     link = downloads.issue_link(session, purchase, settings.base_url)
     return LinkRead(token=link.token, download_url=link.url, expires_at=link.expires_at)
+
+
+@customers_router.get("", responses=_LIST_ERRORS)
+def list_customers(
+    session: ReadSession, paging: PageParams, email: EmailFilter = None
+) -> PageOf[CustomerRead]:
+    """Buyers, newest first, each with their purchases."""
+    found = queries.list_customers(session, email, limit=paging.limit, cursor=paging.cursor)
+    return PageOf[CustomerRead](
+        items=[CustomerRead.of(detail) for detail in found.items], next_cursor=found.next_cursor
+    )
+
+
+@customers_router.get(
+    "/{customer_id}", responses=error_responses(e404="No such buyer (`CUSTOMER_NOT_FOUND`).")
+)
+def get_customer(customer_id: str, session: ReadSession) -> CustomerRead:
+    return CustomerRead.of(queries.customer_detail(session, customer_id))
