@@ -136,6 +136,7 @@ def create_app(
     app.include_router(upload_routes.router)
     app.include_router(order_routes.router)
     app.include_router(order_routes.customers_router)
+    app.include_router(order_routes.key_pool_router)
     app.include_router(import_routes.router)
     app.include_router(download_routes.router)
     app.include_router(download_routes.admin_router)

@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy.orm import Session
 
 from shipkey.admin.auth import require_admin
 from shipkey.downloads import links as downloads
 from shipkey.http.deps import DbSession, PageParams, ReadSession, SettingsDep
+from shipkey.licensing import pools
 from shipkey.mail.schemas import DeliveryRead
 from shipkey.orders import service
 from shipkey.orders.models import Purchase, PurchaseStatus
 from shipkey.orders.schemas import PurchaseCreate
-from shipkey.sales import delivery, flows, queries
+from shipkey.sales import delivery, flows, key_pools, queries
 from shipkey.sales.queries import PurchaseFilter, purchase_detail
 from shipkey.sales.schemas import CustomerRead, LinkRead, PurchaseCreated, PurchaseRead
-from shipkey.schemas import PageOf, error_responses
+from shipkey.schemas import ApiModel, PageOf, error_responses
 
 _AUTH = error_responses(e401="No valid admin token (`UNAUTHORIZED`).")
 _LIST_ERRORS = error_responses(
@@ -137,3 +138,53 @@ def list_customers(
 )
 def get_customer(customer_id: str, session: ReadSession) -> CustomerRead:
     return CustomerRead.of(queries.customer_detail(session, customer_id))
+
+
+key_pool_router = APIRouter(
+    prefix="/api/admin/products",
+    tags=["admin: key pools"],
+    dependencies=[Depends(require_admin)],
+    responses={
+        **_AUTH,
+        **error_responses(
+            e404="No such product (`PRODUCT_NOT_FOUND`).",
+            e409="The product is not sold with a license (`NO_LICENSE`).",
+        ),
+    },
+)
+
+
+class KeyPoolRead(ApiModel):
+    available: int
+
+
+class KeyPoolAdded(KeyPoolRead):
+    added: int
+    duplicates: int
+
+
+@key_pool_router.post("/{ref}/key-pool")
+def add_pool_keys(
+    ref: str,
+    session: DbSession,
+    settings: SettingsDep,
+    keys: Annotated[
+        str,
+        Body(
+            media_type="text/plain",
+            max_length=8_000_000,
+            description="License keys, one a line, handed out in this order.",
+        ),
+    ],
+) -> KeyPoolAdded:
+    """Add keys to the product's pool: sales then get these keys instead of generated ones,
+    and sales that waited for a key get theirs by e-mail. A key already known is a duplicate."""
+    added = key_pools.add_keys(session, settings, ref, keys.splitlines())
+    return KeyPoolAdded(added=added.added, duplicates=added.duplicates, available=added.available)
+
+
+@key_pool_router.get("/{ref}/key-pool")
+def get_pool(ref: str, session: ReadSession) -> KeyPoolRead:
+    """How many keys of the product's pool are free."""
+    product = key_pools.licensed_product(session, ref)
+    return KeyPoolRead(available=pools.available(session, product.id))
