@@ -6,7 +6,7 @@ SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export SHIPKEY_TEST_DATABASE_URL
 
-.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-client
+.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-client bench-import
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
@@ -71,6 +71,10 @@ bench-webhooks: bench-tools
 
 bench-client: bench-tools
 	$(BIN)/python -m bench.client
+
+bench-import: bench-tools
+	$(BIN)/python -m bench.imports
+	$(BIN)/python -m bench.imports --db postgresql
 
 bench: bench-client bench-licenses bench-downloads bench-webhooks
 

@@ -170,3 +170,19 @@ def test_command_line_import_with_notify(
     assert "3 created, 0 skipped (imported before), 4 refused" in done.output
     assert "line 4:" in done.output
     assert _count(db, MailMessage) == 3
+
+
+def test_keys_in_shipkey_format_must_carry_a_checksum_of_a_configured_secret(
+    admin: TestClient, client: TestClient
+) -> None:
+    _app(admin)
+    rows = ["email,orderId,licenseKey", "a@example.com,o-1,APP-AAAAA-AAAAA-AAAAA-AAAAA-0000"]
+    answer = admin.post(
+        "/api/admin/imports",
+        files={"file": ("x.csv", "\n".join(rows).encode(), "text/csv")},
+        data={"format": "generic", "product": "app"},
+    ).json()
+    assert answer["created"] == 0
+    assert answer["refused"][0]["line"] == 2
+    assert "checksum" in answer["refused"][0]["reason"]
+    assert _validate(client, "APP-AAAAA-AAAAA-AAAAA-AAAAA-0000")["code"] == "INVALID_FORMAT"

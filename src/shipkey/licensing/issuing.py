@@ -69,7 +69,8 @@ def issue_license(
         "created_at": now,
     }
     if key is not None:
-        lic = insert_new(session, License, {**values, "key": key, "verbatim": True})
+        verbatim = not keys.check_key(key, secret)
+        lic = insert_new(session, License, {**values, "key": key, "verbatim": verbatim})
         if lic is None:
             raise Conflict("This license key is in use already.", "KEY_IN_USE")
         return lic

@@ -56,17 +56,28 @@ def has_pool(session: Session, product_id: str) -> bool:
     return found is not None
 
 
-def add_keys(session: Session, product: Product, lines: Iterable[str]) -> Added:
+def pool_key(raw: str, secret: keys.KeySecret) -> str | None:
+    """A line as the pool keeps it: a key of shipkey's own format normalised, any other kept
+    verbatim (trimmed); None for what cannot be a key (too long, control characters, or
+    shipkey's format with a checksum of a secret that is not configured)."""
+    native = keys.parse_key(raw, secret)
+    return native if native is not None else keys.verbatim_key(raw)
+
+
+def add_keys(
+    session: Session, product: Product, lines: Iterable[str], secret: keys.KeySecret
+) -> Added:
     """Add keys (one a line; blank lines ignored) in the order given. A key already in any pool
-    or on any license counts as a duplicate and is not added."""
+    or on any license counts as a duplicate and is not added, as does a line that cannot be a
+    key (see :func:`pool_key`)."""
     now = utcnow()
     added = duplicates = 0
     seen: set[str] = set()
     for seq, line in enumerate(lines):
-        key = keys.verbatim_key(line)
+        key = pool_key(line, secret)
         if key is None:
             if line.strip():
-                duplicates += 1  # nothing a key can be (too long, control characters)
+                duplicates += 1  # nothing that could be handed out
             continue
         if key in seen or session.scalar(select(License.id).where(License.key == key)):
             duplicates += 1

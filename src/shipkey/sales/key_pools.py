@@ -33,7 +33,7 @@ def add_keys(
 ) -> pools.Added:
     """Add keys to the product's pool, then hand them to the waiting sales."""
     product = licensed_product(session, product_ref)
-    added = pools.add_keys(session, product, lines)
+    added = pools.add_keys(session, product, lines, settings.license_key_secrets)
     if added.added:
         fill_waits(session, settings, product)
     return pools.Added(added.added, added.duplicates, pools.available(session, product.id))
