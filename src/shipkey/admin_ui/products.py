@@ -19,7 +19,9 @@ from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 from shipkey.errors import ShipkeyError
-from shipkey.http.deps import DbSession, ReadSession
+from shipkey.http.deps import DbSession, ReadSession, SettingsDep
+from shipkey.licensing import pools
+from shipkey.sales import key_pools
 from shipkey.web.errors import form_on_error
 from shipkey.web.render import redirect, render, tr
 from shipkey.web.session import get_web_session
@@ -218,7 +220,28 @@ def create_product(request: Request, form: FormFields, session: DbSession) -> Re
 @router.get("/products/{ref}", dependencies=Admin)
 def product_page(request: Request, ref: str, session: ReadSession) -> Response:
     product = catalog.get_product(session, ref)
-    return render(request, "admin/product.html", _product_form_context(product, None))
+    context = _product_form_context(product, None)
+    if product.license_type is not None:
+        context["key_pool"] = pools.available(session, product.id)
+    return render(request, "admin/product.html", context)
+
+
+@router.post("/products/{ref}/key-pool", dependencies=[*Admin, *Posted])
+def add_pool_keys(
+    request: Request, ref: str, form: FormFields, session: DbSession, settings: SettingsDep
+) -> Response:
+    """Keys pasted into the product page's key pool form, one a line."""
+    product = catalog.get_product(session, ref)
+    added = key_pools.add_keys(session, settings, product.id, form.get("keys", "").splitlines())
+    message = tr(
+        request,
+        "%(added)s keys added, %(duplicates)s duplicates left out; %(available)s available.",
+        added=added.added,
+        duplicates=added.duplicates,
+        available=added.available,
+    )
+    get_web_session(request).notify(message)
+    return redirect(request, f"/admin/products/{product.id}")
 
 
 @router.post("/products/{ref}", dependencies=[*Admin, *Posted])
