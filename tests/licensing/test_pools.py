@@ -98,6 +98,13 @@ def test_refused_key_pool_requests(admin: TestClient) -> None:
     )
     assert answer.status_code == 409
     assert answer.json()["code"] == "NO_LICENSE"
+    _app(admin)
+    for body, kind in ((b"", "text/plain"), (b'["k1"]', "application/json")):
+        refused = admin.post(
+            "/api/admin/products/app/key-pool", content=body, headers={"Content-Type": kind}
+        )
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["code"] == "VALIDATION_ERROR"
 
 
 def test_parallel_sales_never_share_a_key(admin: TestClient, live_server: str) -> None:

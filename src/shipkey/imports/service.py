@@ -37,7 +37,6 @@ from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.downloads import links as downloads
-from shipkey.errors import NotFound
 from shipkey.fulfilment import access
 from shipkey.ids import new_id
 from shipkey.imports.formats import (
@@ -375,13 +374,3 @@ def _stored_key(raw: str | None, settings: Settings) -> str | None:
     if native is not None:
         return native
     return None if keys.has_native_shape(raw) else raw.strip()
-
-
-def check_format(value: str) -> ImportFormat:
-    try:
-        return ImportFormat(value)
-    except ValueError:
-        raise NotFound(f"No import format {value!r}.", "UNKNOWN_FORMAT") from None
-
-
-__all__ = ["ImportFormat", "ImportResult", "Refusal", "run_import"]

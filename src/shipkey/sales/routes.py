@@ -149,6 +149,7 @@ key_pool_router = APIRouter(
         **error_responses(
             e404="No such product (`PRODUCT_NOT_FOUND`).",
             e409="The product is not sold with a license (`NO_LICENSE`).",
+            e422="The body is not text (`VALIDATION_ERROR`).",
         ),
     },
 )
