@@ -198,6 +198,7 @@ def _read(session: Session, lic: License) -> LicenseRead:
 @admin_router.get(
     "",
     responses=error_responses(
+        e401="No valid admin token (`UNAUTHORIZED`).",
         e400="A cursor this list did not give out (`INVALID_CURSOR`).",
         e422="A filter or paging parameter is invalid (`VALIDATION_ERROR`).",
     ),
