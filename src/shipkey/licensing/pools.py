@@ -1,7 +1,7 @@
 """Key pools: license keys the seller made elsewhere, handed out in order instead of generated.
 
-A product with a pool (any key ever added) gives each sale the oldest free key. Claiming is a
-conditional UPDATE (``… SET claimed_at = now WHERE id = :id AND claimed_at IS NULL``), the
+A product with a pool (any key ever added: ``Product.key_pool``) gives each sale the oldest
+free key. Claiming is a conditional UPDATE (``… SET claimed_at = now WHERE id = :id AND claimed_at IS NULL``), the
 counter and the check at once: two sales that pick the same key cannot both change it, and
 the loser takes the next. On PostgreSQL the pick skips keys another transaction is claiming
 (``FOR UPDATE SKIP LOCKED``), so parallel sales do not queue behind one row; SQLite has one
@@ -50,12 +50,6 @@ def available(session: Session, product_id: str) -> int:
     return int(count or 0)
 
 
-def has_pool(session: Session, product_id: str) -> bool:
-    """Whether keys were ever added for the product (then it never generates keys)."""
-    found = session.scalar(select(PoolKey.id).where(PoolKey.product_id == product_id).limit(1))
-    return found is not None
-
-
 def pool_key(raw: str, secret: keys.KeySecret) -> str | None:
     """A line as the pool keeps it: a key of shipkey's own format normalised, any other kept
     verbatim (trimmed); None for what cannot be a key (too long, control characters, or
@@ -96,6 +90,14 @@ def add_keys(
             added += 1
         else:
             duplicates += 1
+    if added and not product.key_pool:
+        session.execute(
+            update(Product)
+            .where(Product.id == product.id)
+            .values(key_pool=True)
+            .execution_options(synchronize_session=False)
+        )
+        product.key_pool = True
     return Added(added, duplicates, available(session, product.id))
 
 

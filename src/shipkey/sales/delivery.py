@@ -97,7 +97,7 @@ def _license(
     """A generated key, or the next key of the product's pool; with the pool empty, None: the
     purchase waits for a key (:mod:`shipkey.sales.key_pools`) and the seller is alerted."""
     secret = settings.license_key_secret
-    if not pools.has_pool(session, purchase.product_id):
+    if not purchase.product.key_pool:
         return licensing.issue_for_purchase(session, purchase, secret, now)
     lic = pools.issue_from_pool(session, purchase, secret, now)
     if lic is None:

@@ -1,7 +1,7 @@
 """lists, imports and key pools: list indexes, imported order ids, verbatim keys, key pools
 
 The admin lists page newest first by (created_at, id), filtered by one column: an index for
-each. An imported sale keeps its platform's order id (unique per platform); an imported or
+each. A product records whether it has a key pool. An imported sale keeps its platform's order id (unique per platform); an imported or
 pooled license key is kept verbatim and found by exact match.
 
 Revision ID: 0012_import_key_pools
@@ -23,6 +23,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index("ix_customers_created_at_id", ["created_at", "id"], unique=False)
+
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("key_pool", sa.Boolean(), server_default=sa.text("false"), nullable=False)
+        )
 
     with op.batch_alter_table("purchases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("external_id", sa.String(length=255), nullable=True))
@@ -134,6 +139,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_purchases_created_at_id")
         batch_op.create_index(batch_op.f("ix_purchases_email"), ["email"], unique=False)
         batch_op.drop_column("external_id")
+
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_column("key_pool")
 
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index("ix_customers_created_at_id")
