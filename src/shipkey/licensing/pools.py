@@ -1,8 +1,9 @@
 """Key pools: license keys the seller made elsewhere, handed out in order instead of generated.
 
 A product with a pool (any key ever added: ``Product.key_pool``) gives each sale the oldest
-free key. Claiming is a conditional UPDATE (``… SET claimed_at = now WHERE id = :id AND claimed_at IS NULL``), the
-counter and the check at once: two sales that pick the same key cannot both change it, and
+free key. Claiming is a conditional UPDATE
+(``… SET claimed_at = now WHERE id = :id AND claimed_at IS NULL``), the counter and the check
+at once: two sales that pick the same key cannot both change it, and
 the loser takes the next. On PostgreSQL the pick skips keys another transaction is claiming
 (``FOR UPDATE SKIP LOCKED``), so parallel sales do not queue behind one row; SQLite has one
 writer at a time anyway.
