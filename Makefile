@@ -6,7 +6,7 @@ SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export SHIPKEY_TEST_DATABASE_URL
 
-.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-hooks bench-client bench-scale bench-releases
+.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-hooks bench-client bench-scale bench-releases bench-import
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
@@ -78,12 +78,16 @@ bench-releases: bench-tools
 bench-client: bench-tools
 	$(BIN)/python -m bench.client
 
+bench-import: bench-tools
+	$(BIN)/python -m bench.imports
+	$(BIN)/python -m bench.imports --db postgresql
+
 # SHIPKEY_BENCH_SCALE=0.1 fills a tenth (default 1.0: 1,000,000 purchases; PostgreSQL at
 # SHIPKEY_BENCH_SCALE_URL, default the database shipkey_scale on 127.0.0.1, dropped afterwards).
 bench-scale: install
 	$(BIN)/python -m bench.scale
 
-bench: bench-client bench-licenses bench-releases bench-downloads bench-webhooks bench-hooks
+bench: bench-client bench-licenses bench-releases bench-downloads bench-webhooks bench-hooks bench-import
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

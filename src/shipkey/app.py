@@ -34,6 +34,7 @@ from shipkey.http.fast_lane import FastLane
 from shipkey.http.methods import method_not_allowed
 from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundMiddleware
 from shipkey.http.net import within
+from shipkey.imports import routes as import_routes
 from shipkey.jobs.worker import background_worker
 from shipkey.licensing import routes as license_routes
 from shipkey.licensing import sightings as license_sightings
@@ -156,6 +157,9 @@ def create_app(
     app.include_router(upload_routes.router)
     app.include_router(risk_routes.router)
     app.include_router(order_routes.router)
+    app.include_router(order_routes.customers_router)
+    app.include_router(order_routes.key_pool_router)
+    app.include_router(import_routes.router)
     app.include_router(download_routes.router)
     app.include_router(download_routes.admin_router)
     app.include_router(license_routes.router)

@@ -9,7 +9,14 @@ from shipkey.downloads.models import Download
 from shipkey.fulfilment.models import AccessGrant, AccessKind
 from shipkey.hooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 from shipkey.jobs.models import Job, JobStatus
-from shipkey.licensing.models import License, LicenseActivation, LicenseSighting, LicenseStatus
+from shipkey.licensing.models import (
+    License,
+    LicenseActivation,
+    LicenseSighting,
+    LicenseStatus,
+    PoolKey,
+    PoolWait,
+)
 from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.payments.models import EventStatus, WebhookEvent
@@ -43,6 +50,8 @@ __all__ = [
     "MailMessage",
     "MailStatus",
     "OutboundEvent",
+    "PoolKey",
+    "PoolWait",
     "Product",
     "ProductType",
     "Purchase",

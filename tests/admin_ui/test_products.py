@@ -92,3 +92,26 @@ def test_numbers_are_ascii_digits_only(seller: TestClient, admin: TestClient) ->
         response = seller.post("/admin/products", data={**form, field: value})
         assert response.status_code == 422, (field, value)
     assert admin.get("/api/admin/products/n-book").status_code == 404
+
+
+def test_the_key_pool_on_a_licensed_product_page(seller: TestClient, admin: TestClient) -> None:
+    app = admin.post(
+        "/api/admin/products",
+        json={"name": "App", "slug": "app", "type": "LICENSE", "licenseType": "PERPETUAL"},
+    ).json()
+    page = seller.get(f"/admin/products/{app['id']}")
+    assert "Key pool" in page.text
+    assert "0 keys available." in page.text
+    token = csrf_of(seller, f"/admin/products/{app['id']}")
+    added = seller.post(
+        f"/admin/products/{app['id']}/key-pool",
+        data={"csrf_token": token, "keys": "page-key-1\npage-key-2\npage-key-1\n"},
+    )
+    assert added.status_code == 200
+    assert "2 keys added, 1 duplicates left out; 2 available." in added.text
+    assert "2 keys available." in added.text
+    assert admin.get("/api/admin/products/app/key-pool").json() == {"available": 2}
+    book = admin.post(
+        "/api/admin/products", json={"name": "Book", "slug": "book", "type": "DOWNLOAD"}
+    ).json()
+    assert "Key pool" not in seller.get(f"/admin/products/{book['id']}").text

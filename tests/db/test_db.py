@@ -248,7 +248,7 @@ def test_reads_that_arrive_together_are_made_as_one_statement(
         (second, "m2", "VALID"),
         (second, None, "VALID"),
         (first.lower(), "m1", "VALID"),
-        ("NOPE-NOPE", None, "INVALID_FORMAT"),  # refused before any read
+        ("PIX-AAAAA-AAAAA-AAAAA-AAAAA-0000", None, "INVALID_FORMAT"),  # refused before any read
         (keys.generate_key("PIX", CHECKSUM_SECRET), "m1", "NOT_FOUND"),
         (first, "m1", "VALID"),  # the same key and machine twice in one batch
     ] * 3

@@ -341,7 +341,7 @@ def test_validation_updates_last_seen(admin: TestClient, client: TestClient) -> 
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "x", "PIX-AAAAA-AAAAA-AAAAA-AAAAA", "PIX-AAAAA-AAAAA-AAAAA-AAAAA-0000", "Ü" * 5000],
+    ["", "PIX-AAAAA-AAAAA-AAAAA-AAAAA-0000", "pix-aaaaa-aaaaa-aaaaa-aaaaa-0000", "Ü" * 5000],
 )
 def test_malformed_keys_are_refused_before_any_query(
     admin: TestClient, client: TestClient, db: Database, raw: str
@@ -356,6 +356,22 @@ def test_malformed_keys_are_refused_before_any_query(
         if raw:
             assert deactivate(client, raw, "m1").json()["code"] == "INVALID_KEY_FORMAT"
     assert statements == []
+
+
+@pytest.mark.parametrize("raw", ["x", "PIX-AAAAA-AAAAA-AAAAA-AAAAA", "85DB562A-C11D4B06"])
+def test_keys_of_another_format_are_looked_up_among_imported_keys_only(
+    admin: TestClient, client: TestClient, db: Database, raw: str
+) -> None:
+    """A key not in shipkey's shape may be an imported or pooled one: one indexed read among
+    those (``verbatim``) keys, and still INVALID_FORMAT when there is none."""
+    licensed_key(admin)
+    with count_queries(db.engine) as statements:
+        assert validate(client, raw)["code"] == "INVALID_FORMAT"
+        assert activate(client, raw, "m1").json()["code"] == "INVALID_KEY_FORMAT"
+        assert deactivate(client, raw, "m1").json()["code"] == "INVALID_KEY_FORMAT"
+    reads = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 3
+    assert all("verbatim" in sql for sql in reads)
 
 
 def test_a_well_formed_key_is_looked_up(

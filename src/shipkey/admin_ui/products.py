@@ -19,9 +19,11 @@ from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 from shipkey.errors import ShipkeyError
-from shipkey.http.deps import DbSession, ReadSession
+from shipkey.http.deps import DbSession, ReadSession, SettingsDep
+from shipkey.licensing import pools
 from shipkey.releases import service as releases
 from shipkey.releases.models import Channel
+from shipkey.sales import key_pools
 from shipkey.schemas import FORM
 from shipkey.web.errors import form_on_error
 from shipkey.web.render import redirect, render, tr
@@ -224,7 +226,27 @@ def product_page(request: Request, ref: str, session: ReadSession) -> Response:
     context = _product_form_context(product, None)
     context["releases"] = releases.list_releases(session, product.id)
     context["channels"] = [c.value for c in Channel]
+    if product.license_type is not None:
+        context["key_pool"] = pools.available(session, product.id)
     return render(request, "admin/product.html", context)
+
+
+@router.post("/products/{ref}/key-pool", dependencies=[*Admin, *Posted])
+def add_pool_keys(
+    request: Request, ref: str, form: FormFields, session: DbSession, settings: SettingsDep
+) -> Response:
+    """Keys pasted into the product page's key pool form, one a line."""
+    product = catalog.get_product(session, ref)
+    added = key_pools.add_keys(session, settings, product.id, form.get("keys", "").splitlines())
+    message = tr(
+        request,
+        "%(added)s keys added, %(duplicates)s duplicates left out; %(available)s available.",
+        added=added.added,
+        duplicates=added.duplicates,
+        available=added.available,
+    )
+    get_web_session(request).notify(message)
+    return redirect(request, f"/admin/products/{product.id}")
 
 
 @router.post("/products/{ref}", dependencies=[*Admin, *Posted])

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shipkey.clock import utcnow
@@ -52,6 +52,9 @@ class Product(Base):
     """How long an offline license file lives before it must be renewed online."""
     license_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     key_prefix: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    key_pool: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """Keys were added to the product's pool: its sales take pooled keys, never generated ones
+    (:mod:`shipkey.licensing.pools`). Kept on the row, which every delivery has read already."""
     stamp: Mapped[bool] = mapped_column(Boolean, default=False)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDict, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from shipkey.cli import demo, jobs, serve
+from shipkey.cli import demo, imports, jobs, serve
 from shipkey.cli.admin_tokens import token_app
 from shipkey.cli.audit import audit_app
 from shipkey.cli.customers import customers_app
@@ -30,6 +30,7 @@ app.command()(serve.migrate)
 app.command()(serve.serve)
 app.command()(jobs.worker)
 app.command()(demo.demo)
+app.command("import")(imports.import_file)
 app.add_typer(token_app, name="admin-token")
 app.add_typer(products_app, name="products")
 app.add_typer(purchases_app, name="purchases")

@@ -67,3 +67,51 @@ def products_signed_url(
         db.dispose()
     out().print(url)
     out().print(f"valid until {expires_at.isoformat()}")
+
+
+key_pool_app = typer.Typer(help="A product's pool of license keys made elsewhere.")
+products_app.add_typer(key_pool_app, name="key-pool")
+
+
+@key_pool_app.command("add")
+def key_pool_add(
+    product: Annotated[str, typer.Argument(help="Product id or slug.")],
+    file: Annotated[
+        typer.FileText, typer.Argument(help="The keys, one a line (- for standard input).")
+    ],
+) -> None:
+    """Add keys to a product's pool: its sales get them, in this order, instead of generated
+    keys; sales that waited for a key get theirs by e-mail."""
+    from shipkey.errors import ShipkeyError
+    from shipkey.sales import key_pools
+
+    config = settings()
+    db = database(config)
+    try:
+        with db.session() as session:
+            added = key_pools.add_keys(session, config, product, file)
+    except ShipkeyError as exc:
+        err().print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    out().print(f"{added.added} added, {added.duplicates} duplicates, {added.available} available")
+
+
+@key_pool_app.command("show")
+def key_pool_show(product: Annotated[str, typer.Argument(help="Product id or slug.")]) -> None:
+    """How many keys of a product's pool are free."""
+    from shipkey.errors import ShipkeyError
+    from shipkey.licensing import pools
+    from shipkey.sales import key_pools
+
+    db = database(settings())
+    try:
+        with db.read_session() as session:
+            found = key_pools.licensed_product(session, product)
+            out().print(f"{pools.available(session, found.id)} available")
+    except ShipkeyError as exc:
+        err().print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()

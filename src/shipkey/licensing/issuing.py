@@ -44,8 +44,10 @@ def issue_license(
     max_activations: int | None = None,
     days: int | None = None,
     now: datetime | None = None,
+    key: str | None = None,
 ) -> License:
-    """A new ACTIVE license for ``product`` with a fresh key.
+    """A new ACTIVE license for ``product`` with a fresh key, or with ``key`` (a key from the
+    product's pool, kept verbatim).
 
     Keys are unique (a unique index); on the rare collision another key is drawn.
     """
@@ -59,12 +61,19 @@ def issue_license(
         "customer_id": customer_id,
         "purchase_id": purchase_id,
         "license_type": product.license_type,
+        "verbatim": False,
         "status": LicenseStatus.ACTIVE,
         "max_activations": max_activations or product.max_activations,
         "activation_count": 0,
         "expires_at": expiry_for(product.license_type, days or product.license_days, now),
         "created_at": now,
     }
+    if key is not None:
+        verbatim = not keys.check_key(key, secret)
+        lic = insert_new(session, License, {**values, "key": key, "verbatim": verbatim})
+        if lic is None:
+            raise Conflict("This license key is in use already.", "KEY_IN_USE")
+        return lic
     for _ in range(KEY_ATTEMPTS):
         lic = insert_new(session, License, {**values, "key": keys.generate_key(prefix, secret)})
         if lic is not None:
@@ -74,9 +83,13 @@ def issue_license(
 
 
 def issue_for_purchase(
-    session: Session, purchase: Purchase, secret: str, now: datetime | None = None
+    session: Session,
+    purchase: Purchase,
+    secret: str,
+    now: datetime | None = None,
+    key: str | None = None,
 ) -> License:
-    """The license a purchase of a licensed product delivers."""
+    """The license a purchase of a licensed product delivers (with ``key``, that key)."""
     if purchase.customer_id is None:
         raise ValueError(f"purchase {purchase.id} has no buyer yet")
     return issue_license(
@@ -86,6 +99,7 @@ def issue_for_purchase(
         secret,
         purchase_id=purchase.id,
         now=now,
+        key=key,
     )
 
 

@@ -120,9 +120,36 @@ def parse_key(raw: str, secret: KeySecret) -> str | None:
     return key if check_key(key, secret) else None
 
 
+def invalid_key_format() -> BadRequest:
+    return BadRequest("This is not a valid license key.", "INVALID_KEY_FORMAT")
+
+
 def require_key(raw: str, secret: KeySecret) -> str:
     """The normalised key, or 400 ``INVALID_KEY_FORMAT``."""
     key = parse_key(raw, secret)
     if key is None:
-        raise BadRequest("This is not a valid license key.", "INVALID_KEY_FORMAT")
+        raise invalid_key_format()
     return key
+
+
+def verbatim_key(raw: str) -> str | None:
+    """A key made elsewhere (imported, or from a key pool) as it is looked up: trimmed, case
+    kept; None for what no stored key can be (empty, too long, control characters).
+
+    Only keys that fail :func:`check_key` are looked up this way, only among the licenses
+    marked ``verbatim``, and never a key in shipkey's own shape: one with a wrong checksum is
+    still refused before any query (a made-up key, or one made with a secret that is not
+    configured), and the native keys' path costs what it did."""
+    if not isinstance(raw, str):
+        return None
+    key = raw.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        return None
+    if has_native_shape(key):
+        return None
+    return key
+
+
+def has_native_shape(raw: str) -> bool:
+    """Whether ``raw`` (trimmed, any case) has shipkey's key format, whatever its checksum."""
+    return _KEY_RE.fullmatch(normalize_key(raw)) is not None

@@ -6,12 +6,17 @@ Each read runs in the caller's session; a license or activation read here is loa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipkey.catalog.models import Product
+from shipkey.db.paging import Page, page
 from shipkey.errors import NotFound
 from shipkey.licensing import keys
-from shipkey.licensing.models import License, LicenseActivation
+from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
+from shipkey.orders.models import Customer
 
 
 def find_license(session: Session, key: str) -> License | None:
@@ -28,12 +33,37 @@ def get_license(session: Session, key: str) -> License:
     return lic
 
 
+def find_verbatim(session: Session, raw: str) -> License | None:
+    """An imported or pooled license by its exact key (after trimming): keys made elsewhere
+    are kept as given, whatever their format or case."""
+    key = keys.verbatim_key(raw)
+    if key is None:
+        return None
+    return session.scalars(
+        select(License)
+        .where(License.key == key, License.verbatim.is_(True))
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def resolve_key(session: Session, raw: str, secret: keys.KeySecret) -> str:
+    """The stored key ``raw`` names: a key in shipkey's format (checked before any query), or
+    else an imported key that matches exactly; 400 ``INVALID_KEY_FORMAT`` for neither."""
+    key = keys.parse_key(raw, secret)
+    if key is not None:
+        return key
+    lic = find_verbatim(session, raw)
+    if lic is None:
+        raise keys.invalid_key_format()
+    return lic.key
+
+
 def lookup(session: Session, ref: str) -> License:
-    """A license by key (any case) or by id, for the seller."""
+    """A license by key (any case; an imported one exactly) or by id, for the seller."""
     ref = ref.strip()
     lic = session.get(License, ref) if ref.startswith("lic_") and len(ref) <= 32 else None
     if lic is None and len(ref) <= keys.MAX_KEY_LENGTH:
-        lic = find_license(session, keys.normalize_key(ref))
+        lic = find_license(session, keys.normalize_key(ref)) or find_verbatim(session, ref)
     if lic is None:
         raise NotFound("No license with this key.", "LICENSE_NOT_FOUND")
     return lic
@@ -72,4 +102,56 @@ def list_activations(session: Session, license_id: str) -> list[LicenseActivatio
             .where(LicenseActivation.license_id == license_id)
             .order_by(LicenseActivation.activated_at.desc(), LicenseActivation.id)
         )
+    )
+
+
+@dataclass(frozen=True)
+class LicenseRow:
+    license: License
+    email: str
+
+
+def list_licenses(
+    session: Session,
+    *,
+    status: LicenseStatus | None,
+    product: str | None,
+    email: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[LicenseRow]:
+    """A page of licenses, newest first, with their buyers' addresses. ``status`` is the stored
+    status (an ACTIVE license past its end is listed as EXPIRED but found under ACTIVE until the
+    expiry is recorded)."""
+    statement = select(License)
+    if status is not None:
+        statement = statement.where(License.status == status)
+    if product:
+        statement = statement.where(
+            License.product_id.in_(
+                select(Product.id).where((Product.slug == product) | (Product.id == product))
+            )
+        )
+    if email:
+        statement = statement.where(
+            License.customer_id.in_(
+                select(Customer.id).where(Customer.email == email.strip().lower())
+            )
+        )
+    found = page(
+        session,
+        statement,
+        created_at=License.created_at,
+        row_id=License.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    ids = {lic.customer_id for lic in found.items}
+    emails: dict[str, str] = {}
+    if ids:
+        rows = session.execute(select(Customer.id, Customer.email).where(Customer.id.in_(ids)))
+        emails = {row[0]: row[1] for row in rows}
+    return Page(
+        [LicenseRow(lic, emails.get(lic.customer_id, "")) for lic in found.items],
+        found.next_cursor,
     )

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shipkey.catalog.models import LicenseType, Product
@@ -52,12 +63,18 @@ class License(Base):
         ),
         Index("ix_licenses_created_id", "created_at", "id"),
         trigram_index("ix_licenses_key_trgm", "key"),
+        Index("ix_licenses_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_licenses_product_created_at_id", "product_id", "created_at", "id"),
+        Index("ix_licenses_customer_created_at_id", "customer_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("lic"))
     key: Mapped[str] = mapped_column(String(64), unique=True)
+    verbatim: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """A key made elsewhere (imported, or from a product's key pool), kept exactly as given: it
+    need not have shipkey's format and is found by exact match (see :mod:`.keys`)."""
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
     purchase_id: Mapped[str | None] = mapped_column(
         ForeignKey("purchases.id"), nullable=True, index=True
     )
@@ -204,3 +221,37 @@ class LicenseSighting(Base):
     network: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_at: Mapped[datetime] = mapped_column(UTCDateTime)
     """When the network was first seen that day."""
+
+
+class PoolKey(Base):
+    """A key the seller uploaded for a product: handed out in order (``created_at``, ``seq``)
+    instead of a generated one. ``license_id`` is set when a sale claims it."""
+
+    __tablename__ = "license_key_pool"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_license_key_pool_key"),
+        Index("ix_license_key_pool_product_free", "product_id", "license_id", "created_at", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pk"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PoolWait(Base):
+    """A purchase of a product whose key pool was empty: it gets the next key added."""
+
+    __tablename__ = "license_key_pool_waits"
+    __table_args__ = (
+        Index("ix_license_key_pool_waits_open", "product_id", "filled_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pw"))
+    purchase_id: Mapped[str] = mapped_column(ForeignKey("purchases.id"), unique=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

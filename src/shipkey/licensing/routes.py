@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from shipkey.admin.auth import ADMIN_ERRORS, require_admin
@@ -13,6 +13,7 @@ from shipkey.http.deps import (
     ClientDep,
     DatabaseDep,
     DbSession,
+    PageParams,
     ReadSession,
     SettingsDep,
     get_client_ip,
@@ -24,8 +25,8 @@ from shipkey.http.deps import (
 from shipkey.http.openapi import errors, query_parameter, query_parameters
 from shipkey.licensing import admin, seats, validation
 from shipkey.licensing.keys import KEY_PATTERN
-from shipkey.licensing.lookups import list_activations, lookup
-from shipkey.licensing.models import License
+from shipkey.licensing.lookups import list_activations, list_licenses, lookup
+from shipkey.licensing.models import License, LicenseStatus
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.licensing.schemas import (
     ActivateRequest,
@@ -34,6 +35,7 @@ from shipkey.licensing.schemas import (
     LicenseFileRequest,
     LicenseFileResponse,
     LicenseInfo,
+    LicenseListItem,
     LicenseRead,
     PublicKeyRead,
     PublicKeysResponse,
@@ -41,6 +43,7 @@ from shipkey.licensing.schemas import (
     ValidateResponse,
 )
 from shipkey.licensing.signing_keys import SigningKeyStore
+from shipkey.schemas import PageOf
 
 
 async def get_signing_keys(request: Request) -> SigningKeyStore:
@@ -228,6 +231,37 @@ def public_keys(signing_keys: SigningKeysDep) -> PublicKeysResponse:
 
 def _read(session: Session, lic: License) -> LicenseRead:
     return LicenseRead.detail(lic, list_activations(session, lic.id), utcnow())
+
+
+@admin_router.get(
+    "",
+    responses=errors((400, "A cursor this list did not give out (`INVALID_CURSOR`).")),
+)
+def list_all(
+    session: ReadSession,
+    paging: PageParams,
+    status: Annotated[LicenseStatus | None, Query(description="Only this status.")] = None,
+    product: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="A product's id or slug.")
+    ] = None,
+    email: Annotated[
+        str | None, Query(min_length=1, max_length=320, description="Only this buyer's.")
+    ] = None,
+) -> PageOf[LicenseListItem]:
+    """Licenses, newest first."""
+    found = list_licenses(
+        session,
+        status=status,
+        product=product,
+        email=email,
+        limit=paging.limit,
+        cursor=paging.cursor,
+    )
+    now = utcnow()
+    return PageOf[LicenseListItem](
+        items=[LicenseListItem.of(row.license, row.email, now) for row in found.items],
+        next_cursor=found.next_cursor,
+    )
 
 
 @admin_router.get("/{key}", responses=errors(NOT_FOUND))

@@ -205,3 +205,29 @@ class LicenseRead(LicenseSummary):
             expired_at=lic.expired_at,
             machines=[ActivationRead.model_validate(a) for a in activations],
         )
+
+
+class LicenseListItem(ApiModel):
+    """A license as the admin list shows it."""
+
+    key: str
+    status: LicenseStatus
+    product: str = Field(description="The product's slug.")
+    email: str
+    activations: int
+    max_activations: int
+    expires_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, lic: License, email: str, now: datetime) -> LicenseListItem:
+        return cls(
+            key=lic.key,
+            status=lic.effective_status(now),
+            product=lic.product.slug,
+            email=email,
+            activations=lic.activation_count,
+            max_activations=lic.max_activations,
+            expires_at=lic.expires_at,
+            created_at=lic.created_at,
+        )

@@ -39,9 +39,9 @@ from shipkey.ids import new_id
 from shipkey.jobs import service as jobs
 from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.licensing import events
-from shipkey.licensing.keys import KeySecret, require_key
+from shipkey.licensing.keys import KeySecret, parse_key
 from shipkey.licensing.license_file import issue_file
-from shipkey.licensing.lookups import active_activation, get_license
+from shipkey.licensing.lookups import active_activation, get_license, resolve_key
 from shipkey.licensing.models import DeactivatedBy, License, LicenseActivation, LicenseStatus
 from shipkey.licensing.refusals import LicenseRefused, ensure_product, ensure_usable
 from shipkey.licensing.signing_keys import SigningKeyStore
@@ -87,7 +87,10 @@ def activate(
     ``PRODUCT_MISMATCH`` (``product`` names another product), ``LICENSE_SUSPENDED``,
     ``LICENSE_REVOKED``, ``LICENSE_EXPIRED``, ``TOO_MANY_ACTIVATIONS``.
     """
-    key = require_key(raw_key, secret)
+    key = parse_key(raw_key, secret)
+    if key is None:  # not shipkey's format: a key made elsewhere, if one matches exactly
+        with db.read_session() as session:
+            key = resolve_key(session, raw_key, secret)
     moment = now or utcnow()
     seat = SeatRequest(
         machine_id, machine_name[:255] if machine_name else None, _clip_ip(ip), moment, product
@@ -262,7 +265,7 @@ def deactivate(
     """
     if not raw_key or not raw_key.strip() or not machine_id:
         raise BadRequest("Give both key and machineId.", "MISSING_PARAMETER")
-    key = require_key(raw_key, secret)
+    key = resolve_key(session, raw_key, secret)
     moment = now or utcnow()
     lic = get_license(session, key)
     _lock(session, lic.id)

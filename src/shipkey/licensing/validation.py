@@ -25,9 +25,9 @@ from shipkey.db.engine import Database
 from shipkey.db.reads import BatchRead, DirectRead
 from shipkey.errors import NotFound
 from shipkey.http.net import network_of
-from shipkey.licensing.keys import KeySecret, parse_key, require_key
+from shipkey.licensing.keys import KeySecret, parse_key, verbatim_key
 from shipkey.licensing.license_file import issue_file
-from shipkey.licensing.lookups import active_activation, get_license
+from shipkey.licensing.lookups import active_activation, get_license, resolve_key
 from shipkey.licensing.models import (
     License,
     LicenseActivation,
@@ -188,6 +188,22 @@ _VALIDATION_BATCH = BatchRead(
 )
 """The same read for the validations that arrive together (PostgreSQL, see ``BatchRead``)."""
 
+_VERBATIM_LOOKUP = DirectRead(
+    select(*_VALIDATION_COLUMNS)
+    .join(Product, Product.id == License.product_id)
+    .outerjoin(
+        LicenseActivation,
+        and_(
+            LicenseActivation.license_id == License.id,
+            LicenseActivation.machine_id == bindparam("machine_id"),
+            LicenseActivation.deactivated_at.is_(None),
+        ),
+    )
+    .where(License.key == bindparam("key"), License.verbatim.is_(True))
+)
+"""The read for a key not in shipkey's format: an imported or pooled key, by exact match. Only
+made when the format check fails, so native keys never pay for it."""
+
 
 def _validation_view(
     row: tuple[Any, ...] | None, key: str, machine_id: str | None
@@ -272,9 +288,23 @@ async def check(
     now = now or utcnow()
     key = parse_key(raw_key, secret)
     if key is None:
-        return Validation("INVALID_FORMAT", None, now), Sightings()
+        return await _check_verbatim(db, raw_key, machine_id, now, product)
     params = {"key": key, "machine_id": machine_id}
     row = await db.read_first(_VALIDATION_LOOKUP, params, batch=_VALIDATION_BATCH)
+    return _judge(_validation_view(row, key, machine_id), machine_id, now, product)
+
+
+async def _check_verbatim(
+    db: Database, raw_key: str, machine_id: str | None, now: datetime, product: str | None
+) -> tuple[Validation, Sightings]:
+    """A key that is not in shipkey's format: valid only as an imported or pooled key, matched
+    exactly; anything else stays INVALID_FORMAT (no such key exists)."""
+    key = verbatim_key(raw_key)
+    if key is None:
+        return Validation("INVALID_FORMAT", None, now), Sightings()
+    row = await db.read_first(_VERBATIM_LOOKUP, {"key": key, "machine_id": machine_id})
+    if row is None:
+        return Validation("INVALID_FORMAT", None, now), Sightings()
     return _judge(_validation_view(row, key, machine_id), machine_id, now, product)
 
 
@@ -325,9 +355,8 @@ def renew_file(
     Errors as for activation, and 404 ``ACTIVATION_NOT_FOUND`` for a machine not activated.
     """
     now = now or utcnow()
-    key = require_key(raw_key, secret)
     with db.read_session() as session:
-        lic = get_license(session, key)
+        lic = get_license(session, resolve_key(session, raw_key, secret))
         ensure_product(lic, product)
         refused = refusal(lic, now)
         activation = None if refused else active_activation(session, lic.id, machine_id)

@@ -48,6 +48,8 @@ class Customer(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """When the buyer's personal data was erased (their address is then ``erased-<id>@invalid``)."""
 
+    __table_args__ = (Index("ix_customers_created_at_id", "created_at", "id"),)
+
 
 class Purchase(Base):
     """One order of one product by one buyer."""
@@ -62,12 +64,17 @@ class Purchase(Base):
         Index("ix_purchases_completed_sales", "completed_at", "status", "currency", "amount"),
         Index("ix_purchases_status", "status"),
         trigram_index("ix_purchases_email_trgm", "email"),
+        Index("ix_purchases_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_purchases_product_created_at_id", "product_id", "created_at", "id"),
+        Index("ix_purchases_email_created_at_id", "email", "created_at", "id"),
+        # A sale imported from another platform is imported once: (platform, its order id).
+        Index("uq_purchases_source_external_id", "source", "external_id", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pur"))
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True)
-    email: Mapped[str | None] = mapped_column(String(320), index=True, nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     status: Mapped[PurchaseStatus] = mapped_column(
@@ -76,6 +83,8 @@ class Purchase(Base):
     amount: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     source: Mapped[str] = mapped_column(String(32), default="admin")
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The order's id on the platform it was imported from (``source`` names the platform)."""
     max_downloads: Mapped[int] = mapped_column(Integer, default=5)
     download_count: Mapped[int] = mapped_column(Integer, default=0)
 

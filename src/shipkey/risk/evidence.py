@@ -253,6 +253,6 @@ def _consent_sentence(consent: dict[str, Any] | None) -> str:
         return ""
     return (
         f" Before paying, at {consent['acceptedAt']}, the buyer agreed that delivery starts at "
-        f"once and that their right of withdrawal ends with it: \"{consent['text']}\" "
+        f'once and that their right of withdrawal ends with it: "{consent["text"]}" '
         f"(wording version {consent['textVersion']})."
     )

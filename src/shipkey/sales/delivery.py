@@ -22,6 +22,7 @@ from shipkey.downloads import links as downloads
 from shipkey.errors import Conflict
 from shipkey.fulfilment import access
 from shipkey.licensing import issuing as licensing
+from shipkey.licensing import pools
 from shipkey.licensing.models import License
 from shipkey.mail import service as mail
 from shipkey.mail.models import MailMessage
@@ -70,11 +71,12 @@ def deliver(session: Session, settings: Settings, purchase: Purchase, now: datet
         delivery.links.append(downloads.issue_link(session, purchase, settings.base_url, now))
         stamping.enqueue_stamp(session, purchase)  # a personal copy for stamped e-books
     if product.has_license:
-        lic = licensing.issue_for_purchase(session, purchase, settings.license_key_secret, now)
-        if purchase.paid_until is not None and lic.expires_at is not None:
-            licensing.extend_for_purchase(session, purchase.id, purchase.paid_until)
-            session.refresh(lic)
-        delivery.licenses.append(lic)
+        lic = _license(session, settings, purchase, now)
+        if lic is not None:
+            if purchase.paid_until is not None and lic.expires_at is not None:
+                licensing.extend_for_purchase(session, purchase.id, purchase.paid_until)
+                session.refresh(lic)
+            delivery.licenses.append(lic)
     grant = access.grant_for_purchase(session, settings.secret, settings.base_url, purchase, now)
     if grant is not None:
         delivery.access.append(grant)
@@ -89,6 +91,30 @@ def deliver(session: Session, settings: Settings, purchase: Purchase, now: datet
         )
     events.announce(session, "purchase.completed", purchase)
     return delivery
+
+
+def _license(
+    session: Session, settings: Settings, purchase: Purchase, now: datetime
+) -> License | None:
+    """A generated key, or the next key of the product's pool; with the pool empty, None: the
+    purchase waits for a key (:mod:`shipkey.sales.key_pools`) and the seller is alerted."""
+    secret = settings.license_key_secret
+    if not purchase.product.key_pool:
+        return licensing.issue_for_purchase(session, purchase, secret, now)
+    lic = pools.issue_from_pool(session, purchase, secret, now)
+    if lic is None:
+        mail.queue_seller_alert(
+            session,
+            settings,
+            {
+                "failure": "key_pool",
+                "product_name": purchase.product.name,
+                "purchase_id": purchase.id,
+                "error": "",
+                "attempts": 0,
+            },
+        )
+    return lic
 
 
 def resend(

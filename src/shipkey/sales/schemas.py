@@ -11,7 +11,7 @@ from shipkey.clock import utcnow
 from shipkey.fulfilment.models import AccessKind
 from shipkey.licensing.schemas import LicenseSummary
 from shipkey.orders.models import PurchaseStatus
-from shipkey.sales.queries import PurchaseDetail
+from shipkey.sales.queries import CustomerDetail, PurchaseDetail
 from shipkey.schemas import ApiModel
 
 
@@ -106,3 +106,41 @@ class PurchaseCreated(PurchaseRead):
     """The answer to creating a purchase: what was delivered, with the raw link tokens."""
 
     download_links: list[LinkRead] = Field(default_factory=list)
+
+
+class CustomerPurchase(ApiModel):
+    """A purchase as a buyer's record lists it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    status: PurchaseStatus
+    product: str = Field(
+        validation_alias=AliasPath("product", "slug"), description="The product's slug."
+    )
+    amount: int
+    currency: str
+    created_at: datetime
+
+
+class CustomerRead(ApiModel):
+    """A buyer and their purchases, newest first."""
+
+    id: str
+    email: str
+    name: str | None
+    locale: str | None
+    created_at: datetime
+    purchases: list[CustomerPurchase]
+
+    @classmethod
+    def of(cls, detail: CustomerDetail) -> CustomerRead:
+        customer = detail.customer
+        return cls(
+            id=customer.id,
+            email=customer.email,
+            name=customer.name,
+            locale=customer.locale,
+            created_at=customer.created_at,
+            purchases=[CustomerPurchase.model_validate(p) for p in detail.purchases],
+        )

@@ -1,0 +1,58 @@
+"""Admin API: ``POST /api/admin/imports``, a platform's export imported (see :mod:`.service`)."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
+from shipkey.http.deps import DatabaseDep, SettingsDep
+from shipkey.imports.formats import ImportFormat
+from shipkey.imports.service import run_import
+from shipkey.schemas import ApiModel
+
+router = APIRouter(
+    prefix="/api/admin/imports",
+    tags=["admin: imports"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
+)
+
+
+class RefusalRead(ApiModel):
+    line: int
+    reason: str
+
+
+class ImportRead(ApiModel):
+    created: int
+    skipped: int
+    refused: list[RefusalRead]
+
+
+@router.post("")
+def import_file(
+    db: DatabaseDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="The CSV export (UTF-8).")],
+    format: Annotated[ImportFormat, Form(description="Whose export the file is.")],  # noqa: A002
+    product: Annotated[
+        str | None,
+        Form(min_length=1, max_length=64, description="Every row's product (id or slug)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, Form(alias="dryRun", description="Check and count only: nothing is written.")
+    ] = False,
+) -> ImportRead:
+    """Buyers, COMPLETED purchases and license keys from another platform; no e-mail is sent
+    (the command line's ``--notify`` sends the delivery e-mails). Importing a file again
+    creates nothing twice; bad rows are refused with their line number (the header is 1)."""
+    text = io.TextIOWrapper(file.file, encoding="utf-8-sig", errors="replace", newline="")
+    result = run_import(db, settings, text, format, product=product, dry_run=dry_run)
+    return ImportRead(
+        created=result.created,
+        skipped=result.skipped,
+        refused=[RefusalRead(line=r.line, reason=r.reason) for r in result.refused],
+    )

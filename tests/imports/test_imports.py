@@ -1,0 +1,188 @@
+"""Importing another platform's export: counts, refusals by line, idempotence, dry runs,
+verbatim keys that activate and validate by exact match, and no e-mail unless asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from shipkey.cli import app as cli
+from shipkey.db.engine import Database
+from shipkey.mail.models import MailMessage
+from shipkey.orders.models import Purchase
+from tests.factories import create_product
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _import(admin: TestClient, name: str, fmt: str, **form: str) -> dict[str, Any]:
+    content = (FIXTURES / name).read_bytes()
+    answer = admin.post(
+        "/api/admin/imports",
+        files={"file": (name, content, "text/csv")},
+        data={"format": fmt, **form},
+    )
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def _app(admin: TestClient, slug: str = "app") -> dict[str, Any]:
+    return create_product(
+        admin, name="App", slug=slug, type="LICENSE", licenseType="PERPETUAL", maxActivations=3
+    )
+
+
+def _count(db: Database, model: Any) -> int:
+    with db.read_session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _validate(client: TestClient, key: str, **more: str) -> dict[str, Any]:
+    answer = client.post("/api/licenses/validate", json={"licenseKey": key, **more})
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def test_generic_import_refuses_bad_rows_by_line_and_runs_once(
+    admin: TestClient, db: Database
+) -> None:
+    _app(admin)
+    dry = _import(admin, "generic.csv", "generic", dryRun="true")
+    assert _count(db, Purchase) == 0
+    first = _import(admin, "generic.csv", "generic")
+    assert dry == first
+    assert first["created"] == 3
+    assert first["skipped"] == 0
+    refused = {item["line"]: item["reason"] for item in first["refused"]}
+    assert sorted(refused) == [4, 5, 6, 7]
+    assert "e-mail" in refused[4]
+    assert "REFUNDED" in refused[5]
+    assert "nothing-like-it" in refused[6]
+    assert "ISO 8601" in refused[7]
+    again = _import(admin, "generic.csv", "generic")
+    assert again["created"] == 0
+    assert again["skipped"] == 3
+    assert _count(db, Purchase) == 3
+    assert _count(db, MailMessage) == 0  # no e-mail without --notify
+
+    bought = admin.get("/api/admin/purchases", params={"email": "ada@example.com"}).json()
+    assert [p["status"] for p in bought["items"]] == ["COMPLETED", "COMPLETED"]
+    assert bought["items"][1]["createdAt"].startswith("2024-03-01T10:00:00")
+    assert bought["items"][1]["licenses"][0]["key"] == "LEGACY-0001-ABCD"
+    assert bought["items"][1]["licenses"][0]["maxActivations"] == 2
+    assert bought["items"][1]["downloads"] == []
+    licenses = admin.get("/api/admin/licenses", params={"email": "bob@example.com"}).json()
+    assert licenses["items"][0]["key"] == "legacy-0002-efgh"  # kept verbatim, case and all
+    assert licenses["items"][0]["expiresAt"].startswith("2030-01-01")
+
+
+def test_an_imported_key_activates_and_validates_by_exact_match(
+    admin: TestClient, client: TestClient
+) -> None:
+    _app(admin)
+    _import(admin, "generic.csv", "generic")
+    assert _validate(client, "  LEGACY-0001-ABCD ")["code"] == "VALID"
+    assert _validate(client, "legacy-0002-efgh")["code"] == "VALID"
+    assert _validate(client, "LEGACY-0002-EFGH")["code"] == "INVALID_FORMAT"
+    assert _validate(client, "LEGACY-0001-ABCD", product="other")["code"] == "PRODUCT_MISMATCH"
+    activated = client.post(
+        "/api/licenses/activate", json={"licenseKey": "legacy-0002-efgh", "machineId": "m1"}
+    )
+    assert activated.status_code == 200, activated.text
+    assert activated.json()["license"]["activations"] == 1
+    assert _validate(client, "legacy-0002-efgh", machineId="m1")["code"] == "VALID"
+    wrong = client.post(
+        "/api/licenses/activate", json={"licenseKey": "LEGACY-9999-ZZZZ", "machineId": "m1"}
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["code"] == "INVALID_KEY_FORMAT"
+    freed = client.delete(
+        "/api/licenses/activate", params={"key": "legacy-0002-efgh", "machineId": "m1"}
+    )
+    assert freed.status_code == 200, freed.text
+    seller = admin.get("/api/admin/licenses/legacy-0002-efgh")
+    assert seller.status_code == 200
+
+
+def test_gumroad_lemon_squeezy_and_keygen_exports(admin: TestClient, client: TestClient) -> None:
+    _app(admin)
+    gumroad = _import(admin, "gumroad.csv", "gumroad", product="app")
+    assert gumroad["created"] == 1
+    assert [item["line"] for item in gumroad["refused"]] == [3]  # refunded
+    sale = admin.get("/api/admin/purchases", params={"email": "ada@example.com"}).json()
+    assert sale["items"][0]["amount"] == 2900
+    assert sale["items"][0]["currency"] == "USD"
+    assert sale["items"][0]["source"] == "import:gumroad"
+    assert _validate(client, "85DB562A-C11D4B06-A2335A6B-8C079166")["code"] == "VALID"
+
+    lemon = _import(admin, "lemonsqueezy.csv", "lemonsqueezy", product="app")
+    assert (lemon["created"], lemon["refused"]) == (2, [])
+    assert _validate(client, "38b1460a-5104-4067-a91d-77b872934d51")["code"] == "VALID"
+    assert _validate(client, "6b5e0f3e-1c7b-4a3a-9d42-1e2f3a4b5c6d")["code"] == "SUSPENDED"
+
+    keygen = _import(admin, "keygen.csv", "keygen", product="app")
+    assert (keygen["created"], keygen["refused"]) == (2, [])
+    answer = _validate(client, "A1B2C3-D4E5F6-A7B8C9-D0E1F2-A3B4C5-V3")
+    assert answer["code"] == "VALID"
+    assert answer["license"]["maxActivations"] == 3
+    assert _validate(client, "key/bWFsbG9yeQ==.sig")["code"] == "REVOKED"
+    for name, fmt in (("gumroad.csv", "gumroad"), ("keygen.csv", "keygen")):
+        assert _import(admin, name, fmt, product="app")["created"] == 0
+
+
+def test_a_file_without_an_email_column_or_with_a_bad_format(admin: TestClient) -> None:
+    answer = admin.post(
+        "/api/admin/imports",
+        files={"file": ("x.csv", b"who,what\n1,2\n", "text/csv")},
+        data={"format": "generic"},
+    )
+    assert answer.status_code == 200
+    assert answer.json()["refused"][0]["line"] == 1
+    bad = admin.post(
+        "/api/admin/imports",
+        files={"file": ("x.csv", b"email\n", "text/csv")},
+        data={"format": "shopify"},
+    )
+    assert bad.status_code == 422
+
+
+def test_command_line_import_with_notify(
+    env: dict[str, str], admin: TestClient, db: Database
+) -> None:
+    _app(admin)
+    runner = CliRunner()
+    dry = runner.invoke(
+        cli, ["import", str(FIXTURES / "generic.csv"), "--format", "generic", "--dry-run"]
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "3 would be created" in dry.output
+    assert _count(db, Purchase) == 0
+    done = runner.invoke(
+        cli, ["import", str(FIXTURES / "generic.csv"), "--format", "generic", "--notify"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "3 created, 0 skipped (imported before), 4 refused" in done.output
+    assert "line 4:" in done.output
+    assert _count(db, MailMessage) == 3
+
+
+def test_keys_in_shipkey_format_must_carry_a_checksum_of_a_configured_secret(
+    admin: TestClient, client: TestClient
+) -> None:
+    _app(admin)
+    rows = ["email,orderId,licenseKey", "a@example.com,o-1,APP-AAAAA-AAAAA-AAAAA-AAAAA-0000"]
+    answer = admin.post(
+        "/api/admin/imports",
+        files={"file": ("x.csv", "\n".join(rows).encode(), "text/csv")},
+        data={"format": "generic", "product": "app"},
+    ).json()
+    assert answer["created"] == 0
+    assert answer["refused"][0]["line"] == 2
+    assert "checksum" in answer["refused"][0]["reason"]
+    assert _validate(client, "APP-AAAAA-AAAAA-AAAAA-AAAAA-0000")["code"] == "INVALID_FORMAT"
