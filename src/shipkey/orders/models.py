@@ -38,7 +38,6 @@ class Customer(Base):
     """A buyer, known by e-mail address (stored lower-cased)."""
 
     __tablename__ = "customers"
-    __table_args__ = (trigram_index("ix_customers_email_trgm", "email"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("cus"))
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -48,7 +47,10 @@ class Customer(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """When the buyer's personal data was erased (their address is then ``erased-<id>@invalid``)."""
 
-    __table_args__ = (Index("ix_customers_created_at_id", "created_at", "id"),)
+    __table_args__ = (
+        trigram_index("ix_customers_email_trgm", "email"),
+        Index("ix_customers_created_at_id", "created_at", "id"),
+    )
 
 
 class Purchase(Base):
