@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle the SMTP server's certificate is checked against."
     )
+    shutdown_grace: int = Field(
+        default=30,
+        ge=1,
+        le=86_400,
+        description="Seconds a stopping server lets running requests (downloads) finish before "
+        "it ends them; an interrupted download can be resumed with Range.",
+    )
 
     @field_validator("base_url")
     @classmethod
