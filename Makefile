@@ -6,7 +6,7 @@ SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export SHIPKEY_TEST_DATABASE_URL
 
-.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-client
+.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-client bench-footprint bench-inbox
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
@@ -72,7 +72,13 @@ bench-webhooks: bench-tools
 bench-client: bench-tools
 	$(BIN)/python -m bench.client
 
-bench: bench-client bench-licenses bench-downloads bench-webhooks
+bench-footprint: bench-tools
+	$(BIN)/python -m bench.footprint
+
+bench-inbox: bench-tools
+	$(BIN)/python -m bench.inbox
+
+bench: bench-client bench-licenses bench-downloads bench-webhooks bench-footprint bench-inbox
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

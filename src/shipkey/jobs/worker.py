@@ -229,6 +229,14 @@ def run_until_signalled(
             runner.join()
 
 
+EMBEDDED_THREADS = 8
+"""Worker threads ``shipkey serve`` runs beside the web side. A delivery e-mail is mostly
+waiting (a dozen database and SMTP round trips, and the interpreter lock after each while the
+web side holds it): one thread sent about 26 a second on PostgreSQL while 50 orders a second
+came in; several wait side by side (bench/README.md, payment to inbox). Each holds its own SMTP
+connection; a process killed mid-send sends at most these few messages twice."""
+
+
 @contextmanager
 def background_worker(
     settings: Settings,
@@ -237,22 +245,29 @@ def background_worker(
     *,
     enabled: bool = True,
     foreground: Foreground | None = None,
+    threads: int = EMBEDDED_THREADS,
 ) -> Iterator[Worker | None]:
-    """A worker in a daemon thread for the duration of the block (``shipkey serve``'s embedded
-    worker), giving way to the requests ``foreground`` counts; on exit it finishes its current
-    job and stops."""
+    """Workers in ``threads`` daemon threads for the duration of the block (``shipkey serve``'s
+    embedded worker), giving way to the requests ``foreground`` counts; on exit they finish
+    their current jobs and stop. Yields the first worker."""
     if not enabled:
         yield None
         return
     stop = threading.Event()
-    worker = Worker(settings, db, storage, foreground=foreground)
-    thread = threading.Thread(
-        target=worker.run_forever, args=(stop,), name="shipkey-worker", daemon=True
-    )
-    thread.start()
+    workers = [Worker(settings, db, storage, foreground=foreground) for _ in range(threads)]
+    runners = [
+        threading.Thread(
+            target=worker.run_forever, args=(stop,), name=f"shipkey-worker-{index}", daemon=True
+        )
+        for index, worker in enumerate(workers)
+    ]
+    for runner in runners:
+        runner.start()
     try:
-        yield worker
+        yield workers[0]
     finally:
         stop.set()
-        worker.wake()
-        thread.join(timeout=60)
+        for worker in workers:
+            worker.wake()
+        for runner in runners:
+            runner.join(timeout=60)
