@@ -44,7 +44,36 @@ BATCH = 100
 
 def worker_name() -> str:
     """``host:pid:random``: who holds a lease, readable in the ``jobs`` table."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{_host()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _host() -> str:
+    return socket.gethostname()[:60]
+
+
+_names_here: set[str] = set()
+"""The names of every worker made in this process."""
+
+
+def holder_is_gone(locked_by: str | None) -> bool:
+    """Whether the worker named ``locked_by`` is known to be dead: it ran on this host, in a
+    process that no longer exists (or in this process, under a name no worker here has).
+    Anything else (another host, a live process, a name of another form) is not known to be
+    dead: its lease runs out instead."""
+    host, _, rest = (locked_by or "").partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _host() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return locked_by not in _names_here
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 class Worker:
@@ -70,6 +99,7 @@ class Worker:
         self.backoff = backoff if backoff is not None else service.Backoff()
         self.poll_interval = poll_interval
         self.name = name or worker_name()
+        _names_here.add(self.name)
         self.give_up = timedelta(hours=settings.give_up_hours)
         self._wake = threading.Event()
         self._stop: threading.Event | None = None
@@ -96,6 +126,7 @@ class Worker:
         service.doorbell.subscribe(self._wake)
         log.info("worker %s started", self.name)
         try:
+            self.recover_orphans()
             while not stop.is_set():
                 self._wake.clear()
                 if self._run_batch() < BATCH:
@@ -104,6 +135,29 @@ class Worker:
             service.doorbell.unsubscribe(self._wake)
             self.registry.stopped()
             log.info("worker %s stopped", self.name)
+
+    def recover_orphans(self) -> int:
+        """Make due now the running jobs whose worker died on this host (a server killed and
+        started again): their leases would keep them waiting minutes for nothing. Each is then
+        claimed as an interrupted attempt. Returns how many."""
+        try:
+            with self.ctx.db.session() as session:
+                now = self.ctx.now()
+                found = 0
+                for job in service.running_jobs(session):
+                    if job.run_at > now and holder_is_gone(job.locked_by):
+                        log.warning(
+                            "job %s (%s): its worker %s is gone; due again",
+                            job.id,
+                            job.kind,
+                            job.locked_by,
+                        )
+                        job.run_at = now
+                        found += 1
+                return found
+        except Exception:  # the database is away: the leases run out instead
+            log.exception("worker %s: looking for interrupted jobs failed", self.name)
+            return 0
 
     @property
     def stopping(self) -> bool:
