@@ -92,6 +92,13 @@ class RangeNotSatisfiableError(ShipkeyError):
     default_code = "RANGE_NOT_SATISFIABLE"
 
 
+class InsufficientStorage(ShipkeyError):
+    """The disk is full: nothing of the request was kept, and it can be sent again later."""
+
+    status_code = 507
+    default_code = "INSUFFICIENT_STORAGE"
+
+
 class TooManyRequests(ShipkeyError):
     status_code = 429
     default_code = "RATE_LIMITED"

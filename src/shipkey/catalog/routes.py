@@ -39,6 +39,9 @@ def update_product(ref: str, data: ProductUpdate, session: DbSession) -> Product
 
 @router.put(
     "/{ref}/file",
+    responses={
+        507: {"description": "The server's disk is full (`INSUFFICIENT_STORAGE`): nothing kept."}
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -35,6 +35,12 @@ def get_upload(upload_id: str, session: ReadSession) -> UploadRead:
 
 @router.put(
     "/uploads/{upload_id}",
+    responses={
+        507: {
+            "description": "The server's disk is full (`INSUFFICIENT_STORAGE`): the chunk was "
+            "not kept; send it again from `received` later."
+        }
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
