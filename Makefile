@@ -6,7 +6,7 @@ SHIPKEY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 export SHIPKEY_TEST_DATABASE_URL
 
-.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-hooks bench-client bench-scale bench-releases bench-import
+.PHONY: install run test test-needs lint typecheck unit clean messages bench bench-tools bench-downloads bench-licenses bench-webhooks bench-hooks bench-client bench-scale bench-releases bench-import bench-footprint bench-inbox
 
 $(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "shipkey needs Python 3.11 or newer")'
@@ -78,6 +78,12 @@ bench-releases: bench-tools
 bench-client: bench-tools
 	$(BIN)/python -m bench.client
 
+bench-footprint: bench-tools
+	$(BIN)/python -m bench.footprint
+
+bench-inbox: bench-tools
+	$(BIN)/python -m bench.inbox
+
 bench-import: bench-tools
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.imports --db postgresql
@@ -87,7 +93,7 @@ bench-import: bench-tools
 bench-scale: install
 	$(BIN)/python -m bench.scale
 
-bench: bench-client bench-licenses bench-releases bench-downloads bench-webhooks bench-hooks bench-import
+bench: bench-client bench-licenses bench-releases bench-downloads bench-webhooks bench-hooks bench-import bench-footprint bench-inbox
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

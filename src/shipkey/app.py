@@ -50,7 +50,14 @@ from shipkey.releases import routes as release_routes
 from shipkey.releases.catalog import ReleaseCatalog
 from shipkey.risk import routes as risk_routes
 from shipkey.sales import routes as order_routes
-from shipkey.storage import LocalStorage, ObjectNotFound, Storage, StorageError, storage_for
+from shipkey.storage import (
+    LocalStorage,
+    ObjectNotFound,
+    Storage,
+    StorageError,
+    StorageFull,
+    storage_for,
+)
 from shipkey.web.render import page_headers
 
 log = logging.getLogger(__name__)
@@ -223,6 +230,13 @@ def create_app(
 async def _storage_error(_request: Request, exc: StorageError) -> JSONResponse:
     if isinstance(exc, ObjectNotFound):
         return error_response("The file is missing from storage.", "FILE_MISSING", 404)
+    if isinstance(exc, StorageFull):
+        log.error("storage is full: %s", exc)
+        return error_response(
+            "The server's disk is full; nothing was kept. Try again later.",
+            "INSUFFICIENT_STORAGE",
+            507,
+        )
     log.error("storage failed: %s", exc)
     return error_response(
         "The file storage is not available; try again later.", "STORAGE_UNAVAILABLE", 503

@@ -154,6 +154,13 @@ class Settings(BaseSettings):
         le=3650,
         description="Days after which stored IPs are cut to /24 or /48 and user agents dropped.",
     )
+    shutdown_grace: int = Field(
+        default=30,
+        ge=1,
+        le=86_400,
+        description="Seconds a stopping server lets running requests (downloads) finish before "
+        "it ends them; an interrupted download can be resumed with Range.",
+    )
 
     @field_validator("base_url")
     @classmethod

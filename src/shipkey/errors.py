@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    # FastAPI is loaded by the app, not by what only raises these (the command line).
+    from fastapi.exceptions import RequestValidationError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,13 @@ class PayloadTooLarge(ShipkeyError):
 class RangeNotSatisfiableError(ShipkeyError):
     status_code = 416
     default_code = "RANGE_NOT_SATISFIABLE"
+
+
+class InsufficientStorage(ShipkeyError):
+    """The disk is full: nothing of the request was kept, and it can be sent again later."""
+
+    status_code = 507
+    default_code = "INSUFFICIENT_STORAGE"
 
 
 class TooManyRequests(ShipkeyError):
@@ -180,6 +189,8 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 def exception_handlers() -> ExceptionHandlers:
     """How the API answers each kind of error (``FastAPI(exception_handlers=…)``; the fast lane
     is given the same mapping)."""
+    from fastapi.exceptions import RequestValidationError
+
     return {
         ShipkeyError: _shipkey_error,
         RequestValidationError: _validation_error,

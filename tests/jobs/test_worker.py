@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -18,7 +21,7 @@ from shipkey.http.middleware import Foreground
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.registry import JobContext, PermanentError, Recorder, Registry
-from shipkey.jobs.worker import DEFAULT_LEASE, Worker
+from shipkey.jobs.worker import DEFAULT_LEASE, Worker, holder_is_gone
 from shipkey.mail.models import MailKind, MailMessage
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock, wait_for
@@ -337,7 +340,7 @@ def test_the_app_runs_an_embedded_worker(
                 return row is not None and row.status is MailStatus.SENT
 
         assert wait_for(sent)
-    assert not any(t.name == "shipkey-worker" for t in threading.enumerate())
+    assert not any(t.name.startswith("shipkey-worker") for t in threading.enumerate())
 
 
 # --- giving way to requests ----------------------------------------------------------------
@@ -402,3 +405,49 @@ def test_the_served_app_counts_requests_for_its_embedded_worker(
 
     assert counted(True)
     assert not counted(False)  # no embedded worker, nothing to give way to
+
+
+# --- workers that died on this host --------------------------------------------------------
+
+
+def test_a_job_whose_worker_process_died_here_is_due_at_once_not_after_its_lease(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    runs: list[int] = []
+
+    def crashes_first(_ctx: JobContext, job: Job) -> None:
+        runs.append(job.attempts)
+        if job.attempts == 1:
+            raise Crash
+
+    registry.register("test.crashes_first", crashes_first)
+    job_id = _enqueue(db, "test.crashes_first")
+    process = subprocess.Popen(["true"])
+    process.wait()
+    dead = Worker(
+        settings,
+        db,
+        storage,
+        registry=registry,
+        clock=clock,
+        name=f"{socket.gethostname()[:60]}:{process.pid}:0badc0de",
+    )
+    with pytest.raises(Crash):
+        dead.run_once()
+    assert _job(db, job_id).status is JobStatus.RUNNING
+
+    alive_elsewhere = f"{socket.gethostname()[:60]}:{os.getpid()}:0badc0de"
+    assert holder_is_gone(alive_elsewhere)  # this process, but no worker here has that name
+    assert not holder_is_gone(f"{socket.gethostname()[:60]}:1:0badc0de")  # a live process
+    assert not holder_is_gone(f"another-host:{process.pid}:0badc0de")
+    assert not holder_is_gone(dead.name.replace(":", "-"))
+
+    heir = Worker(settings, db, storage, registry=registry, clock=clock)
+    assert heir.run_once() == 0  # the lease has not run out
+    assert heir.recover_orphans() == 1
+    assert heir.run_once() == 1
+    done = _job(db, job_id)
+    assert done.status is JobStatus.DONE
+    assert done.last_error is not None
+    assert "interrupted" in done.last_error
+    assert runs == [1, 2]

@@ -50,6 +50,7 @@ def update_product(ref: str, data: ProductUpdate, session: DbSession) -> Product
         (400, "No usable file name or media type (`INVALID_FILENAME`, `INVALID_MIME_TYPE`)."),
         NOT_FOUND,
         (413, "The file is larger than `SHIPKEY_MAX_UPLOAD_BYTES` (`PAYLOAD_TOO_LARGE`)."),
+        (507, "The server's disk is full (`INSUFFICIENT_STORAGE`): nothing kept."),
     ),
     openapi_extra={
         "parameters": [

@@ -10,17 +10,21 @@ import mimetypes
 import re
 import secrets
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
-from shipkey.catalog.schemas import MEDIA_TYPE_PATTERN, ProductCreate, ProductUpdate
+from shipkey.catalog.schemas import MEDIA_TYPE_PATTERN
 from shipkey.clock import utcnow
 from shipkey.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from shipkey.http.files import sanitize_filename
 from shipkey.storage import StoredObject
+
+if TYPE_CHECKING:
+    from shipkey.catalog.schemas import ProductCreate, ProductUpdate
 
 DEFAULT_MIME_TYPE = "application/octet-stream"
 _MIME_PATTERN = re.compile(MEDIA_TYPE_PATTERN)

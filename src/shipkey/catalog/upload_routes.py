@@ -61,6 +61,11 @@ def get_upload(upload_id: str, session: ReadSession) -> UploadRead:
         ),
         (413, "The upload is over `SHIPKEY_MAX_UPLOAD_BYTES` (`PAYLOAD_TOO_LARGE`)."),
         (422, "The file that arrived does not have the announced SHA-256 (`CHECKSUM_MISMATCH`)."),
+        (
+            507,
+            "The server's disk is full (`INSUFFICIENT_STORAGE`): the chunk was not kept; send "
+            "it again from `received` later.",
+        ),
     ),
     openapi_extra={
         "parameters": [

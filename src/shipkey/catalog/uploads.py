@@ -21,6 +21,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -35,8 +36,9 @@ from shipkey.catalog.upload_schemas import UploadCreate
 from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.db.writes import rowcount
-from shipkey.errors import BadRequest, Conflict, NotFound, ShipkeyError
-from shipkey.storage import Storage, StoredObject
+from shipkey.errors import BadRequest, Conflict, InsufficientStorage, NotFound, ShipkeyError
+from shipkey.storage import Storage, StorageFull, StoredObject
+from shipkey.storage.base import DISK_FULL_ERRNOS
 
 SESSION_HOURS = 24 * 7
 LEASE = timedelta(minutes=30)
@@ -178,7 +180,12 @@ def _release(session: Session, upload_id: str, received: int) -> UploadSession:
 
 
 async def _append(part: Path, first: int, limit: int, chunks: AsyncIterable[bytes]) -> int:
-    """Write the chunk at ``first``; returns how many bytes are safely on disk."""
+    """Write the chunk at ``first``; returns how many bytes are safely on disk.
+
+    A chunk the disk has no room for is dropped whole (the file is cut back to ``first``, which
+    frees what it took) and answered with 507 ``INSUFFICIENT_STORAGE``: the client sends it again
+    from ``received`` once there is room.
+    """
     handle = await anyio.to_thread.run_sync(part.open, "r+b")
     written = 0
     try:
@@ -187,17 +194,39 @@ async def _append(part: Path, first: int, limit: int, chunks: AsyncIterable[byte
         async for chunk in chunks:
             if written + len(chunk) > limit:
                 raise BadRequest("The chunk is longer than its Content-Range.", "CHUNK_TOO_LONG")
-            await anyio.to_thread.run_sync(handle.write, chunk)
+            await _disk_write(handle.write, chunk)
             written += len(chunk)
     except ShipkeyError:
         written = 0  # a malformed chunk is dropped whole
         raise
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(handle.flush)
-            await anyio.to_thread.run_sync(os.fsync, handle.fileno())
-            await anyio.to_thread.run_sync(handle.close)
+            try:
+                await _disk_write(handle.flush)
+                await _disk_write(os.fsync, handle.fileno())
+            except InsufficientStorage:
+                written = 0
+                raise
+            finally:
+                with contextlib.suppress(OSError):  # what a full disk left in the buffer
+                    await anyio.to_thread.run_sync(handle.close)
+                if not written:
+                    await anyio.to_thread.run_sync(os.truncate, part, first)
     return written
+
+
+async def _disk_write(call: Any, *args: Any) -> Any:
+    """``call(*args)`` in a thread; a full disk raised as :class:`InsufficientStorage`."""
+    try:
+        return await anyio.to_thread.run_sync(call, *args)
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise _disk_full() from exc
+        raise
+
+
+def _disk_full() -> InsufficientStorage:
+    return InsufficientStorage("The server's disk is full; send this chunk again later.")
 
 
 async def write_chunk(
@@ -238,7 +267,15 @@ async def write_chunk(
             upload = await run_in_threadpool(db.run, _release, upload_id, first + written)
     if upload.received < size:
         return ChunkResult(upload, None)
-    return ChunkResult(upload, await run_in_threadpool(_finish, db, storage, part, upload))
+    try:
+        return ChunkResult(upload, await run_in_threadpool(_finish, db, storage, part, upload))
+    except StorageFull as exc:
+        # No room for the finished file: the last chunk is given back (its bytes freed), and
+        # the client sends it again once there is room.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(os.truncate, part, first)
+            await run_in_threadpool(db.run, _release, upload_id, first)
+        raise _disk_full() from exc
 
 
 def _finish(db: Database, storage: Storage, part: Path, upload: UploadSession) -> ProductFile:

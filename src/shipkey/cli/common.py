@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import getpass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from shipkey import migrate as migrations
-from shipkey.actor import Actor, ActorSource, Note
-from shipkey.config import Settings
-from shipkey.db.engine import Database
 from shipkey.terminal import err
+
+if TYPE_CHECKING:
+    from shipkey.actor import ActorSource
+    from shipkey.config import Settings
+    from shipkey.db.engine import Database
+
+# Nothing heavy is imported at the top of the command modules: ``shipkey --help`` builds every
+# command's options, and it should not wait for SQLAlchemy, pydantic or the app to load.
 
 
 def settings() -> Settings:
+    from shipkey.config import Settings
+
     return Settings()
 
 
@@ -22,6 +28,8 @@ def database(settings: Settings, *, audited: bool = True) -> Database:
     """The database; with ``audited`` (every command but the worker) what the command changes
     is written to the audit log as ``cli.<command>`` by ``cli:<user>``, in the transaction of
     the change (see :mod:`shipkey.actor`)."""
+    from shipkey.db.engine import Database
+
     db = Database(settings.resolved_database_url)
     if audited:
         from shipkey.audit import service as audit
@@ -33,6 +41,8 @@ def database(settings: Settings, *, audited: bool = True) -> Database:
 
 def command_actor() -> ActorSource:
     """``cli:<user>`` as the actor, with the running command and its options noted."""
+    from shipkey.actor import Actor, ActorSource, Note
+
     source = ActorSource()
     source.set_actor(Actor(f"cli:{_user()}"))
     ctx = _current_context()
@@ -69,6 +79,8 @@ def _user() -> str:
 def migrate_sqlite(settings: Settings, db: Database) -> None:
     """Apply pending migrations when the database is SQLite (a one-machine install)."""
     if settings.is_sqlite:
+        from shipkey import migrate as migrations
+
         migrations.upgrade(db.engine)
 
 

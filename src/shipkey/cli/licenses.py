@@ -5,25 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shipkey.cli.common import database, fail, settings
 from shipkey.cli.keys import key_store
-from shipkey.clock import utcnow
-from shipkey.licensing.issuing import issue_manual
-from shipkey.licensing.license_file import (
-    LicenseFileError,
-    LicenseFilePayload,
-    check_payload,
-    format_time,
-    verify_license_file,
-)
-from shipkey.licensing.lookups import list_activations, lookup
-from shipkey.licensing.signing_keys import parse_trusted_key
 from shipkey.terminal import out
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from shipkey.licensing.license_file import LicenseFilePayload
 
 license_app = typer.Typer(
     help="Licenses: issue one by hand, look one up, verify a license file offline.",
@@ -48,6 +41,8 @@ def license_issue(
     from pydantic.networks import EmailStr
 
     from shipkey.errors import ShipkeyError
+    from shipkey.licensing.issuing import issue_manual
+    from shipkey.licensing.license_file import format_time
 
     config = settings()
     try:
@@ -82,7 +77,10 @@ def license_issue(
 @license_app.command("show")
 def license_show(key: str) -> None:
     """A license and the machines it is activated on."""
+    from shipkey.clock import utcnow
     from shipkey.errors import ShipkeyError
+    from shipkey.licensing.license_file import format_time
+    from shipkey.licensing.lookups import list_activations, lookup
 
     config = settings()
     db = database(config)
@@ -119,6 +117,8 @@ def license_verify(
     ] = None,
 ) -> None:
     """Verify a license file offline and print what it grants. Exit code 1 unless it is valid."""
+    from shipkey.licensing.license_file import LicenseFileError, verify_license_file
+
     text = _read_text(file)
     trusted = _trusted_keys(public_key or [])
     try:
@@ -139,6 +139,8 @@ def _read_text(file: Path) -> str:
 
 
 def _trusted_keys(values: list[str]) -> dict[str, Ed25519PublicKey]:
+    from shipkey.licensing.signing_keys import parse_trusted_key
+
     if values:
         try:
             return dict(parse_trusted_key(value) for value in values)
@@ -151,6 +153,9 @@ def _trusted_keys(values: list[str]) -> dict[str, Ed25519PublicKey]:
 
 
 def _report_validity(payload: LicenseFilePayload, machine_id: str | None) -> None:
+    from shipkey.clock import utcnow
+    from shipkey.licensing.license_file import LicenseFileError, check_payload, format_time
+
     try:
         check_payload(payload, machine_id or payload.machine_id, utcnow())
     except LicenseFileError as exc:

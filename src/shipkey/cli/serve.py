@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import sys
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipkey import migrate as migrations
 from shipkey.cli.common import database, settings
 from shipkey.terminal import out
 
+if TYPE_CHECKING:
+    from shipkey.config import Settings
 
-def migrate() -> None:
-    """Apply database migrations."""
-    db = database(settings())
+
+def _upgrade(config: Settings) -> None:
+    from shipkey import migrate as migrations
+
+    db = database(config)
     try:
         migrations.upgrade(db.engine)
     finally:
         db.dispose()
+
+
+def migrate() -> None:
+    """Apply database migrations."""
+    _upgrade(settings())
     out().print("[green]Database is up to date.[/green]")
 
 
@@ -28,29 +37,20 @@ def serve(
     workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1,
 ) -> None:
     """Run the web server (Granian). On SQLite, pending migrations are applied first."""
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from shipkey import server
 
     config = settings()
     if config.is_sqlite:
-        db = database(config)
-        try:
-            migrations.upgrade(db.engine)
-        finally:
-            db.dispose()
+        _upgrade(config)
     # Resolve the generated secret once, before worker processes start.
     _ = config.secret
     os.environ.setdefault("SHIPKEY_DATA_DIR", str(config.resolved_data_dir))
     out().print(f"shipkey serving on http://{host}:{port}  (public URL {config.base_url})")
     out().print(f"  API docs   {config.base_url}/docs")
     out().print(f"  health     {config.base_url}/healthz")
-    Granian(
-        "shipkey.app:create_app_from_env",
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        factory=True,
-        log_access=False,
-        loop=Loops.asyncio,  # uvloop made no measurable difference here (bench/README.md)
-    ).serve()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The server process starts afresh with Granian alone (see shipkey.server): nothing loaded
+    # here stays in memory, and only the worker processes import the app.
+    args = server.arguments(host, port, workers, config.shutdown_grace)
+    os.execv(sys.executable, [sys.executable, "-m", "shipkey.server", *args])  # noqa: S606

@@ -7,12 +7,14 @@ import asyncio
 import collections
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import psycopg
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
+
+if TYPE_CHECKING:
+    import psycopg  # PostgreSQL only: loaded by the readers that use it, never on SQLite
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -237,6 +239,8 @@ class LoopReaders:
     async def _run(
         self, query: DirectRead, params: dict[str, Any], read: Callable[..., Awaitable[R]]
     ) -> R:
+        import psycopg
+
         for attempt in (1, 2):
             conn = await self._take()
             try:

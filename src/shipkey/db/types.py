@@ -14,7 +14,6 @@ from sqlalchemy import (
     String,
     TypeDecorator,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
@@ -63,6 +62,8 @@ class JSONDict(TypeDecorator[dict[str, Any]]):
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql  # loaded on PostgreSQL only
+
             return dialect.type_descriptor(postgresql.JSONB())
         return dialect.type_descriptor(JSON())
 

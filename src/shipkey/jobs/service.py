@@ -159,6 +159,15 @@ def more_due(session: Session, kind: str, now: datetime, limit: int) -> list[Job
     )
 
 
+def running_jobs(session: Session) -> list[Job]:
+    """Every RUNNING job no other transaction holds, locked for this one."""
+    return list(
+        session.scalars(
+            select(Job).where(Job.status == JobStatus.RUNNING).with_for_update(skip_locked=True)
+        )
+    )
+
+
 def take(job: Job, worker_id: str, now: datetime, lease: timedelta, give_up: timedelta) -> None:
     """Make ``job`` this worker's: RUNNING until ``now + lease``; one more attempt."""
     job.status = JobStatus.RUNNING

@@ -23,16 +23,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from typing import TYPE_CHECKING, Any
 
 from shipkey.licensing.models import License
 from shipkey.licensing.signing_keys import SigningKeyStore
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 BEGIN_MARKER = "-----BEGIN SHIPKEY LICENSE FILE-----"
 END_MARKER = "-----END SHIPKEY LICENSE FILE-----"
@@ -267,6 +267,8 @@ def verify_license_file(
     if public_key is None:
         raise LicenseFileError(f"unknown signing key {envelope.kid[:40]!r}", code="UNKNOWN_KEY")
     signature = _b64decode_canonical(envelope.sig, "signature")
+    from cryptography.exceptions import InvalidSignature
+
     try:
         public_key.verify(signature, envelope.signed_message())
     except InvalidSignature as exc:

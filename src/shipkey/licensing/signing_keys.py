@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+if TYPE_CHECKING:
+    # cryptography maps several MiB: loaded when a key is first used, not with the app.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 ALGORITHM = "Ed25519"
 CURRENT_FILE = "current"
@@ -46,12 +47,16 @@ class SigningKeyError(RuntimeError):
 
 def public_key_b64(key: Ed25519PublicKey) -> str:
     """Base64 of the raw 32 bytes of ``key``: the form the public-keys endpoint publishes."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode("ascii")
 
 
 def decode_public_key(text: str) -> Ed25519PublicKey:
     """An Ed25519 public key from the base64 of its raw 32 bytes; ValueError otherwise."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -199,6 +204,9 @@ class SigningKeyStore:
         return key.kid
 
     def _write_new_key(self) -> SigningKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         private_key = Ed25519PrivateKey.generate()
         pem = private_key.private_bytes(
@@ -229,6 +237,9 @@ class SigningKeyStore:
             if kid == self._read_current_kid():
                 raise SigningKeyError(f"the current signing key {kid} is missing") from None
             raise
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         private_key = serialization.load_pem_private_key(data, password=None)
         if not isinstance(private_key, Ed25519PrivateKey):
             raise SigningKeyError(f"{self._key_path(kid)} is not an Ed25519 private key")

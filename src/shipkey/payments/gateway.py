@@ -8,12 +8,13 @@ unset, it talks to Stripe with ``SHIPKEY_STRIPE_SECRET_KEY``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
-
-import stripe
+from typing import TYPE_CHECKING, Any, cast
 
 from shipkey.config import Settings
 from shipkey.errors import ShipkeyError
+
+if TYPE_CHECKING:
+    import stripe
 
 NETWORK_RETRIES = 2
 
@@ -41,6 +42,8 @@ class StripeGateway:
             raise PaymentsNotConfigured(
                 "Payments are not set up: SHIPKEY_STRIPE_SECRET_KEY is missing."
             )
+        import stripe  # a large package: loaded when payments are first used
+
         addresses: dict[str, str | None] = {}
         if settings.stripe_api_base:
             addresses["api"] = settings.stripe_api_base.rstrip("/")
@@ -53,6 +56,8 @@ class StripeGateway:
     def create_checkout_session(
         self, params: dict[str, Any], idempotency_key: str
     ) -> CheckoutSession:
+        import stripe
+
         try:
             created = self._client.v1.checkout.sessions.create(
                 cast(Any, params), {"idempotency_key": idempotency_key}
@@ -64,6 +69,8 @@ class StripeGateway:
     def retrieve_checkout_session(
         self, session_id: str, *, expand: list[str] | None = None
     ) -> CheckoutSession:
+        import stripe
+
         try:
             found = self._client.v1.checkout.sessions.retrieve(
                 session_id, cast(Any, {"expand": expand} if expand else {})

@@ -11,8 +11,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import stripe
-
 from shipkey.errors import BadRequest, ShipkeyError
 
 TOLERANCE_SECONDS = 300
@@ -42,6 +40,8 @@ def verify(body: bytes, header: str | None, secret: str | None) -> StripeEvent:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("The body is not UTF-8 text.", "INVALID_PAYLOAD") from exc
+    import stripe  # a large package: loaded with the first event, not with the app
+
     try:
         stripe.WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError as exc:

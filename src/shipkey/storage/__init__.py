@@ -16,6 +16,7 @@ from shipkey.storage.base import (
     ObjectNotFound,
     Storage,
     StorageError,
+    StorageFull,
     StoredObject,
     validate_key,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ObjectNotFound",
     "Storage",
     "StorageError",
+    "StorageFull",
     "StoredObject",
     "open_storage",
     "storage_for",

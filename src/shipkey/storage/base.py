@@ -8,6 +8,7 @@ them as they are and none of them can be used to reach outside the backend's roo
 from __future__ import annotations
 
 import abc
+import errno
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -24,6 +25,13 @@ _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
 class StorageError(Exception):
     """A storage backend could not do what was asked."""
+
+
+class StorageFull(StorageError):
+    """The disk (or quota) has no room for what is being written; nothing of it was kept."""
+
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class ObjectNotFound(StorageError):

@@ -15,11 +15,13 @@ import anyio.to_thread
 
 from shipkey.storage.base import (
     DEFAULT_CHUNK_SIZE,
+    DISK_FULL_ERRNOS,
     InvalidKey,
     ObjectHead,
     ObjectNotFound,
     Storage,
     StorageError,
+    StorageFull,
     StoredObject,
     validate_key,
 )
@@ -78,6 +80,12 @@ class _PendingObject:
         if self._fd is None:
             raise StorageError("the temporary file is already closed")
         return self._fd
+
+
+def _raise_if_full(exc: BaseException, key: str) -> None:
+    """A full disk as :class:`StorageFull` (the partial file is already removed)."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        raise StorageFull(f"no room on the disk for {key!r}") from exc
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -180,9 +188,10 @@ class LocalStorage(Storage):
         try:
             await _write_stream(pending, chunks)
             return await anyio.to_thread.run_sync(pending.commit, key, target)
-        except BaseException:
+        except BaseException as exc:
             # Synchronous on purpose: a cancelled task cannot await a worker thread any more.
             pending.discard()
+            _raise_if_full(exc, key)
             raise
 
     def save_file(self, key: str, source: Path) -> StoredObject:
@@ -193,8 +202,9 @@ class LocalStorage(Storage):
                 while block := handle.read(DEFAULT_CHUNK_SIZE):
                     pending.write(block)
                 return pending.commit(key, target)
-            except BaseException:
+            except BaseException as exc:
                 pending.discard()
+                _raise_if_full(exc, key)
                 raise
 
     def delete(self, key: str) -> None:
