@@ -18,9 +18,9 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,6 +44,9 @@ from shipkey.releases.models import Artifact, Channel, Release
 from shipkey.releases.schemas import PLATFORM_PATTERN, ReleaseCreate, ReleaseRead
 from shipkey.releases.versions import Holder, may_get, normalize, parse_version
 from shipkey.storage import Storage
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ANY = "any"
 """The platform or architecture of a file that runs everywhere."""
