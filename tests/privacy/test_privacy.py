@@ -202,15 +202,25 @@ def test_the_daily_job_cuts_old_addresses_and_drops_user_agents(
         [queued] = session.scalars(select(Job).where(Job.kind == RETENTION_JOB)).all()
         assert queued.run_at == next_run(clock.now)
         assert (queued.run_at.hour, queued.run_at.minute) == (3, 0)
-    assert worker.run_once() == 0  # not before 03:00
+    worker.run_once()  # the other daily jobs (the dashboard's count, the clean-up) if due
+    with db.read_session() as session:
+        waiting = session.get(Job, queued.id)
+        assert waiting is not None
+        assert waiting.status is JobStatus.QUEUED  # not before 03:00
     clock.now = queued.run_at
-    assert worker.run_once() == 1
+    while worker.run_once():
+        pass
+    with db.read_session() as session:
+        ran = session.get(Job, queued.id)
+        assert ran is not None
+        assert ran.status is JobStatus.DONE
     with db.read_session() as session:  # nothing is old enough yet
         kept = {(d.ip_address, d.user_agent) for d in session.scalars(select(Download))}
         assert kept == {("203.0.113.57", UA)}
 
     clock.advance(days=settings.ip_retention_days + 1)
-    worker.run_once()
+    while worker.run_once():  # every due job, the other daily ones included
+        pass
     with db.read_session() as session:
         kept = {(d.ip_address, d.user_agent) for d in session.scalars(select(Download))}
         assert kept == {("203.0.113.0", None)}
@@ -219,7 +229,8 @@ def test_the_daily_job_cuts_old_addresses_and_drops_user_agents(
         runs = session.scalars(
             select(Job).where(Job.kind == RETENTION_JOB).order_by(Job.run_at)
         ).all()
-        assert [job.status for job in runs[:2]] == [JobStatus.DONE, JobStatus.DONE]
+        # (the first run, done over 30 days ago, is gone: the daily clean-up removed it)
+        assert {job.status for job in runs[:-1]} == {JobStatus.DONE}
         assert runs[-1].status is JobStatus.QUEUED
         assert runs[-1].run_at > clock.now
         assert runs[-1].run_at - clock.now <= timedelta(days=1)

@@ -30,13 +30,7 @@ def register(registry: Registry) -> None:
 
 def schedule(session: Session, day: date) -> Job:
     """Queue the count of ``day`` (once: the key is the day)."""
-    return jobs.enqueue(
-        session,
-        COUNT_JOB,
-        {"day": day.isoformat()},
-        run_at=datetime.combine(day, RUN_AT, tzinfo=UTC),
-        dedupe_key=f"{COUNT_JOB}:{day.isoformat()}",
-    )
+    return jobs.enqueue_daily(session, COUNT_JOB, day, RUN_AT)
 
 
 def schedule_from(db: Database, now: datetime) -> None:

@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import event, select
@@ -107,6 +107,18 @@ def enqueue(
         job = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one()
     ring_on_commit(session)
     return job
+
+
+def enqueue_daily(session: Session, kind: str, day: date, at: time) -> Job:
+    """Queue ``kind``'s run of ``day``, due at ``at`` UTC, once: every worker that starts asks,
+    and the key (kind and day) makes the second ask return the first job."""
+    return enqueue(
+        session,
+        kind,
+        {"day": day.isoformat()},
+        run_at=datetime.combine(day, at, tzinfo=UTC),
+        dedupe_key=f"{kind}:{day.isoformat()}",
+    )
 
 
 # --- backoff -------------------------------------------------------------------------------

@@ -132,9 +132,7 @@ def _schedule_from_start(ctx: JobContext) -> None:
 def schedule_next(session: Session, ctx: JobContext) -> Job:
     """The next run, at 03:00 UTC (nothing new when it is queued already: one job per day)."""
     when = next_run(ctx.now())
-    return jobs.enqueue(
-        session, RETENTION_JOB, {}, run_at=when, dedupe_key=f"{RETENTION_JOB}:{when.date()}"
-    )
+    return jobs.enqueue_daily(session, RETENTION_JOB, when.date(), RUN_AT)
 
 
 def run(ctx: JobContext, job: Job) -> None:

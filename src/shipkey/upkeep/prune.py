@@ -50,13 +50,7 @@ def register(registry: Registry) -> None:
 
 def schedule(session: Session, day: date) -> Job:
     """Queue the clean-up of ``day`` (once: the key is the day)."""
-    return jobs.enqueue(
-        session,
-        PRUNE_JOB,
-        {"day": day.isoformat()},
-        run_at=datetime.combine(day, RUN_AT, tzinfo=UTC),
-        dedupe_key=f"{PRUNE_JOB}:{day.isoformat()}",
-    )
+    return jobs.enqueue_daily(session, PRUNE_JOB, day, RUN_AT)
 
 
 def schedule_from(db: Database, now: datetime) -> None:
