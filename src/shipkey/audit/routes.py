@@ -6,14 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.audit import service
 from shipkey.audit.schemas import AuditEntryRead
 from shipkey.http.deps import PageParams, ReadSession
 from shipkey.schemas import PageOf
 
 router = APIRouter(
-    prefix="/api/admin/audit-log", tags=["admin: audit log"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin/audit-log",
+    tags=["admin: audit log"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 
 

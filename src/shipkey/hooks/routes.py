@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.hooks import service
 from shipkey.hooks.schemas import (
     DeliveryRead,
@@ -37,7 +37,10 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 router = APIRouter(
-    prefix="/api/admin", tags=["admin: webhooks"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin",
+    tags=["admin: webhooks"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 
 

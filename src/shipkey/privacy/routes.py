@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.errors import NotFound
 from shipkey.http.deps import DbSession, ReadSession
 from shipkey.portal.routes import BuyerDep
@@ -18,6 +18,7 @@ router = APIRouter(
     prefix="/api/admin/customers",
     tags=["admin: customers"],
     dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 portal_router = APIRouter(
     tags=["pages: buyer"], include_in_schema=False, dependencies=[PAGE_ERRORS]

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.catalog import service as catalog
 from shipkey.clock import utcnow
 from shipkey.config import Settings
@@ -29,6 +29,7 @@ from shipkey.http.deps import (
     get_storage,
     write,
 )
+from shipkey.http.openapi import errors, file_responses
 from shipkey.licensing.models import LicenseStatus
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.licensing.routes import SigningKeysDep
@@ -51,7 +52,10 @@ from shipkey.storage import Storage
 ERROR = {"description": "An error: `{error, code}`."}
 
 admin_router = APIRouter(
-    prefix="/api/admin", tags=["admin: releases"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin",
+    tags=["admin: releases"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 router = APIRouter(tags=["releases"])
 
@@ -276,16 +280,30 @@ async def latest(request: Request) -> Response:
 # --- the files ----------------------------------------------------------------------------
 
 
+FILE_ANSWERS = file_responses() | errors(
+    (403, "The signature is missing or not valid (`INVALID_SIGNATURE`)."),
+    (404, "`FILE_NOT_FOUND` or `FILE_MISSING`."),
+    (
+        410,
+        "The link has expired (`LINK_EXPIRED`), or the release was withdrawn (`RELEASE_YANKED`).",
+    ),
+    (416, "The range starts past the file's end (`RANGE_NOT_SATISFIABLE`)."),
+    (503, "`STORAGE_UNAVAILABLE` or `DATABASE_UNAVAILABLE`."),
+)
+"""What a release file's GET and HEAD answer (HEAD without a body)."""
+
+
 @router.head(
     "/api/releases/files/{artifact_id}/{name}",
     response_class=Response,
     operation_id="release_file_head",
+    responses=FILE_ANSWERS,
 )
 @router.get(
     "/api/releases/files/{artifact_id}/{name}",
     response_class=Response,
     operation_id="release_file",
-    responses={403: ERROR, 404: ERROR, 410: ERROR, 416: ERROR},
+    responses=FILE_ANSWERS,
 )
 async def release_file(
     artifact_id: str,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.http.deps import DbSession, PageParams, ReadSession
 from shipkey.orders import service as orders
 from shipkey.risk import evidence, service
@@ -19,7 +19,12 @@ _BAD_CURSOR: dict[int | str, dict[str, Any]] = {
     400: {"description": "A cursor this list did not give out (`INVALID_CURSOR`)."}
 }
 
-router = APIRouter(prefix="/api/admin", tags=["admin: risk"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/api/admin",
+    tags=["admin: risk"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
+)
 
 
 @router.get("/risk-events", responses={**_AUTH, **_BAD_CURSOR})
