@@ -49,7 +49,8 @@ from shipkey.releases.schemas import (
 from shipkey.releases.versions import parse_version
 from shipkey.storage import Storage
 
-ERROR = {"description": "An error: `{error, code}`."}
+NO_PRODUCT = (404, "No such product (`PRODUCT_NOT_FOUND`).")
+NO_RELEASE = (404, "No such release (`RELEASE_NOT_FOUND`).")
 
 admin_router = APIRouter(
     prefix="/api/admin",
@@ -80,7 +81,11 @@ def forget_releases(request: Request) -> None:
 @admin_router.post(
     "/products/{ref}/releases",
     status_code=201,
-    responses={400: ERROR, 404: ERROR, 409: ERROR},
+    responses=errors(
+        400,
+        NO_PRODUCT,
+        (409, "The product already has this version (`RELEASE_EXISTS`)."),
+    ),
 )
 def create_release(
     ref: str, data: ReleaseCreate, session: DbSession, request: Request
@@ -93,7 +98,7 @@ def create_release(
     return ReleaseRead.model_validate(release)
 
 
-@admin_router.get("/products/{ref}/releases", responses={404: ERROR})
+@admin_router.get("/products/{ref}/releases", responses=errors(NO_PRODUCT))
 def list_releases(ref: str, session: ReadSession) -> list[ReleaseRead]:
     """Every release of a product, newest version first, with its files and their downloads."""
     product = catalog.get_product(session, ref)
@@ -102,7 +107,12 @@ def list_releases(ref: str, session: ReadSession) -> list[ReleaseRead]:
 
 @admin_router.put(
     "/releases/{release_id}/artifacts",
-    responses={400: ERROR, 404: ERROR, 409: ERROR, 413: ERROR},
+    responses=errors(
+        (400, "The request is not right (`INVALID_PLATFORM`, …)."),
+        NO_RELEASE,
+        (409, "The release already has a file of this name (`ARTIFACT_EXISTS`)."),
+        413,
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -139,7 +149,7 @@ async def upload_artifact(
     return ArtifactRead.model_validate(artifact)
 
 
-@admin_router.post("/releases/{release_id}/yank", responses={404: ERROR})
+@admin_router.post("/releases/{release_id}/yank", responses=errors(NO_RELEASE))
 def yank(
     release_id: str, session: DbSession, request: Request, data: YankRequest | None = None
 ) -> ReleaseRead:
@@ -216,9 +226,11 @@ def _invalid(location: str, exc: ValidationError) -> RequestValidationError:
     openapi_extra={"parameters": _LATEST_PARAMETERS},
     responses={
         204: {"description": "`currentVersion` is already the newest this license may get."},
-        400: ERROR,
-        401: ERROR,
-        403: ERROR,
+        **errors(
+            400,
+            (401, "No license key, or one that is not valid (`UNAUTHORIZED`, …)."),
+            (403, "The license is for another product, or not active (`EXPIRED`, …)."),
+        ),
         422: {"description": "A parameter is invalid (`VALIDATION_ERROR`)."},
     },
 )
