@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -186,3 +187,14 @@ def test_keys_in_shipkey_format_must_carry_a_checksum_of_a_configured_secret(
     assert answer["refused"][0]["line"] == 2
     assert "checksum" in answer["refused"][0]["reason"]
     assert _validate(client, "APP-AAAAA-AAAAA-AAAAA-AAAAA-0000")["code"] == "INVALID_FORMAT"
+
+
+@pytest.mark.parametrize("value", ["0", "1", "yes", "True"])
+def test_dry_run_is_true_or_false_as_documented(admin: TestClient, value: str) -> None:
+    answer = admin.post(
+        "/api/admin/imports",
+        files={"file": ("generic.csv", (FIXTURES / "generic.csv").read_bytes(), "text/csv")},
+        data={"format": "generic", "dryRun": value},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "VALIDATION_ERROR"

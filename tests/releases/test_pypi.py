@@ -7,6 +7,7 @@ import hashlib
 
 from fastapi.testclient import TestClient
 
+from shipkey.releases.pypi_routes import realm_of
 from tests.licensing.helpers import licensed_key
 from tests.releases.helpers import publish, wheel
 
@@ -86,3 +87,13 @@ def test_basic_auth_is_required(admin: TestClient, client: TestClient) -> None:
     assert refused.status_code == 401
     assert refused.json()["code"] == "SUSPENDED"
     assert "www-authenticate" in refused.headers
+
+
+def test_a_product_that_is_not_a_slug_is_refused_before_any_header(client: TestClient) -> None:
+    # The realm of the challenge names the product: only a slug may get into the header.
+    for path in ["/pypi/%C2%A5z/simple/", "/pypi/%C2%A5z/simple/x/", "/pypi/%C2%A5z/files/a/b"]:
+        answer = client.get(path)
+        assert answer.status_code == 422, path
+        assert answer.json()["code"] == "VALIDATION_ERROR"
+    assert realm_of("pixel-app") == "shipkey pixel-app"
+    assert realm_of('a"b\u00e9') == "shipkey"

@@ -69,6 +69,8 @@ def test_purchase_filters(admin: TestClient) -> None:
     [
         ("/api/admin/purchases", {"status": "PAID"}),
         ("/api/admin/purchases", {"createdAfter": "yesterday"}),
+        ("/api/admin/purchases", {"createdBefore": "0.5"}),
+        ("/api/admin/purchases", {"createdAfter": "1700000000"}),
         ("/api/admin/purchases", {"limit": 0}),
         ("/api/admin/purchases", {"limit": 101}),
         ("/api/admin/licenses", {"status": "active"}),
@@ -149,3 +151,18 @@ def test_customers_list_and_detail(admin: TestClient) -> None:
     missing = admin.get("/api/admin/customers/cus_nobody")
     assert missing.status_code == 404
     assert missing.json()["code"] == "CUSTOMER_NOT_FOUND"
+
+
+def test_an_empty_key_pool_body_adds_no_key(admin: TestClient) -> None:
+    product = admin.post(
+        "/api/admin/products",
+        json={"name": "App", "slug": "pool-app", "type": "LICENSE", "licenseType": "PERPETUAL"},
+    )
+    assert product.status_code == 201, product.text
+    answer = admin.post(
+        "/api/admin/products/pool-app/key-pool",
+        content=b"",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"added": 0, "duplicates": 0, "available": 0}

@@ -6,24 +6,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.audit import service
 from shipkey.audit.schemas import AuditEntryRead
 from shipkey.http.deps import PageParams, ReadSession
+from shipkey.http.openapi import errors
 from shipkey.schemas import PageOf
 
 router = APIRouter(
-    prefix="/api/admin/audit-log", tags=["admin: audit log"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin/audit-log",
+    tags=["admin: audit log"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 
 
 @router.get(
     "",
-    responses={
-        400: {"description": "The cursor is not one this list gave (`INVALID_CURSOR`)."},
-        401: {"description": "No valid admin token (`UNAUTHORIZED`)."},
-        422: {"description": "A parameter is out of range (`VALIDATION_ERROR`)."},
-    },
+    responses=errors(
+        (400, "The cursor is not one this list gave (`INVALID_CURSOR`)."),
+    ),
 )
 def list_audit_log(
     session: ReadSession,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.hooks import service
 from shipkey.hooks.schemas import (
     DeliveryRead,
@@ -15,9 +15,9 @@ from shipkey.hooks.schemas import (
     EndpointRead,
     EndpointSecret,
     EndpointUpdate,
-    ErrorRead,
 )
 from shipkey.http.deps import DbSession, PageParams, ReadSession
+from shipkey.http.openapi import errors
 from shipkey.schemas import PageOf
 
 EndpointId = Annotated[str, Path(min_length=1, max_length=32, description="The endpoint's id.")]
@@ -33,11 +33,15 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         "(`ALREADY_DELIVERED`).",
         422: "A field is missing or invalid (`VALIDATION_ERROR`).",
     }
-    return {status: {"model": ErrorRead, "description": meaning[status]} for status in statuses}
+    # 401 is the router's (ADMIN_ERRORS); 422 VALIDATION_ERROR is added to every input.
+    return errors(*((status, meaning[status]) for status in statuses if status not in (401, 422)))
 
 
 router = APIRouter(
-    prefix="/api/admin", tags=["admin: webhooks"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin",
+    tags=["admin: webhooks"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
+from pydantic import BeforeValidator
 
 from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.http.deps import DatabaseDep, SettingsDep
@@ -19,6 +20,16 @@ router = APIRouter(
     dependencies=[Depends(require_admin)],
     responses=ADMIN_ERRORS,
 )
+
+
+def _true_or_false(value: Any) -> Any:
+    """A form's boolean is ``true`` or ``false``, as the schema says (not ``0``, ``yes``, …)."""
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("true or false")
+    return value
+
+
+FormBool = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
 class RefusalRead(ApiModel):
@@ -40,10 +51,14 @@ def import_file(
     format: Annotated[ImportFormat, Form(description="Whose export the file is.")],  # noqa: A002
     product: Annotated[
         str | None,
-        Form(min_length=1, max_length=64, description="Every row's product (id or slug)."),
+        Form(
+            max_length=64,
+            description="Every row's product (id or slug); empty or left out: each row names "
+            "its own.",
+        ),
     ] = None,
     dry_run: Annotated[
-        bool, Form(alias="dryRun", description="Check and count only: nothing is written.")
+        FormBool, Form(alias="dryRun", description="Check and count only: nothing is written.")
     ] = False,
 ) -> ImportRead:
     """Buyers, COMPLETED purchases and license keys from another platform; no e-mail is sent

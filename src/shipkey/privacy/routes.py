@@ -6,9 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.errors import NotFound
 from shipkey.http.deps import DbSession, ReadSession
+from shipkey.http.openapi import errors
 from shipkey.portal.routes import BuyerDep
 from shipkey.privacy import service
 from shipkey.privacy.schemas import CustomerExport, ErasureRead
@@ -18,16 +19,16 @@ router = APIRouter(
     prefix="/api/admin/customers",
     tags=["admin: customers"],
     dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 portal_router = APIRouter(
     tags=["pages: buyer"], include_in_schema=False, dependencies=[PAGE_ERRORS]
 )
 
-_ADMIN_ERRORS: dict[int | str, dict[str, str]] = {
-    400: {"description": "A value the database cannot store (`INVALID_INPUT`)."},
-    401: {"description": "No valid admin token (`UNAUTHORIZED`)."},
-    404: {"description": "No such customer (`CUSTOMER_NOT_FOUND`)."},
-}
+_ADMIN_ERRORS = errors(
+    (400, "A value the database cannot store (`INVALID_INPUT`)."),
+    (404, "No such customer (`CUSTOMER_NOT_FOUND`)."),
+)
 
 
 @router.get("/{customer_id}/export", responses=_ADMIN_ERRORS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request
@@ -10,29 +11,53 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from shipkey.catalog.schemas import SLUG_PATTERN
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.downloads.serving import RangeRequest
 from shipkey.errors import ShipkeyError
 from shipkey.http.deps import DatabaseDep, SettingsDep, StorageDep, write
+from shipkey.http.openapi import errors, file_responses
 from shipkey.releases import pypi, service
-from shipkey.releases.routes import ERROR, range_request, serve_artifact
+from shipkey.releases.routes import range_request, serve_artifact
 from shipkey.releases.versions import Holder
 from shipkey.storage import Storage
 
 router = APIRouter(prefix="/pypi", tags=["package index"])
 
-Product = Annotated[str, Path(max_length=64)]
+Product = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=SLUG_PATTERN, description="The product's slug.")
+]
 Authorization = Annotated[
     str | None, Header(description="HTTP Basic: user `license`, the key as password.")
 ]
-AUTH_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "No key, or one refused (with `WWW-Authenticate: Basic`)."}
-}
+AUTH_ERRORS = errors(
+    (401, "No key, or one refused (with `WWW-Authenticate: Basic`)."),
+    (503, "The database is not available (`DATABASE_UNAVAILABLE`)."),
+)
+FILE_ANSWERS = (
+    file_responses()
+    | AUTH_ERRORS
+    | errors(
+        (404, "This license is not offered the file (`FILE_NOT_FOUND`)."),
+        (410, "The release was withdrawn (`RELEASE_YANKED`)."),
+        (416, "The range starts past the file's end (`RANGE_NOT_SATISFIABLE`)."),
+        (503, "`STORAGE_UNAVAILABLE` or `DATABASE_UNAVAILABLE`."),
+    )
+)
+"""What an index file's GET and HEAD answer (HEAD without a body)."""
+
+
+def realm_of(product: str) -> str:
+    """The Basic realm of a product's index: only a slug goes into the header (the path is
+    checked against the slug pattern first; anything else gets the plain realm)."""
+    if re.fullmatch(SLUG_PATTERN, product) is None:
+        return "shipkey"
+    return f"shipkey {product}"
 
 
 async def _holder(db: Database, settings: Settings, product: str, auth: str | None) -> Holder:
-    realm = f"shipkey {product}"
+    realm = realm_of(product)
     key = pypi.key_from_basic(auth, realm)
     try:
         return await service.holder_of(db, settings.license_key_secrets, product, key)
@@ -69,7 +94,7 @@ async def projects(
 @router.get(
     "/{product}/simple/{project}/",
     response_class=Response,
-    responses={**AUTH_ERRORS, 404: ERROR},
+    responses=AUTH_ERRORS | errors((404, "No such project in this index (`PROJECT_NOT_FOUND`).")),
 )
 async def project(
     product: Product,
@@ -96,11 +121,11 @@ async def project(
     return _answer(request, *found)
 
 
-@router.head("/{product}/files/{artifact_id}/{name}", response_class=Response)
+@router.head(
+    "/{product}/files/{artifact_id}/{name}", response_class=Response, responses=FILE_ANSWERS
+)
 @router.get(
-    "/{product}/files/{artifact_id}/{name}",
-    response_class=Response,
-    responses={**AUTH_ERRORS, 404: ERROR, 410: ERROR, 416: ERROR},
+    "/{product}/files/{artifact_id}/{name}", response_class=Response, responses=FILE_ANSWERS
 )
 async def index_file(
     product: Product,

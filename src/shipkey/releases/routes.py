@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.catalog import service as catalog
 from shipkey.clock import utcnow
 from shipkey.config import Settings
@@ -29,6 +29,7 @@ from shipkey.http.deps import (
     get_storage,
     write,
 )
+from shipkey.http.openapi import errors, file_responses
 from shipkey.licensing.models import LicenseStatus
 from shipkey.licensing.rate_limits import LicenseRateLimits
 from shipkey.licensing.routes import SigningKeysDep
@@ -48,10 +49,14 @@ from shipkey.releases.schemas import (
 from shipkey.releases.versions import parse_version
 from shipkey.storage import Storage
 
-ERROR = {"description": "An error: `{error, code}`."}
+NO_PRODUCT = (404, "No such product (`PRODUCT_NOT_FOUND`).")
+NO_RELEASE = (404, "No such release (`RELEASE_NOT_FOUND`).")
 
 admin_router = APIRouter(
-    prefix="/api/admin", tags=["admin: releases"], dependencies=[Depends(require_admin)]
+    prefix="/api/admin",
+    tags=["admin: releases"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
 )
 router = APIRouter(tags=["releases"])
 
@@ -76,7 +81,11 @@ def forget_releases(request: Request) -> None:
 @admin_router.post(
     "/products/{ref}/releases",
     status_code=201,
-    responses={400: ERROR, 404: ERROR, 409: ERROR},
+    responses=errors(
+        400,
+        NO_PRODUCT,
+        (409, "The product already has this version (`RELEASE_EXISTS`)."),
+    ),
 )
 def create_release(
     ref: str, data: ReleaseCreate, session: DbSession, request: Request
@@ -89,7 +98,7 @@ def create_release(
     return ReleaseRead.model_validate(release)
 
 
-@admin_router.get("/products/{ref}/releases", responses={404: ERROR})
+@admin_router.get("/products/{ref}/releases", responses=errors(NO_PRODUCT))
 def list_releases(ref: str, session: ReadSession) -> list[ReleaseRead]:
     """Every release of a product, newest version first, with its files and their downloads."""
     product = catalog.get_product(session, ref)
@@ -98,7 +107,12 @@ def list_releases(ref: str, session: ReadSession) -> list[ReleaseRead]:
 
 @admin_router.put(
     "/releases/{release_id}/artifacts",
-    responses={400: ERROR, 404: ERROR, 409: ERROR, 413: ERROR},
+    responses=errors(
+        (400, "The request is not right (`INVALID_PLATFORM`, …)."),
+        NO_RELEASE,
+        (409, "The release already has a file of this name (`ARTIFACT_EXISTS`)."),
+        413,
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -135,7 +149,7 @@ async def upload_artifact(
     return ArtifactRead.model_validate(artifact)
 
 
-@admin_router.post("/releases/{release_id}/yank", responses={404: ERROR})
+@admin_router.post("/releases/{release_id}/yank", responses=errors(NO_RELEASE))
 def yank(
     release_id: str, session: DbSession, request: Request, data: YankRequest | None = None
 ) -> ReleaseRead:
@@ -212,9 +226,11 @@ def _invalid(location: str, exc: ValidationError) -> RequestValidationError:
     openapi_extra={"parameters": _LATEST_PARAMETERS},
     responses={
         204: {"description": "`currentVersion` is already the newest this license may get."},
-        400: ERROR,
-        401: ERROR,
-        403: ERROR,
+        **errors(
+            400,
+            (401, "No license key, or one that is not valid (`UNAUTHORIZED`, …)."),
+            (403, "The license is for another product, or not active (`EXPIRED`, …)."),
+        ),
         422: {"description": "A parameter is invalid (`VALIDATION_ERROR`)."},
     },
 )
@@ -276,16 +292,30 @@ async def latest(request: Request) -> Response:
 # --- the files ----------------------------------------------------------------------------
 
 
+FILE_ANSWERS = file_responses() | errors(
+    (403, "The signature is missing or not valid (`INVALID_SIGNATURE`)."),
+    (404, "`FILE_NOT_FOUND` or `FILE_MISSING`."),
+    (
+        410,
+        "The link has expired (`LINK_EXPIRED`), or the release was withdrawn (`RELEASE_YANKED`).",
+    ),
+    (416, "The range starts past the file's end (`RANGE_NOT_SATISFIABLE`)."),
+    (503, "`STORAGE_UNAVAILABLE` or `DATABASE_UNAVAILABLE`."),
+)
+"""What a release file's GET and HEAD answer (HEAD without a body)."""
+
+
 @router.head(
     "/api/releases/files/{artifact_id}/{name}",
     response_class=Response,
     operation_id="release_file_head",
+    responses=FILE_ANSWERS,
 )
 @router.get(
     "/api/releases/files/{artifact_id}/{name}",
     response_class=Response,
     operation_id="release_file",
-    responses={403: ERROR, 404: ERROR, 410: ERROR, 416: ERROR},
+    responses=FILE_ANSWERS,
 )
 async def release_file(
     artifact_id: str,

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from shipkey.admin.auth import require_admin
+from shipkey.admin.auth import ADMIN_ERRORS, require_admin
 from shipkey.http.deps import DbSession, PageParams, ReadSession
+from shipkey.http.openapi import errors
 from shipkey.orders import service as orders
 from shipkey.risk import evidence, service
 from shipkey.risk.models import RiskKind, RiskStatus
 from shipkey.risk.schemas import EvidenceRead, RiskEventRead
 from shipkey.schemas import PageOf
 
-_AUTH: dict[int | str, dict[str, Any]] = {401: {"description": "No admin token, or a wrong one."}}
-_BAD_CURSOR: dict[int | str, dict[str, Any]] = {
-    400: {"description": "A cursor this list did not give out (`INVALID_CURSOR`)."}
-}
+_BAD_CURSOR = errors((400, "A cursor this list did not give out (`INVALID_CURSOR`)."))
 
-router = APIRouter(prefix="/api/admin", tags=["admin: risk"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/api/admin",
+    tags=["admin: risk"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERRORS,
+)
 
 
-@router.get("/risk-events", responses={**_AUTH, **_BAD_CURSOR})
+@router.get("/risk-events", responses=_BAD_CURSOR)
 def list_risk_events(
     session: ReadSession,
     paging: PageParams,
@@ -41,7 +44,7 @@ def list_risk_events(
 
 @router.post(
     "/risk-events/{event_id}/clear",
-    responses={**_AUTH, 404: {"description": "No such event (`RISK_EVENT_NOT_FOUND`)."}},
+    responses=errors((404, "No such event (`RISK_EVENT_NOT_FOUND`).")),
 )
 def clear_risk_event(event_id: str, session: DbSession) -> RiskEventRead:
     """OPEN → CLEARED: what the event suspended is reinstated (clearing twice changes nothing)."""
@@ -51,7 +54,7 @@ def clear_risk_event(event_id: str, session: DbSession) -> RiskEventRead:
 
 @router.get(
     "/purchases/{purchase_id}/evidence",
-    responses={**_AUTH, 404: {"description": "No such purchase (`PURCHASE_NOT_FOUND`)."}},
+    responses=errors((404, "No such purchase (`PURCHASE_NOT_FOUND`).")),
 )
 def purchase_evidence(purchase_id: str, session: ReadSession) -> EvidenceRead:
     """What shows the buyer received and used the purchase: for a dispute."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from shipkey.admin.auth import ADMIN_ERRORS, require_admin
@@ -37,6 +39,22 @@ customers_router = APIRouter(
     dependencies=[Depends(require_admin)],
     responses=ADMIN_ERRORS,
 )
+
+_ISO_8601 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
+
+
+def _iso_8601(value: Any) -> Any:
+    """Only an ISO 8601 date or time of day is a moment here (not a number of seconds)."""
+    if isinstance(value, str) and _ISO_8601.fullmatch(value) is None:
+        raise ValueError("an ISO 8601 date-time, such as 2026-01-31T12:00:00Z")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_iso_8601)]
+"""A ``date-time`` query parameter that reads only ISO 8601 (UTC if no offset)."""
 
 EmailFilter = Annotated[
     str | None,
@@ -85,11 +103,11 @@ def list_purchases(
         str | None, Query(min_length=1, max_length=64, description="A product's id or slug.")
     ] = None,
     created_after: Annotated[
-        datetime | None,
+        Moment | None,
         Query(alias="createdAfter", description="ISO 8601; made at or after (UTC if no offset)."),
     ] = None,
     created_before: Annotated[
-        datetime | None,
+        Moment | None,
         Query(alias="createdBefore", description="ISO 8601; made before (UTC if no offset)."),
     ] = None,
 ) -> PageOf[PurchaseRead]:
@@ -199,9 +217,10 @@ def add_pool_keys(
         Body(
             media_type="text/plain",
             max_length=8_000_000,
-            description="License keys, one a line, handed out in this order.",
+            description="License keys, one a line, handed out in this order (an empty body "
+            "adds none).",
         ),
-    ],
+    ] = "",
 ) -> KeyPoolAdded:
     """Add keys to the product's pool: sales then get these keys instead of generated ones,
     and sales that waited for a key get theirs by e-mail. A key already known is a duplicate."""
