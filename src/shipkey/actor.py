@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 _KEY = "shipkey.actor"
 _CURRENT: ContextVar[ActorSource | None] = ContextVar("shipkey_actor", default=None)

@@ -4,8 +4,10 @@ the module and lists what ended up in ``sys.modules`` (no timing)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,15 +17,23 @@ from shipkey.downloads.signed import MAX_SIGNED_URL_SECONDS
 LARGE = ("stripe", "boto3", "botocore", "pypdf", "cryptography", "psycopg", "alembic")
 
 
-def loaded_after(statement: str) -> set[str]:
+def loaded_after(statement: str, env: dict[str, str] | None = None) -> set[str]:
     """The top-level packages (and shipkey's modules) a fresh interpreter holds after it runs
     ``statement``."""
     script = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
     )
     names: list[str] = json.loads(done.stdout.splitlines()[-1])
-    return {name if name.startswith("shipkey.") else name.split(".")[0] for name in names}
+    return {
+        name if name.startswith(("shipkey.", "sqlalchemy.orm")) else name.split(".")[0]
+        for name in names
+    }
 
 
 def test_the_command_line_loads_no_framework_nor_database_until_a_command_runs() -> None:
@@ -33,6 +43,27 @@ def test_the_command_line_loads_no_framework_nor_database_until_a_command_runs()
     assert not {name for name in loaded if name.startswith("shipkey.")} - {
         name for name in loaded if name.startswith(("shipkey.cli", "shipkey.terminal"))
     }
+
+
+def test_products_list_reads_with_core_and_no_orm_models_nor_app(tmp_path: Path) -> None:
+    """``shipkey products list`` runs (on a migrated SQLite database) with SQLAlchemy Core only:
+    no ORM, no models, no audit hooks, no migrations, no framework."""
+    env = {**os.environ, "SHIPKEY_DATA_DIR": str(tmp_path)}
+    env.pop("SHIPKEY_DATABASE_URL", None)
+    subprocess.run(
+        [sys.executable, "-m", "shipkey", "migrate"], env=env, check=True, capture_output=True
+    )
+    loaded = loaded_after(
+        "import sys\nfrom shipkey.cli import app\nsys.argv = ['shipkey', 'products', 'list']\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code",
+        env,
+    )
+    assert "sqlalchemy" in loaded
+    for package in (*LARGE, "fastapi", "starlette", "jinja2", "granian", "email_validator"):
+        assert package not in loaded, package
+    assert "sqlalchemy.orm" not in loaded
+    for module in ("shipkey.models", "shipkey.catalog.models", "shipkey.audit", "shipkey.migrate"):
+        assert module not in loaded, module
 
 
 def test_the_server_process_imports_granian_and_not_the_app() -> None:

@@ -34,7 +34,7 @@ def token_list() -> None:
     """List admin tokens (never their values)."""
     from shipkey.admin import service
 
-    db = database(settings())
+    db = database(settings(), audited=False)
     try:
         with db.read_session() as session:
             table = Table("id", "name", "created", "last used", "revoked")

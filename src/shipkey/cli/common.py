@@ -25,9 +25,11 @@ def settings() -> Settings:
 
 
 def database(settings: Settings, *, audited: bool = True) -> Database:
-    """The database; with ``audited`` (every command but the worker) what the command changes
-    is written to the audit log as ``cli.<command>`` by ``cli:<user>``, in the transaction of
-    the change (see :mod:`shipkey.actor`)."""
+    """The database; with ``audited`` (every command that changes something) what the command
+    changes is written to the audit log as ``cli.<command>`` by ``cli:<user>``, in the
+    transaction of the change (see :mod:`shipkey.actor`). Commands that only read (and the
+    worker) pass ``audited=False``: reading is no admin action, and the audit hooks load the
+    ORM and every model."""
     from shipkey.db.engine import Database
 
     db = Database(settings.resolved_database_url)

@@ -94,7 +94,7 @@ def files_verify(
     from shipkey.storage import storage_for
 
     config = settings()
-    db = database(config)
+    db = database(config, audited=False)
     try:
         with db.read_session() as session:
             try:

@@ -83,7 +83,7 @@ def license_show(key: str) -> None:
     from shipkey.licensing.lookups import list_activations, lookup
 
     config = settings()
-    db = database(config)
+    db = database(config, audited=False)
     try:
         with db.read_session() as session:
             lic = lookup(session, key)

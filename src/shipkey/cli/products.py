@@ -20,25 +20,28 @@ products_app = typer.Typer(help="Products.", no_args_is_help=True)
 @products_app.command("list")
 def products_list() -> None:
     """List products."""
-    from shipkey.catalog import service
+    # Read with Core on a plain connection: no ORM, no models, no audit hooks (reading changes
+    # nothing), no migrations check.
+    from shipkey.catalog.listing import product_rows
 
-    db = database(settings())
+    db = database(settings(), audited=False)
     try:
-        with db.read_session() as session:
-            table = Table("id", "slug", "name", "type", "price", "file", "size")
-            for p in service.list_products(session):
-                table.add_row(
-                    p.id,
-                    p.slug,
-                    p.name,
-                    p.type.value,
-                    f"{p.price / 100:.2f} {p.currency}",
-                    p.file_name or "-",
-                    str(p.file_size or "-"),
-                )
-            out().print(table)
+        with db.read_connection() as conn:
+            rows = product_rows(conn)
     finally:
         db.dispose()
+    table = Table("id", "slug", "name", "type", "price", "file", "size")
+    for p in rows:
+        table.add_row(
+            p.id,
+            p.slug,
+            p.name,
+            p.type,
+            f"{p.price / 100:.2f} {p.currency}",
+            p.file_name or "-",
+            str(p.file_size or "-"),
+        )
+    out().print(table)
 
 
 @products_app.command("signed-url")
@@ -55,7 +58,7 @@ def products_signed_url(
     from shipkey.errors import ShipkeyError
 
     config = settings()
-    db = database(config)
+    db = database(config, audited=False)
     try:
         with db.read_session() as session:
             try:
@@ -108,7 +111,7 @@ def key_pool_show(product: Annotated[str, typer.Argument(help="Product id or slu
     from shipkey.licensing import pools
     from shipkey.sales import key_pools
 
-    db = database(settings())
+    db = database(settings(), audited=False)
     try:
         with db.read_session() as session:
             found = key_pools.licensed_product(session, product)

@@ -52,7 +52,7 @@ def webhooks_list() -> None:
     """Every endpoint, newest first (never its secret)."""
     from shipkey.hooks import service
 
-    db = database(settings())
+    db = database(settings(), audited=False)
     try:
         with db.read_session() as session:
             table = Table("id", "url", "events", "enabled", "failing since", "created")

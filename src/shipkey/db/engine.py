@@ -18,7 +18,8 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -26,14 +27,16 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import (
-    Session,
-    sessionmaker,
-)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from shipkey.actor import ActorSource, act_as, current_source
 from shipkey.db.reads import BatchRead, DirectRead, LoopReaders, _driver_takes
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+# The ORM is loaded by the first session, not by the engine: a command that reads with Core
+# (``shipkey products list``) does not wait for it.
 
 
 def _on_sqlite_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -85,11 +88,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.actor: ActorSource | None = None
         """Who acts in every write session of this database (the command line names itself)."""
         self._reader = self.engine.execution_options(sqlite_begin="DEFERRED")
-        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
         self._single_reader = self.engine.execution_options(
             **({"sqlite_begin": False} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
         )
@@ -99,6 +100,18 @@ class Database:
         self._held = threading.local()
         self._held_lock = threading.Lock()
         self._held_all: list[Connection] = []
+
+    @cached_property
+    def _sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    @cached_property
+    def _read_sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self._reader, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
