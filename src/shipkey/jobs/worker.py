@@ -32,6 +32,7 @@ from shipkey.http.middleware import Foreground
 from shipkey.jobs import service
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.registry import (
+    GroupRecorder,
     JobContext,
     PermanentError,
     Recorder,
@@ -133,6 +134,7 @@ class Worker:
             jobs = self._claim()
             if not jobs:
                 break
+            self._prefetch(jobs)
             for job in jobs:
                 if job.kind in self._capacity:
                     self._submit(job)
@@ -229,6 +231,18 @@ class Worker:
                 for claimed in jobs:
                     service.take(claimed, self.name, now, self.lease, self.give_up)
             return jobs
+
+    def _prefetch(self, jobs: list[Job]) -> None:
+        """What a pooled kind's handlers need, read for the whole batch in one statement (when
+        the kind says how); a failure only leaves each handler to read its own."""
+        job_type = self.registry.get(jobs[0].kind)
+        if job_type is None or job_type.prefetch is None or job_type.kind not in self._capacity:
+            return
+        try:
+            with self.ctx.db.read_connection() as connection:
+                self.ctx.keep_prefetched(job_type.prefetch(connection, jobs))
+        except Exception:
+            log.exception("job kind %s: reading a batch's data failed", job_type.kind)
 
     def _interrupted(self, session: Session, job: Job, now: datetime) -> bool:
         """A job whose worker died mid-attempt; True when it is past its give-up time."""
@@ -329,6 +343,7 @@ class Worker:
         try:
             outcome = self._handle(job)
         finally:
+            self.ctx.prefetched(job.id)  # not left behind when the handler did not take it
             self._finished.put((job, outcome))
             with self._inflight_lock:
                 self._inflight[job.kind] -= 1
@@ -352,7 +367,17 @@ class Worker:
             with self.ctx.db.session() as session:
                 # The rows, locked, in one read (each _record then finds its own in the map).
                 rows = service.lock_rows(session, [job.id for job, _ in finished])
+                # Recorders that write for many jobs at once: one call (one executemany) per
+                # class; each job's own record then has nothing left to write.
+                groups: dict[type[GroupRecorder], list[GroupRecorder]] = {}
+                for _job, outcome in finished:
+                    if outcome.error is None and isinstance(outcome.record, GroupRecorder):
+                        groups.setdefault(type(outcome.record), []).append(outcome.record)
+                for cls, recorders in groups.items():
+                    cls.record_group(session, recorders)
                 for job, outcome in finished:
+                    if isinstance(outcome.record, GroupRecorder):
+                        outcome = Outcome(error=outcome.error, permanent=outcome.permanent)
                     self._record(session, job, outcome, rows.get(job.id))
             return
         except Exception:
