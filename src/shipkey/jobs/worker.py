@@ -365,20 +365,7 @@ class Worker:
             return
         try:
             with self.ctx.db.session() as session:
-                # The rows, locked, in one read (each _record then finds its own in the map).
-                rows = service.lock_rows(session, [job.id for job, _ in finished])
-                # Recorders that write for many jobs at once: one call (one executemany) per
-                # class; each job's own record then has nothing left to write.
-                groups: dict[type[GroupRecorder], list[GroupRecorder]] = {}
-                for _job, outcome in finished:
-                    if outcome.error is None and isinstance(outcome.record, GroupRecorder):
-                        groups.setdefault(type(outcome.record), []).append(outcome.record)
-                for cls, recorders in groups.items():
-                    cls.record_group(session, recorders)
-                for job, outcome in finished:
-                    if isinstance(outcome.record, GroupRecorder):
-                        outcome = Outcome(error=outcome.error, permanent=outcome.permanent)
-                    self._record(session, job, outcome, rows.get(job.id))
+                self._record_together(session, finished)
             return
         except Exception:
             log.exception("recording %d jobs together failed; one at a time", len(finished))
@@ -387,6 +374,33 @@ class Worker:
                 self._finish(job, outcome)
             except Exception:
                 log.exception("job %s: recording its outcome failed", job.id)
+
+    def _record_together(self, session: Session, finished: list[tuple[Job, Outcome]]) -> None:
+        """What came of ``finished``, in ``session``, in few statements: the recorders that
+        write for many jobs at once called once per class (one executemany), the others one by
+        one; the jobs that succeeded marked DONE by one UPDATE (those whose claim still holds);
+        the failed ones read and locked by one statement and recorded each as :meth:`_record`
+        does. The recorders run even for a job whose lease was taken over (its I/O happened)."""
+        done = [(job, outcome) for job, outcome in finished if outcome.error is None]
+        failed = [(job, outcome) for job, outcome in finished if outcome.error is not None]
+        if done:  # the job rows first, locked as one at a time locks them
+            claims = {(job.id, job.attempts) for job, _ in done}
+            marked = service.finish_many(session, claims, self.name, self.ctx.now())
+            for job, _ in done:
+                if job.id not in marked:
+                    log.warning("job %s finished after its lease was taken over", job.id)
+        groups: dict[type[GroupRecorder], list[GroupRecorder]] = {}
+        for _job, outcome in done:
+            if isinstance(outcome.record, GroupRecorder):
+                groups.setdefault(type(outcome.record), []).append(outcome.record)
+            elif outcome.record is not None:
+                outcome.record(session)
+        for cls, recorders in groups.items():
+            cls.record_group(session, recorders)
+        if failed:
+            rows = service.lock_rows(session, [job.id for job, _ in failed])
+            for job, outcome in failed:
+                self._record(session, job, outcome, rows.get(job.id))
 
     def _settle(self) -> None:
         """Wait for the pooled jobs under way and record them."""
