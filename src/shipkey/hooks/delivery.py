@@ -85,6 +85,9 @@ RESPONSE_KEEP = 64 * 1024
 """Bytes of a receiver's answer read (so that its connection can be used again); more closes it."""
 ERROR_LIMIT = 1000
 USER_AGENT = "shipkey-webhooks"
+PREFETCH_FRESH = 2.0
+"""Seconds a target read with its claimed batch is used for; a job that waited longer reads
+its own."""
 
 _random = secrets.SystemRandom()
 
@@ -188,7 +191,21 @@ def load_targets(connection: Connection, jobs: Sequence[Job]) -> Mapping[str, ob
     """The targets of a batch of claimed ``hooks.deliver`` jobs, in one read, by job id."""
     delivery_ids = {str(job.payload["delivery"]): job.id for job in jobs}
     rows = connection.execute(_TARGETS, {"delivery_ids": list(delivery_ids)})
-    return {delivery_ids[row[0]]: _target(row[0], row[1:]) for row in rows}
+    read_at = time.monotonic()
+    return {delivery_ids[row[0]]: (read_at, _target(row[0], row[1:])) for row in rows}
+
+
+def _fresh_target(ctx: JobContext, job: Job, delivery_id: str) -> Target | None:
+    """What was read for ``job`` when its batch was claimed, if that was less than
+    ``PREFETCH_FRESH`` ago (a job that waited behind a slow receiver reads again, so that an
+    endpoint disabled or changed meanwhile is seen as before); else None."""
+    kept = ctx.prefetched(job.id)
+    if not isinstance(kept, tuple):
+        return None
+    read_at, target = kept
+    if not isinstance(target, Target) or target.delivery_id != delivery_id:
+        return None
+    return target if time.monotonic() - read_at < PREFETCH_FRESH else None
 
 
 def _target(delivery_id: str, row: Sequence[Any]) -> Target:
@@ -358,8 +375,8 @@ def deliver(ctx: JobContext, job: Job) -> Recorder | None:
     """One attempt of one delivery (``{"delivery": id, "attempt": attempts made before}``)."""
     delivery_id = str(job.payload["delivery"])
     attempt = int(job.payload.get("attempt", 0))
-    target = ctx.prefetched(job.id)
-    if not isinstance(target, Target) or target.delivery_id != delivery_id:
+    target = _fresh_target(ctx, job, delivery_id)
+    if target is None:
         with ctx.db.read_connection() as connection:
             target = load_target(connection, delivery_id)
     if target is None or target.status is not DeliveryStatus.PENDING:
