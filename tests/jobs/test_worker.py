@@ -7,11 +7,12 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
 from shipkey.clock import utcnow
@@ -20,7 +21,13 @@ from shipkey.db.engine import Database
 from shipkey.http.middleware import Foreground
 from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job, JobStatus
-from shipkey.jobs.registry import JobContext, PermanentError, Recorder, Registry
+from shipkey.jobs.registry import (
+    GroupRecorder,
+    JobContext,
+    PermanentError,
+    Recorder,
+    Registry,
+)
 from shipkey.jobs.worker import DEFAULT_LEASE, Worker, holder_is_gone
 from shipkey.mail.models import MailKind, MailMessage
 from shipkey.storage import Storage
@@ -451,3 +458,73 @@ def test_a_job_whose_worker_process_died_here_is_due_at_once_not_after_its_lease
     assert done.last_error is not None
     assert "interrupted" in done.last_error
     assert runs == [1, 2]
+
+
+class _Followed(GroupRecorder):
+    """Writes for many jobs at once; remembers how they came."""
+
+    groups: list[list[int]] = []
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    @classmethod
+    def record_group(cls, session: Session, recorders: Sequence[_Followed]) -> None:
+        cls.groups.append([rec.n for rec in recorders])
+        for rec in recorders:
+            _follow(session, f"test.follow.{rec.n}")
+
+
+def test_a_pooled_batch_is_prefetched_in_one_read_and_recorded_together(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    _Followed.groups = []
+    reads: list[list[str]] = []
+    seen: dict[int, object] = {}
+
+    def prefetch(_connection: Connection, batch: Sequence[Job]) -> dict[str, object]:
+        reads.append([job.id for job in batch])
+        return {job.id: f"read {job.payload['n']}" for job in batch}
+
+    def handler(ctx: JobContext, job: Job) -> Recorder:
+        seen[int(job.payload["n"])] = ctx.prefetched(job.id)
+        return _Followed(int(job.payload["n"]))
+
+    registry.register("test.pooled", handler, concurrency=4, prefetch=prefetch)
+    ids = [_enqueue(db, "test.pooled", {"n": n}) for n in range(10)]
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+
+    assert worker.run_once() == 10
+    assert sorted(job_id for read in reads for job_id in read) == sorted(ids)
+    assert seen == {n: f"read {n}" for n in range(10)}
+    assert sorted(n for group in _Followed.groups for n in group) == list(range(10))
+    assert sorted(_followers(db)) == sorted(f"test.follow.{n}" for n in range(10))
+    for job_id in ids:
+        done = _job(db, job_id)
+        assert done.status is JobStatus.DONE
+        assert done.finished_at == clock.now
+
+
+def test_a_pooled_job_whose_lease_was_taken_over_is_recorded_but_not_marked_done(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    _Followed.groups = []
+
+    def handler(_ctx: JobContext, job: Job) -> Recorder:
+        if job.payload["n"] == 0:  # another worker takes this one over meanwhile
+            with db.session() as session:
+                row = session.get(Job, job.id)
+                assert row is not None
+                row.locked_by = "another"
+        return _Followed(int(job.payload["n"]))
+
+    registry.register("test.pooled", handler, concurrency=2)
+    taken, kept = (_enqueue(db, "test.pooled", {"n": n}) for n in range(2))
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+
+    assert worker.run_once() == 2
+    assert sorted(_followers(db)) == ["test.follow.0", "test.follow.1"]  # both happened
+    assert _job(db, kept).status is JobStatus.DONE
+    other = _job(db, taken)
+    assert other.status is JobStatus.RUNNING
+    assert other.locked_by == "another"

@@ -13,8 +13,10 @@ up to a tenth so that retries spread out); the eighth failed attempt makes the d
 and the seller is alerted. An endpoint whose failures have run for five days is disabled (and the
 seller alerted) at its next failure; a delivery that arrives ends the run.
 
-The job reads what it sends in one short read, sends with no transaction open, and records the
-attempt in the transaction that finishes the job (the worker's recorder). Each attempt is its
+What a batch of claimed jobs sends is read in one statement once the batch is claimed (a job
+that finds nothing read for it reads its own); it sends with no transaction open, and records the
+attempt in the transaction that finishes the job (the worker's recorder: the arrived deliveries
+of a batch are recorded with one ``executemany``). Each attempt is its
 own job: a failed one writes the next, due at the scheduled time. The kind runs in a pool of
 threads beside the worker's loop (see :mod:`shipkey.jobs.registry`), each thread keeping its
 connections to receivers open, so a slow receiver holds up no other job and a busy endpoint is
@@ -38,6 +40,7 @@ import secrets
 import ssl
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +53,13 @@ from shipkey.db.writes import rowcount
 from shipkey.hooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
 from shipkey.hooks.outbox import DELIVER_JOB, forget_listeners
 from shipkey.jobs.models import Job
-from shipkey.jobs.registry import JobContext, PermanentError, Recorder, Registry
+from shipkey.jobs.registry import (
+    GroupRecorder,
+    JobContext,
+    PermanentError,
+    Recorder,
+    Registry,
+)
 from shipkey.jobs.service import enqueue
 
 log = logging.getLogger(__name__)
@@ -76,6 +85,9 @@ RESPONSE_KEEP = 64 * 1024
 """Bytes of a receiver's answer read (so that its connection can be used again); more closes it."""
 ERROR_LIMIT = 1000
 USER_AGENT = "shipkey-webhooks"
+PREFETCH_FRESH = 2.0
+"""Seconds a target read with its claimed batch is used for; a job that waited longer reads
+its own."""
 
 _random = secrets.SystemRandom()
 
@@ -162,10 +174,41 @@ _TARGET = (
 )
 
 
+_TARGETS = (
+    select(WebhookDelivery.id, *_TARGET.selected_columns)
+    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+    .join(OutboundEvent, OutboundEvent.id == WebhookDelivery.event_id)
+    .where(WebhookDelivery.id.in_(bindparam("delivery_ids", expanding=True)))
+)
+
+
 def load_target(connection: Connection, delivery_id: str) -> Target | None:
     row = connection.execute(_TARGET, {"delivery_id": delivery_id}).one_or_none()
-    if row is None:
+    return None if row is None else _target(delivery_id, row)
+
+
+def load_targets(connection: Connection, jobs: Sequence[Job]) -> Mapping[str, object]:
+    """The targets of a batch of claimed ``hooks.deliver`` jobs, in one read, by job id."""
+    delivery_ids = {str(job.payload["delivery"]): job.id for job in jobs}
+    rows = connection.execute(_TARGETS, {"delivery_ids": list(delivery_ids)})
+    read_at = time.monotonic()
+    return {delivery_ids[row[0]]: (read_at, _target(row[0], row[1:])) for row in rows}
+
+
+def _fresh_target(ctx: JobContext, job: Job, delivery_id: str) -> Target | None:
+    """What was read for ``job`` when its batch was claimed, if that was less than
+    ``PREFETCH_FRESH`` ago (a job that waited behind a slow receiver reads again, so that an
+    endpoint disabled or changed meanwhile is seen as before); else None."""
+    kept = ctx.prefetched(job.id)
+    if not isinstance(kept, tuple):
         return None
+    read_at, target = kept
+    if not isinstance(target, Target) or target.delivery_id != delivery_id:
+        return None
+    return target if time.monotonic() - read_at < PREFETCH_FRESH else None
+
+
+def _target(delivery_id: str, row: Sequence[Any]) -> Target:
     status, attempts, endpoint_id, url, secret, enabled, failing_since = row[:7]
     event_id, event_type, created_at, data = row[7:]
     return Target(
@@ -307,7 +350,13 @@ def send(target: Target, timeout: float) -> Attempt:
 
 
 def register(registry: Registry) -> None:
-    registry.register(DELIVER_JOB, deliver, on_give_up=gave_up, concurrency=CONCURRENCY)
+    registry.register(
+        DELIVER_JOB,
+        deliver,
+        on_give_up=gave_up,
+        concurrency=CONCURRENCY,
+        prefetch=load_targets,
+    )
     registry.on_stop(close_connections)
 
 
@@ -326,8 +375,10 @@ def deliver(ctx: JobContext, job: Job) -> Recorder | None:
     """One attempt of one delivery (``{"delivery": id, "attempt": attempts made before}``)."""
     delivery_id = str(job.payload["delivery"])
     attempt = int(job.payload.get("attempt", 0))
-    with ctx.db.read_connection() as connection:
-        target = load_target(connection, delivery_id)
+    target = _fresh_target(ctx, job, delivery_id)
+    if target is None:
+        with ctx.db.read_connection() as connection:
+            target = load_target(connection, delivery_id)
     if target is None or target.status is not DeliveryStatus.PENDING:
         return None  # delivered, given up, or deleted meanwhile
     if target.attempts != attempt:
@@ -337,7 +388,7 @@ def deliver(ctx: JobContext, job: Job) -> Recorder | None:
     result = send(target, ctx.settings.webhook_timeout)
     now = ctx.now()
     if result.ok:
-        return lambda session: record_delivered(session, target, attempt, now, result)
+        return Delivered(target, attempt, now, result)
     made = attempt + 1
     if made < MAX_ATTEMPTS and not due_to_disable(target.failing_since, now):
         next_at = now + delay(made)
@@ -407,6 +458,40 @@ def record_delivered(
     )
     if rowcount(changed) == 1 and target.failing_since is not None:
         connection.execute(_RECOVERED, {"endpoint_id": target.endpoint_id})
+
+
+@dataclass(frozen=True)
+class Delivered(GroupRecorder):
+    """An attempt that arrived. Those of a batch are recorded with one ``executemany``; those
+    whose endpoint was failing one at a time (the endpoint's run of failures ends only when the
+    delivery's own UPDATE found it PENDING)."""
+
+    target: Target
+    attempt: int
+    now: datetime
+    result: Attempt
+
+    @classmethod
+    def record_group(cls, session: Session, recorders: Sequence[Delivered]) -> None:
+        plain = []
+        for rec in recorders:
+            if rec.target.failing_since is None:
+                plain.append(rec)
+            else:
+                record_delivered(session, rec.target, rec.attempt, rec.now, rec.result)
+        if plain:
+            session.connection().execute(
+                _DELIVERED,
+                [
+                    {
+                        "delivery_id": rec.target.delivery_id,
+                        "made": rec.attempt + 1,
+                        "status_code": rec.result.status_code,
+                        "now": rec.now,
+                    }
+                    for rec in plain
+                ],
+            )
 
 
 def record_failure(

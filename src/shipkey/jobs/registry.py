@@ -18,7 +18,11 @@ A kind registered with ``concurrency=n`` (I/O-bound work such as seller webhooks
 pool of ``n`` threads beside the worker's loop: due jobs of that kind are claimed together, their
 handlers run at once, and what they achieved is recorded in one transaction for all of them.
 Such a job never holds up the others (a receiver that hangs until its timeout delays only its
-own kind's threads).
+own kind's threads). Two things save such a kind database round trips: a ``prefetch`` function,
+run once a batch is claimed (one read, no transaction), reads what the batch's handlers need in
+one statement (a handler finds its share with :meth:`JobContext.prefetched`, and reads its own
+when it finds nothing, as for a job run by hand); and a :class:`GroupRecorder`, whose writes for
+all the jobs of a batch are made together (one ``executemany``).
 
 Domains that define job kinds add their module to :data:`HANDLER_MODULES`; each such module has a
 ``register(registry)`` function.
@@ -28,10 +32,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Self
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from shipkey.clock import utcnow
@@ -67,12 +74,42 @@ class JobContext:
     db: Database
     storage: Storage
     clock: Callable[[], datetime] = utcnow
+    _prefetched: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    _prefetched_lock: threading.Lock = field(
+        default_factory=threading.Lock, repr=False, compare=False
+    )
 
     def now(self) -> datetime:
         return self.clock()
 
+    def keep_prefetched(self, found: Mapping[str, object]) -> None:
+        """What a kind's ``prefetch`` read for the jobs just claimed, by job id."""
+        with self._prefetched_lock:
+            self._prefetched.update(found)
+
+    def prefetched(self, job_id: str) -> object | None:
+        """What was read for ``job_id`` when it was claimed (once; None when nothing was)."""
+        with self._prefetched_lock:
+            return self._prefetched.pop(job_id, None)
+
 
 Recorder = Callable[[Session], object]
+
+
+class GroupRecorder:
+    """A recorder whose writes can be made for many jobs at once: the worker calls
+    :meth:`record_group` once with every such recorder of one class that finished in a batch
+    (in the transaction that records them all). Called alone, it records itself."""
+
+    def __call__(self, session: Session) -> None:
+        type(self).record_group(session, [self])
+
+    @classmethod
+    def record_group(cls, session: Session, recorders: Sequence[Self]) -> None:
+        raise NotImplementedError
+
+
+Prefetch = Callable[[Connection, Sequence[Job]], Mapping[str, object]]
 Handler = Callable[[JobContext, Job], Recorder | None]
 GiveUpHook = Callable[[Session, JobContext, Job], None]
 
@@ -84,6 +121,8 @@ class JobType:
     on_give_up: GiveUpHook | None = None
     concurrency: int = 0
     """Threads that run this kind's jobs side by side; 0: one at a time in the worker's loop."""
+    prefetch: Prefetch | None = None
+    """Reads, once a batch is claimed, what its jobs need (by job id)."""
 
 
 @dataclass
@@ -102,12 +141,13 @@ class Registry:
         *,
         on_give_up: GiveUpHook | None = None,
         concurrency: int = 0,
+        prefetch: Prefetch | None = None,
     ) -> None:
         """Run ``handler`` for jobs of ``kind``; ``on_give_up`` when such a job fails for good;
         ``concurrency`` threads at once for I/O-bound kinds (see the module's docstring)."""
         if kind in self.types:
             raise ValueError(f"a handler for {kind!r} is already registered")
-        self.types[kind] = JobType(kind, handler, on_give_up, max(concurrency, 0))
+        self.types[kind] = JobType(kind, handler, on_give_up, max(concurrency, 0), prefetch)
 
     def concurrent_kinds(self) -> dict[str, int]:
         """Kinds whose jobs run in a pool of threads, with the size of each pool."""

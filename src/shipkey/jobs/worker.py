@@ -32,6 +32,7 @@ from shipkey.http.middleware import Foreground
 from shipkey.jobs import service
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.registry import (
+    GroupRecorder,
     JobContext,
     PermanentError,
     Recorder,
@@ -133,6 +134,7 @@ class Worker:
             jobs = self._claim()
             if not jobs:
                 break
+            self._prefetch(jobs)
             for job in jobs:
                 if job.kind in self._capacity:
                     self._submit(job)
@@ -229,6 +231,18 @@ class Worker:
                 for claimed in jobs:
                     service.take(claimed, self.name, now, self.lease, self.give_up)
             return jobs
+
+    def _prefetch(self, jobs: list[Job]) -> None:
+        """What a pooled kind's handlers need, read for the whole batch in one statement (when
+        the kind says how); a failure only leaves each handler to read its own."""
+        job_type = self.registry.get(jobs[0].kind)
+        if job_type is None or job_type.prefetch is None or job_type.kind not in self._capacity:
+            return
+        try:
+            with self.ctx.db.read_connection() as connection:
+                self.ctx.keep_prefetched(job_type.prefetch(connection, jobs))
+        except Exception:
+            log.exception("job kind %s: reading a batch's data failed", job_type.kind)
 
     def _interrupted(self, session: Session, job: Job, now: datetime) -> bool:
         """A job whose worker died mid-attempt; True when it is past its give-up time."""
@@ -329,6 +343,7 @@ class Worker:
         try:
             outcome = self._handle(job)
         finally:
+            self.ctx.prefetched(job.id)  # not left behind when the handler did not take it
             self._finished.put((job, outcome))
             with self._inflight_lock:
                 self._inflight[job.kind] -= 1
@@ -350,10 +365,7 @@ class Worker:
             return
         try:
             with self.ctx.db.session() as session:
-                # The rows, locked, in one read (each _record then finds its own in the map).
-                rows = service.lock_rows(session, [job.id for job, _ in finished])
-                for job, outcome in finished:
-                    self._record(session, job, outcome, rows.get(job.id))
+                self._record_together(session, finished)
             return
         except Exception:
             log.exception("recording %d jobs together failed; one at a time", len(finished))
@@ -362,6 +374,33 @@ class Worker:
                 self._finish(job, outcome)
             except Exception:
                 log.exception("job %s: recording its outcome failed", job.id)
+
+    def _record_together(self, session: Session, finished: list[tuple[Job, Outcome]]) -> None:
+        """What came of ``finished``, in ``session``, in few statements: the recorders that
+        write for many jobs at once called once per class (one executemany), the others one by
+        one; the jobs that succeeded marked DONE by one UPDATE (those whose claim still holds);
+        the failed ones read and locked by one statement and recorded each as :meth:`_record`
+        does. The recorders run even for a job whose lease was taken over (its I/O happened)."""
+        done = [(job, outcome) for job, outcome in finished if outcome.error is None]
+        failed = [(job, outcome) for job, outcome in finished if outcome.error is not None]
+        if done:  # the job rows first, locked as one at a time locks them
+            claims = {(job.id, job.attempts) for job, _ in done}
+            marked = service.finish_many(session, claims, self.name, self.ctx.now())
+            for job, _ in done:
+                if job.id not in marked:
+                    log.warning("job %s finished after its lease was taken over", job.id)
+        groups: dict[type[GroupRecorder], list[GroupRecorder]] = {}
+        for _job, outcome in done:
+            if isinstance(outcome.record, GroupRecorder):
+                groups.setdefault(type(outcome.record), []).append(outcome.record)
+            elif outcome.record is not None:
+                outcome.record(session)
+        for cls, recorders in groups.items():
+            cls.record_group(session, recorders)
+        if failed:
+            rows = service.lock_rows(session, [job.id for job, _ in failed])
+            for job, outcome in failed:
+                self._record(session, job, outcome, rows.get(job.id))
 
     def _settle(self) -> None:
         """Wait for the pooled jobs under way and record them."""
