@@ -81,7 +81,10 @@ def test_a_worker_killed_mid_send_loses_no_mail(
     assert len(smtp.recorder.received) == 1
 
     clock.now = utcnow() + DEFAULT_LEASE + timedelta(seconds=1)  # the dead worker's lease ran out
-    assert Worker(mail_settings, db, storage, clock=clock).run_once() == 2
+    worker = Worker(mail_settings, db, storage, clock=clock)
+    # The two e-mails left, and any daily job the dead worker queued that is due by now.
+    while worker.run_once():
+        pass
 
     counts = Counter(smtp.recorder.message_ids())
     expected = {f"<{i}@testserver>" for i in ids}
