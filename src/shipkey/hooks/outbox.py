@@ -11,7 +11,7 @@ indexed read per event.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -19,28 +19,13 @@ from sqlalchemy.orm import Session
 from shipkey.clock import utcnow
 from shipkey.db.writes import insert_row
 from shipkey.hooks.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookEndpoint
+from shipkey.hooks.schemas import EventType
 from shipkey.ids import new_id
 from shipkey.jobs.service import enqueue
 
 DELIVER_JOB = "hooks.deliver"
 
-EVENT_TYPES: tuple[str, ...] = (
-    "purchase.completed",
-    "purchase.refunded",
-    "purchase.disputed",
-    "license.created",
-    "license.activated",
-    "license.deactivated",
-    "license.suspended",
-    "license.reinstated",
-    "license.revoked",
-    "access.granted",
-    "access.revoked",
-    "delivery.failed",
-    "risk.flagged",
-    "release.published",
-    "ping",
-)
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 """Every type an endpoint can ask for (``ping`` is only ever sent by the seller's test button)."""
 
 

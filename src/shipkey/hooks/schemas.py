@@ -28,7 +28,7 @@ EventType = Literal[
     "release.published",
     "ping",
 ]
-"""The same list as :data:`shipkey.hooks.outbox.EVENT_TYPES` (a test keeps them equal)."""
+"""Every type an endpoint can ask for; :data:`shipkey.hooks.outbox.EVENT_TYPES` is read from it."""
 
 
 def _check_url(value: str) -> str:
