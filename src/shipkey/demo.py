@@ -1,4 +1,5 @@
-"""The demo store: three products with real files, and a sale to try the download link on."""
+"""The demo store: three products with real files, the app's releases, and a sale to try the
+download link on."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ from shipkey.catalog import service as catalog
 from shipkey.catalog.models import LicenseType, Product, ProductType
 from shipkey.catalog.schemas import ProductCreate
 from shipkey.config import Settings
+from shipkey.licensing.signing_keys import signing_key_store
 from shipkey.orders.models import Purchase
 from shipkey.orders.schemas import PurchaseCreate
+from shipkey.releases import service as releases
+from shipkey.releases.models import Channel, Release
+from shipkey.releases.schemas import ReleaseCreate
 from shipkey.sales import flows
 from shipkey.storage import Storage
 
@@ -87,12 +92,20 @@ def make_pdf(pages: list[list[str]], title: str) -> bytes:
     return out.getvalue()
 
 
-def make_installer_zip() -> bytes:
+RELEASES = [
+    ("1.0.0", Channel.STABLE, "The first release."),
+    ("1.1.0", Channel.STABLE, "Batch export of whole folders; faster SVG export."),
+    ("1.2.0b1", Channel.BETA, "Beta: a dark theme. Feedback welcome."),
+]
+"""The demo app's versions, oldest first: what the updater and the package index offer."""
+
+
+def make_installer_zip(version: str = "1.0") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
             "pixel-forge/README.txt",
-            "Pixel Forge 1.0\nRun install.sh, then enter your license key.\n",
+            f"Pixel Forge {version}\nRun install.sh, then enter your license key.\n",
         )
         archive.writestr(
             "pixel-forge/install.sh",
@@ -128,6 +141,26 @@ def _attach(
         path.write_bytes(data)
         stored = storage.save_file(catalog.new_file_key(product.id), path)
     catalog.attach_file(session, product, stored, name, mime)
+
+
+def _publish(session: Session, storage: Storage, settings: Settings, product: Product) -> None:
+    """The demo app's releases (once each), each with its installer, signed like any release."""
+    have = {
+        r.version for r in session.scalars(select(Release).where(Release.product_id == product.id))
+    }
+    keys = signing_key_store(settings.resolved_data_dir)
+    for version, channel, notes in RELEASES:
+        if version in have:
+            continue
+        release = releases.create_release(
+            session, product, ReleaseCreate(version=version, channel=channel, notes=notes)
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "installer.zip"
+            path.write_bytes(make_installer_zip(version))
+            releases.attach_file(
+                session, storage, keys, release, path, f"pixel-forge-{version}.zip"
+            )
 
 
 def seed(session: Session, storage: Storage, settings: Settings) -> DemoResult:
@@ -172,6 +205,7 @@ def seed(session: Session, storage: Storage, settings: Settings) -> DemoResult:
     _attach(
         session, storage, software, "pixel-forge-1.0.zip", "application/zip", make_installer_zip()
     )
+    _publish(session, storage, settings, software)
     course = _ensure(
         session,
         ProductCreate(

@@ -47,3 +47,34 @@ def test_demo_pdf_is_a_real_pdf(env: dict[str, str], db: Database, settings: Set
     reader = PdfReader(io.BytesIO(path.read_bytes()))
     assert len(reader.pages) == 2
     assert "Paid means delivered" in reader.pages[0].extract_text()
+
+
+def test_demo_publishes_the_apps_releases_once_each_signed(
+    env: dict[str, str], db: Database, settings: Settings
+) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from shipkey.licensing.signing_keys import signing_key_store
+    from shipkey.releases.models import Release
+    from shipkey.storage import open_storage
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    storage = open_storage(settings.resolved_storage_url)
+    public = signing_key_store(settings.resolved_data_dir).public_keys()
+    with db.read_session() as session:
+        found = list(session.scalars(select(Release).order_by(Release.published_at)))
+        assert [(r.version, r.channel) for r in found] == [
+            ("1.0.0", "stable"),
+            ("1.1.0", "stable"),
+            ("1.2.0b1", "beta"),
+        ]
+        for release in found:
+            (artifact,) = release.artifacts
+            assert artifact.file_name == f"pixel-forge-{release.version}.zip"
+            path = storage.local_path(artifact.file_key)
+            assert path is not None
+            key: Ed25519PublicKey = public[artifact.kid]
+            key.verify(base64.b64decode(artifact.signature), path.read_bytes())

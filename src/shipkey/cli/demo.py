@@ -9,7 +9,8 @@ from shipkey.terminal import out
 
 
 def demo() -> None:
-    """Create the demo store (an e-book, software with a license, a course) and a demo sale."""
+    """Create the demo store (an e-book, software with a license and releases, a course) and a
+    demo sale."""
     from shipkey import demo as demo_store
     from shipkey.storage import storage_for
 

@@ -165,26 +165,8 @@ async def upload_artifact(
         def _attach() -> str:
             with db.session() as session:
                 release = get_release(session, release_id)
-                _ensure_new_name(release, file_name)
-                artifact = Artifact(
-                    release_id=release.id,
-                    file_name=file_name,
-                    file_key=key,
-                    mime_type=mime_type,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    platform=platform,
-                    arch=arch,
-                    signature=base64.b64encode(signature).decode("ascii"),
-                    kid=signer.kid,
-                    uploaded_at=utcnow(),
-                )
-                session.add(artifact)
-                try:
-                    session.flush()
-                except IntegrityError:
-                    raise _artifact_exists(file_name) from None
-                return artifact.id
+                facts = _StoredFile(key, file_name, mime_type, stored.size, stored.sha256)
+                return _add_artifact(session, release, facts, platform, arch, signature, signer.kid)
 
         artifact_id = await run_in_threadpool(_attach)
     except BaseException:
@@ -199,6 +181,84 @@ async def upload_artifact(
             return artifact
 
     return await run_in_threadpool(_reread)
+
+
+@dataclass(frozen=True)
+class _StoredFile:
+    key: str
+    file_name: str
+    mime_type: str
+    size: int
+    sha256: str
+
+
+def _add_artifact(
+    session: Session,
+    release: Release,
+    stored: _StoredFile,
+    platform: str,
+    arch: str,
+    signature: bytes,
+    kid: str,
+) -> str:
+    """The release's new file row (flushed); 409 ``ARTIFACT_EXISTS`` for a name it has."""
+    _ensure_new_name(release, stored.file_name)
+    artifact = Artifact(
+        release_id=release.id,
+        file_name=stored.file_name,
+        file_key=stored.key,
+        mime_type=stored.mime_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        platform=platform,
+        arch=arch,
+        signature=base64.b64encode(signature).decode("ascii"),
+        kid=kid,
+        uploaded_at=utcnow(),
+    )
+    session.add(artifact)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise _artifact_exists(stored.file_name) from None
+    return artifact.id
+
+
+def attach_file(
+    session: Session,
+    storage: Storage,
+    signing_keys: SigningKeyStore,
+    release: Release,
+    source: Path,
+    file_name: str,
+    *,
+    platform: str | None = None,
+    arch: str | None = None,
+) -> str:
+    """Store, sign and attach a file already on this machine, in the caller's transaction
+    (the demo store; the API streams with :func:`upload_artifact`). A failed attach removes
+    the stored copy."""
+    name = catalog.clean_file_name(file_name)
+    mime_type = catalog.clean_mime_type(None, name)
+    key = f"releases/{release.product_id}/{secrets.token_hex(16)}"
+    stored = storage.save_file(key, source)
+    try:
+        signer = signing_keys.current()
+        signature = sign_stored(storage, key, signer.private_key)
+        facts = _StoredFile(key, name, mime_type, stored.size, stored.sha256)
+        return _add_artifact(
+            session,
+            release,
+            facts,
+            clean_platform(platform),
+            clean_platform(arch),
+            signature,
+            signer.kid,
+        )
+    except BaseException:
+        storage.delete(key)
+        raise
 
 
 def _ensure_new_name(release: Release, file_name: str) -> None:
