@@ -14,12 +14,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from shipkey import demo, migrate
 from shipkey.app import create_app
@@ -28,6 +29,7 @@ from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
+from shipkey.hooks import service as hooks
 from shipkey.licensing import seats
 from shipkey.licensing.signing_keys import signing_key_store
 from shipkey.mail import service as mail
@@ -35,6 +37,7 @@ from shipkey.orders.models import Purchase
 from shipkey.orders.schemas import PurchaseCreate
 from shipkey.portal import service as portal
 from shipkey.portal.models import LoginPurpose
+from shipkey.risk import service as risk
 from shipkey.sales import flows
 from shipkey.storage import open_storage
 
@@ -59,6 +62,12 @@ def seed(settings: Settings, db: Database) -> str:
     now = utcnow()
     with db.session() as session:
         demo.seed(session, storage, settings)
+        hooks.create_endpoint(
+            session,
+            "https://crm.example.com/hooks/shipkey",
+            ["purchase.completed", "license.created", "purchase.refunded"],
+            "CRM: new customers and refunds",
+        )
         for day in range(29, 0, -1):
             for _ in range(rng.randint(0, 4)):
                 slug = rng.choice(["field-guide", "pixel-forge", "field-guide"])
@@ -109,11 +118,31 @@ def seed(settings: Settings, db: Database) -> str:
         )
         session.execute(update(Purchase).where(Purchase.id == sale.id).values(download_count=1))
         downloads.issue_link(session, sale, settings.base_url)
+        shared_link(session, settings, sale, now)
         sale_id = sale.id
     keys = signing_key_store(settings.resolved_data_dir)
     for machine, name in [("a1b2c3-studio", "Studio iMac"), ("d4e5f6-laptop", "ThinkPad X1")]:
         seats.activate(db, keys, secret, key, machine, machine_name=name, ip="198.51.100.4")
     return sale_id
+
+
+def shared_link(session: Session, settings: Settings, sale: Purchase, now: datetime) -> None:
+    """Another sale whose links went round a group: fetched from five networks in an hour."""
+    shared, delivery = flows.create_purchase(
+        session, settings, PurchaseCreate(product="field-guide", email="linus@example.com")
+    )
+    if delivery is None:
+        raise RuntimeError("the shared sale was not delivered")
+    for minutes, address in enumerate(
+        ["203.0.113.9", "198.51.100.23", "192.0.2.77", "100.64.12.5", "172.16.40.2"]
+    ):
+        link = downloads.issue_link(session, shared, settings.base_url)
+        session.execute(
+            update(Download)
+            .where(Download.id == link.download.id)
+            .values(downloaded_at=now - timedelta(minutes=60 - 10 * minutes), ip_address=address)
+        )
+    risk.check_purchase(session, settings, shared.id, now)
 
 
 def buyer_session(page: Page, settings: Settings, db: Database) -> None:
@@ -157,6 +186,19 @@ def take(browser: Browser, settings: Settings, db: Database, sale_id: str, admin
     shoot(page, "admin-product", full=False)
     page.goto(f"{base}/admin/deliveries?status=FAILED")
     shoot(page, "admin-deliveries", full=False)
+    page.goto(f"{base}/admin/risk")
+    shoot(page, "admin-risk", full=False)
+    page.get_by_role("link", name="Evidence").first.click()
+    shoot(page, "admin-evidence", full=False)
+    page.goto(f"{base}/admin/webhook-endpoints")
+    page.get_by_role("link", name="https://crm.example.com/hooks/shipkey").first.click()
+    page.get_by_role("button", name="Send a test event").click()
+    page.wait_for_load_state()
+    page.set_viewport_size({"width": 1200, "height": 1500})
+    shoot(page, "admin-webhook-endpoint", full=False)
+    page.set_viewport_size({"width": 1200, "height": 800})
+    page.goto(f"{base}/admin/audit-log")
+    shoot(page, "admin-audit-log", full=False)
     desktop.close()
 
     german = browser.new_context(viewport={"width": 1200, "height": 800}, locale="de-DE")

@@ -108,10 +108,26 @@ def short_date_plain(value: date, locale: str) -> str:
     return format_date(value, "medium", locale=locale)
 
 
+def when(value: datetime | str | None, locale: str) -> str:
+    """A point in time for the pages; an ISO 8601 string (as risk evidence keeps its times in
+    JSON) is read first, and anything else is shown as it is."""
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        value = moment
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return format_when(value, locale)
+
+
 @lru_cache(maxsize=len(LOCALES))
 def environment(locale: str) -> Environment:
     env = jinja_environment(TEMPLATE_DIR, locale, escape_strings=True)
-    env.filters["when"] = lambda value: format_when(value, locale) if value else "—"
+    env.filters["when"] = lambda value: when(value, locale)
     env.filters["date"] = lambda value: short_date(value, locale) if value else "—"
     env.filters["money"] = lambda amount, currency: money(amount, currency, locale)
     env.filters["number"] = lambda value: number(value, locale)
