@@ -10,11 +10,17 @@ the buyer's pages, a download and a license validation, each against ``/healthz`
 the same rounds.
 
 python -m bench.scale [--scale 0.1] [--rounds 40] [--keep] [--skip-fill]
+
+``--keep`` leaves the database in place with what measuring needs (the product, the one real
+sale and its key, the sizes) noted in the database's own comment; ``--skip-fill`` measures such
+a database again, after bringing it to the newest migration, so a code change can be measured
+on the same rows without filling them again.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -74,6 +80,43 @@ def reset_database(url: str) -> None:
     db = Database(url)
     migrate.upgrade(db.engine)
     db.dispose()
+
+
+STORE_NOTE = "shipkey bench.scale store: "
+
+
+def keep_store(url: str, store: dict[str, Any]) -> None:
+    """Note what measuring needs in the database's comment, for a later ``--skip-fill``."""
+    note = (STORE_NOTE + json.dumps(store, separators=(",", ":"))).replace("'", "''")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.exec_driver_sql(f"COMMENT ON DATABASE \"{database}\" IS '{note}'")
+    engine.dispose()
+
+
+def kept_store(url: str) -> dict[str, Any]:
+    """The store a kept fill noted, the database brought to the newest migration."""
+    from shipkey import migrate
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            note = conn.execute(
+                text(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+                    " WHERE datname = current_database()"
+                )
+            ).scalar_one_or_none()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means nothing was kept
+        raise SystemExit(f"--skip-fill: no database at {make_url(url)!r}: {exc}") from exc
+    if not note or not note.startswith(STORE_NOTE):
+        engine.dispose()
+        raise SystemExit("--skip-fill: this database was not filled with --keep")
+    store: dict[str, Any] = json.loads(note.removeprefix(STORE_NOTE))
+    migrate.upgrade(engine)
+    engine.dispose()
+    return store
 
 
 def _ago(i: str, n: int) -> str:
@@ -230,18 +273,23 @@ def _csrf(page: str) -> str:
     return match.group(1)
 
 
-def setup_store(api: TestClient) -> dict[str, Any]:
-    """A license product with a small file and one sale through the API (a real key)."""
-    product = api.post(
-        "/api/admin/products",
-        json={"name": "Scale App", "slug": "scale-app", "type": "LICENSE", "maxDownloads": 1000},
-    ).json()
+def upload_file(api: TestClient) -> None:
+    """The product's 64 KiB file (again, into this run's data directory, on a kept database)."""
     api.put(
         "/api/admin/products/scale-app/file",
         params={"filename": "app.zip"},
         content=os.urandom(64 * 1024),
         headers={"Content-Type": "application/zip"},
     ).raise_for_status()
+
+
+def setup_store(api: TestClient) -> dict[str, Any]:
+    """A license product with a small file and one sale through the API (a real key)."""
+    product = api.post(
+        "/api/admin/products",
+        json={"name": "Scale App", "slug": "scale-app", "type": "LICENSE", "maxDownloads": 1000},
+    ).json()
+    upload_file(api)
     sale = api.post(
         "/api/admin/purchases", json={"product": "scale-app", "email": "shop@example.net"}
     ).json()
@@ -431,26 +479,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="scale", help="the result file's name")
     args = parser.parse_args(argv)
     url = os.environ.get("SHIPKEY_BENCH_SCALE_URL", DEFAULT_URL)
-    n = counts(args.scale)
+    scale = args.scale
+    n = counts(scale)
     took: dict[str, float] = {}
-    if not args.skip_fill:
-        console.print(f"filling {make_url(url).database} at scale {args.scale}")
+    kept: dict[str, Any] | None = None
+    if args.skip_fill:
+        kept = kept_store(url)
+        scale, n = kept["scale"], kept["rows_filled"]
+        console.print(f"measuring {make_url(url).database} as kept (scale {scale})")
+    else:
+        console.print(f"filling {make_url(url).database} at scale {scale}")
         reset_database(url)
     with (
         tempfile.TemporaryDirectory() as data_dir,
         app_clients(url, Path(data_dir)) as (db, api, browser),
     ):
-        if args.skip_fill:
-            raise SystemExit("--skip-fill needs the store the fill made; not kept across runs")
-        store = setup_store(api)
-        took = fill(url, n, store["product"]["id"])
-        store["customers"] = customers(n)
+        if kept is not None:
+            store = kept
+            upload_file(api)
+        else:
+            store = setup_store(api)
+            took = fill(url, n, store["product"]["id"])
+            store.update(scale=scale, rows_filled=n, customers=customers(n), fill_seconds=took)
+            if args.keep:
+                keep_store(url, store)
         console.print("measuring")
         rows = measure(db, api, browser, store, args.rounds)
     results = {
-        "scale": args.scale,
+        "scale": scale,
         "rows_filled": n,
         "fill_seconds": took,
+        "filled": "kept from an earlier run" if kept is not None else "this run",
         "rounds": args.rounds,
         "rows": rows,
         "loadAverage": round(os.getloadavg()[0], 1),
