@@ -25,7 +25,9 @@ from shipkey.downloads.models import Download
 from shipkey.errors import BadRequest
 from shipkey.licensing.models import License
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
-from shipkey.orders.models import Customer, Purchase, PurchaseStatus
+from shipkey.orders import search
+from shipkey.orders.models import Purchase, PurchaseStatus
+from shipkey.orders.search import MAX_QUERY
 from shipkey.payments.models import WebhookEvent
 from shipkey.sales import delivery
 
@@ -295,21 +297,22 @@ PAGE_SIZE = 50
 """Rows on one page of a seller's list; the next ones are behind its "Older" link."""
 
 
-def _like(query: str) -> str:
-    """A ``LIKE`` pattern that matches ``query`` anywhere (its wildcards taken literally)."""
-    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def search_purchases(
     session: Session, query: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> Page[Purchase]:
-    """Newest first, a page at a time; ``query`` matches part of the buyer's e-mail, or a
-    purchase id. On PostgreSQL a trigram index answers the match anywhere in the address."""
+    """Newest first, a page at a time; ``query`` is a buyer's whole address (that address's
+    purchases: an index lookup), part of one (matched anywhere: on PostgreSQL a trigram index
+    answers), or a purchase id."""
     statement = select(Purchase)
-    query = query.strip().lower()[:320]
-    if query:
+    query = query.strip()[:MAX_QUERY]
+    if search.is_whole_address(query):
+        statement = statement.where(search.address_matches(Purchase.email, query, anywhere=True))
+    elif query:
         statement = statement.where(
-            or_(Purchase.email.like(_like(query), escape="\\"), Purchase.id == query)
+            or_(
+                search.address_matches(Purchase.email, query, anywhere=True),
+                Purchase.id == query.lower(),
+            )
         )
     return page(
         session,
@@ -374,14 +377,14 @@ def messages_for(session: Session, purchase_id: str) -> list[MailMessage]:
 def search_licenses(
     session: Session, query: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> Page[License]:
-    """Newest first, a page at a time; ``query`` matches part of a key, or of the buyer's
-    e-mail.
+    """Newest first, a page at a time; ``query`` matches part of a key, or the buyer's address
+    (a whole address is that buyer's, part of one is matched anywhere in the address).
 
     The two matches are two keyset queries merged here: each can use its own index (the key's
     trigrams; the buyer's address, then the licenses of those buyers), where one query with
     ``OR`` would read every license to test the second half."""
     listing = select(License)
-    query = query.strip()[:320]
+    query = query.strip()[:MAX_QUERY]
     if not query:
         return page(
             session,
@@ -391,7 +394,6 @@ def search_licenses(
             limit=limit,
             cursor=cursor,
         )
-    customers = select(Customer.id).where(Customer.email.like(_like(query.lower()), escape="\\"))
     halves = [
         page(
             session,
@@ -402,8 +404,8 @@ def search_licenses(
             cursor=cursor,
         )
         for condition in (
-            License.key.like(_like(query.upper()), escape="\\"),
-            License.customer_id.in_(customers),
+            License.key.like(search.like_anywhere(query.upper()), escape="\\"),
+            License.customer_id.in_(search.customers_matching(query, anywhere=True)),
         )
     ]
     merged = {lic.id: lic for half in halves for lic in half.items}
@@ -415,12 +417,7 @@ def search_licenses(
 
 
 def customer_emails(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
-    if not customer_ids:
-        return {}
-    rows = session.execute(
-        select(Customer.id, Customer.email).where(Customer.id.in_(set(customer_ids)))
-    )
-    return {row[0]: row[1] for row in rows}
+    return search.customer_emails(session, customer_ids)
 
 
 # --- webhook events -------------------------------------------------------------------------

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipkey.catalog.models import Product
 from shipkey.db.paging import Page, page
 from shipkey.errors import NotFound
 from shipkey.licensing import keys
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
-from shipkey.orders.models import Customer
+from shipkey.orders import search
 
 
 def find_license(session: Session, key: str) -> License | None:
@@ -127,16 +126,10 @@ def list_licenses(
     if status is not None:
         statement = statement.where(License.status == status)
     if product:
-        statement = statement.where(
-            License.product_id.in_(
-                select(Product.id).where((Product.slug == product) | (Product.id == product))
-            )
-        )
+        statement = statement.where(License.product_id.in_(search.product_ids(product)))
     if email:
         statement = statement.where(
-            License.customer_id.in_(
-                select(Customer.id).where(Customer.email == email.strip().lower())
-            )
+            License.customer_id.in_(search.customers_matching(email, anywhere=False))
         )
     found = page(
         session,
@@ -146,11 +139,7 @@ def list_licenses(
         limit=limit,
         cursor=cursor,
     )
-    ids = {lic.customer_id for lic in found.items}
-    emails: dict[str, str] = {}
-    if ids:
-        rows = session.execute(select(Customer.id, Customer.email).where(Customer.id.in_(ids)))
-        emails = {row[0]: row[1] for row in rows}
+    emails = search.customer_emails(session, (lic.customer_id for lic in found.items))
     return Page(
         [LicenseRow(lic, emails.get(lic.customer_id, "")) for lic in found.items],
         found.next_cursor,
