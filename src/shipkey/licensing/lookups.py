@@ -6,6 +6,7 @@ Each read runs in the caller's session; a license or activation read here is loa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -91,6 +92,27 @@ def active_activation(
         )
         .execution_options(populate_existing=True)
     ).first()
+
+
+def active_machines(
+    session: Session, licenses: Sequence[License]
+) -> dict[str, list[LicenseActivation]]:
+    """The active activations of each license, newest first, in one query; none is read for
+    licenses without a taken seat (``activation_count`` counts the active rows, see
+    :mod:`shipkey.licensing.seats`)."""
+    machines: dict[str, list[LicenseActivation]] = {lic.id: [] for lic in licenses}
+    taken = [lic.id for lic in licenses if lic.activation_count > 0]
+    if taken:
+        for activation in session.scalars(
+            select(LicenseActivation)
+            .where(
+                LicenseActivation.license_id.in_(taken),
+                LicenseActivation.deactivated_at.is_(None),
+            )
+            .order_by(LicenseActivation.activated_at.desc(), LicenseActivation.id)
+        ):
+            machines[activation.license_id].append(activation)
+    return machines
 
 
 def list_activations(session: Session, license_id: str) -> list[LicenseActivation]:

@@ -53,12 +53,7 @@ def purchase_detail(
     session: Session, purchase: Purchase, *, link_limit: int = 100, machines: bool = False
 ) -> PurchaseDetail:
     licenses = license_lookups.list_for_purchase(session, purchase.id)
-    active = {}
-    if machines:
-        active = {
-            lic.id: [a for a in license_lookups.list_activations(session, lic.id) if a.active]
-            for lic in licenses
-        }
+    active = license_lookups.active_machines(session, licenses) if machines else {}
     return PurchaseDetail(
         purchase=purchase,
         links=downloads.list_links(session, purchase.id, limit=link_limit),
