@@ -151,7 +151,9 @@ def test_the_dashboard_counts_today_from_indexes_alone(big: Database) -> None:
 
     with big.read_session() as session:
         dashboard(session)  # the settled days counted and kept, as on the day's first view
-    plans = "\n".join(_plans(big, dashboard))
+    each = _plans(big, dashboard)
+    assert len(each) == 3, each  # the kept days, today's and yesterday's counts, the totals
+    plans = "\n".join(each)
     for index in (
         "ix_purchases_completed_sales",
         "ix_mail_messages_kind_status_sent",
