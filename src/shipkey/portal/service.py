@@ -213,7 +213,7 @@ def list_purchases(session: Session, email: str) -> list[Purchase]:
         session.scalars(
             select(Purchase)
             .where(Purchase.email == email)
-            .order_by(Purchase.created_at.desc(), Purchase.id)
+            .order_by(Purchase.created_at.desc(), Purchase.id.desc())  # the address's index
             .limit(500)
         )
     )
