@@ -335,18 +335,31 @@ def next_link(page: str) -> str | None:
 # --- measuring ------------------------------------------------------------------------------
 
 
+CPU_MS: list[float] = []
+"""The CPU of this process (the app and the test client, not the database) per request, of
+the last :func:`timed` run, in ms."""
+
+
 def timed(
     call: Callable[[], Any], rounds: int, before: Callable[[], Any] | None = None
 ) -> list[float]:
     call()  # warm
     samples = []
+    cpu = 0.0
     for _ in range(rounds):
         if before is not None:
             before()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         call()
         samples.append((time.perf_counter() - start) * 1000)
+        cpu += time.process_time() - start_cpu
+    CPU_MS[:] = [cpu * 1000 / max(rounds, 1)]
     return samples
+
+
+def measured(samples: list[float]) -> dict[str, float]:
+    """p50, p95 and max of ``samples``, and the CPU per request of the run that took them."""
+    return {**summary(samples), **({"cpu": CPU_MS[0]} if CPU_MS else {})}
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -397,12 +410,12 @@ def measure(
                 session.execute(text("DELETE FROM dashboard_days"))
 
     cold = timed(get_ok(browser, "/admin"), max(rounds // 3, 3), before=forget_days)
-    rows["dashboard, no day kept yet"] = {"kind": "admin", "path": "/admin", **summary(cold)}
+    rows["dashboard, no day kept yet"] = {"kind": "admin", "path": "/admin", **measured(cold)}
     for name, path in admin_pages.items():
         rows[name] = {
             "kind": "admin",
             "path": path,
-            **summary(timed(get_ok(browser, path), rounds)),
+            **measured(timed(get_ok(browser, path), rounds)),
         }
         console.print(f"  {name}: p95 {rows[name]['p95']:.1f} ms")
     sale_id = store["sale"]["id"]
@@ -414,11 +427,11 @@ def measure(
             "buyer: one purchase": f"/purchases/{own}",
         }.items():
             samples = timed(get_ok(buyer, path), rounds)
-            rows[name] = {"kind": "buyer", "path": path, **summary(samples)}
+            rows[name] = {"kind": "buyer", "path": path, **measured(samples)}
     rows["healthz"] = {
         "kind": "base",
         "path": "/healthz",
-        **summary(timed(get_ok(api, "/healthz"), rounds * 4)),
+        **measured(timed(get_ok(api, "/healthz"), rounds * 4)),
     }
     key = store["sale"]["licenses"][0]["key"] if store["sale"].get("licenses") else None
     if key:
@@ -430,7 +443,7 @@ def measure(
         rows["license validation"] = {
             "kind": "base",
             "path": "/api/licenses/validate",
-            **summary(timed(validate, rounds * 4)),
+            **measured(timed(validate, rounds * 4)),
         }
     links = [
         api.post(f"/api/admin/purchases/{sale_id}/download-links").json()["token"]
@@ -444,7 +457,7 @@ def measure(
     rows["download (64 KiB)"] = {
         "kind": "base",
         "path": "/api/download/{token}",
-        **summary(timed(download, rounds)),
+        **measured(timed(download, rounds)),
     }
     base = rows["healthz"]["p50"]
     for name in ("license validation", "download (64 KiB)"):
@@ -455,7 +468,7 @@ def measure(
 
 def show(results: dict[str, Any]) -> None:
     table = Table(title=f"shipkey at scale {results['scale']} (PostgreSQL, in process)")
-    for column in ("page", "p50 ms", "p95 ms", "max ms", "goal"):
+    for column in ("page", "p50 ms", "p95 ms", "max ms", "CPU ms", "goal"):
         table.add_column(column, justify="left" if column == "page" else "right")
     for name, row in results["rows"].items():
         goal = {"admin": GOAL_ADMIN_MS, "buyer": GOAL_BUYER_MS}.get(row["kind"])
@@ -464,7 +477,10 @@ def show(results: dict[str, Any]) -> None:
             if goal
             else (f"{row['ratio']:.1f}× /healthz" if "ratio" in row else "")
         )
-        table.add_row(name, f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['max']:.1f}", verdict)
+        cpu = f"{row['cpu']:.1f}" if "cpu" in row else ""
+        table.add_row(
+            name, f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['max']:.1f}", cpu, verdict
+        )
     console.print(table)
 
 
@@ -479,6 +495,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="scale", help="the result file's name")
     args = parser.parse_args(argv)
     url = os.environ.get("SHIPKEY_BENCH_SCALE_URL", DEFAULT_URL)
+    load_at_start = round(os.getloadavg()[0], 1)
     scale = args.scale
     n = counts(scale)
     took: dict[str, float] = {}
@@ -513,6 +530,7 @@ def main(argv: list[str] | None = None) -> None:
         "rounds": args.rounds,
         "rows": rows,
         "loadAverage": round(os.getloadavg()[0], 1),
+        "loadAtStart": load_at_start,
     }
     show(results)
     write_results(args.name, results)
