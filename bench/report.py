@@ -244,6 +244,7 @@ def report(directory: Path = RESULTS_DIR) -> str:
         ("Offline verification in the client", "client", client),
         ("Data at scale, before (a tenth)", "scale-before-0.1", scale),
         ("Data at scale, after (a tenth)", "scale-0.1", scale),
+        ("Data at scale, before (full size, 2026-12-06)", "scale-before", scale),
         ("Data at scale, after (full size)", "scale", scale),
     ):
         data = _load(name, directory)
