@@ -206,7 +206,10 @@ def client(data: dict[str, Any]) -> str:
 
 
 def scale(data: dict[str, Any]) -> str:
+    """A page's p50 and p95 and, when recorded, the app's CPU per request (this process's, the
+    database's not included)."""
     goals = {"admin": 200.0, "buyer": 50.0}
+    with_cpu = any("cpu" in row for row in data["rows"].values())
     rows = []
     for name, row in data["rows"].items():
         goal = goals.get(row["kind"])
@@ -214,13 +217,17 @@ def scale(data: dict[str, Any]) -> str:
             verdict = f"< {goal:g} ms: {met(row['p95'] < goal)}"
         else:
             verdict = f"{row['ratio']:.1f}× /healthz (p50)" if "ratio" in row else ""
-        rows.append([name, f"{row['p50']:.1f}", f"{row['p95']:.1f}", verdict])
+        cpu = [f"{row['cpu']:.1f}" if "cpu" in row else ""] if with_cpu else []
+        rows.append([name, f"{row['p50']:.1f}", f"{row['p95']:.1f}", *cpu, verdict])
     filled = ", ".join(f"{count:,} {table}" for table, count in data["rows_filled"].items())
     head = (
         f"Scale {data['scale']} ({filled}); {data['rounds']} requests a page, in process"
-        f"{_speed(data)}; load average {data.get('loadAverage', '?')}.\n\n"
+        f"{_speed(data)}; load average {data.get('loadAverage', '?')}"
+        f"{' (at the start: ' + str(data['loadAtStart']) + ')' if 'loadAtStart' in data else ''}"
+        ".\n\n"
     )
-    return head + markdown(["page", "p50 ms", "p95 ms", "goal (p95)"], rows)
+    cpu_column = ["app CPU ms"] if with_cpu else []
+    return head + markdown(["page", "p50 ms", "p95 ms", *cpu_column, "goal (p95)"], rows)
 
 
 def report(directory: Path = RESULTS_DIR) -> str:
@@ -237,6 +244,7 @@ def report(directory: Path = RESULTS_DIR) -> str:
         ("Offline verification in the client", "client", client),
         ("Data at scale, before (a tenth)", "scale-before-0.1", scale),
         ("Data at scale, after (a tenth)", "scale-0.1", scale),
+        ("Data at scale, before (full size, 2026-12-06)", "scale-before", scale),
         ("Data at scale, after (full size)", "scale", scale),
     ):
         data = _load(name, directory)

@@ -10,11 +10,17 @@ the buyer's pages, a download and a license validation, each against ``/healthz`
 the same rounds.
 
 python -m bench.scale [--scale 0.1] [--rounds 40] [--keep] [--skip-fill]
+
+``--keep`` leaves the database in place with what measuring needs (the product, the one real
+sale and its key, the sizes) noted in the database's own comment; ``--skip-fill`` measures such
+a database again, after bringing it to the newest migration, so a code change can be measured
+on the same rows without filling them again.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -74,6 +80,43 @@ def reset_database(url: str) -> None:
     db = Database(url)
     migrate.upgrade(db.engine)
     db.dispose()
+
+
+STORE_NOTE = "shipkey bench.scale store: "
+
+
+def keep_store(url: str, store: dict[str, Any]) -> None:
+    """Note what measuring needs in the database's comment, for a later ``--skip-fill``."""
+    note = (STORE_NOTE + json.dumps(store, separators=(",", ":"))).replace("'", "''")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.exec_driver_sql(f"COMMENT ON DATABASE \"{database}\" IS '{note}'")
+    engine.dispose()
+
+
+def kept_store(url: str) -> dict[str, Any]:
+    """The store a kept fill noted, the database brought to the newest migration."""
+    from shipkey import migrate
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            note = conn.execute(
+                text(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+                    " WHERE datname = current_database()"
+                )
+            ).scalar_one_or_none()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means nothing was kept
+        raise SystemExit(f"--skip-fill: no database at {make_url(url)!r}: {exc}") from exc
+    if not note or not note.startswith(STORE_NOTE):
+        engine.dispose()
+        raise SystemExit("--skip-fill: this database was not filled with --keep")
+    store: dict[str, Any] = json.loads(note.removeprefix(STORE_NOTE))
+    migrate.upgrade(engine)
+    engine.dispose()
+    return store
 
 
 def _ago(i: str, n: int) -> str:
@@ -230,18 +273,23 @@ def _csrf(page: str) -> str:
     return match.group(1)
 
 
-def setup_store(api: TestClient) -> dict[str, Any]:
-    """A license product with a small file and one sale through the API (a real key)."""
-    product = api.post(
-        "/api/admin/products",
-        json={"name": "Scale App", "slug": "scale-app", "type": "LICENSE", "maxDownloads": 1000},
-    ).json()
+def upload_file(api: TestClient) -> None:
+    """The product's 64 KiB file (again, into this run's data directory, on a kept database)."""
     api.put(
         "/api/admin/products/scale-app/file",
         params={"filename": "app.zip"},
         content=os.urandom(64 * 1024),
         headers={"Content-Type": "application/zip"},
     ).raise_for_status()
+
+
+def setup_store(api: TestClient) -> dict[str, Any]:
+    """A license product with a small file and one sale through the API (a real key)."""
+    product = api.post(
+        "/api/admin/products",
+        json={"name": "Scale App", "slug": "scale-app", "type": "LICENSE", "maxDownloads": 1000},
+    ).json()
+    upload_file(api)
     sale = api.post(
         "/api/admin/purchases", json={"product": "scale-app", "email": "shop@example.net"}
     ).json()
@@ -287,18 +335,31 @@ def next_link(page: str) -> str | None:
 # --- measuring ------------------------------------------------------------------------------
 
 
+CPU_MS: list[float] = []
+"""The CPU of this process (the app and the test client, not the database) per request, of
+the last :func:`timed` run, in ms."""
+
+
 def timed(
     call: Callable[[], Any], rounds: int, before: Callable[[], Any] | None = None
 ) -> list[float]:
     call()  # warm
     samples = []
+    cpu = 0.0
     for _ in range(rounds):
         if before is not None:
             before()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         call()
         samples.append((time.perf_counter() - start) * 1000)
+        cpu += time.process_time() - start_cpu
+    CPU_MS[:] = [cpu * 1000 / max(rounds, 1)]
     return samples
+
+
+def measured(samples: list[float]) -> dict[str, float]:
+    """p50, p95 and max of ``samples``, and the CPU per request of the run that took them."""
+    return {**summary(samples), **({"cpu": CPU_MS[0]} if CPU_MS else {})}
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -349,12 +410,12 @@ def measure(
                 session.execute(text("DELETE FROM dashboard_days"))
 
     cold = timed(get_ok(browser, "/admin"), max(rounds // 3, 3), before=forget_days)
-    rows["dashboard, no day kept yet"] = {"kind": "admin", "path": "/admin", **summary(cold)}
+    rows["dashboard, no day kept yet"] = {"kind": "admin", "path": "/admin", **measured(cold)}
     for name, path in admin_pages.items():
         rows[name] = {
             "kind": "admin",
             "path": path,
-            **summary(timed(get_ok(browser, path), rounds)),
+            **measured(timed(get_ok(browser, path), rounds)),
         }
         console.print(f"  {name}: p95 {rows[name]['p95']:.1f} ms")
     sale_id = store["sale"]["id"]
@@ -366,11 +427,11 @@ def measure(
             "buyer: one purchase": f"/purchases/{own}",
         }.items():
             samples = timed(get_ok(buyer, path), rounds)
-            rows[name] = {"kind": "buyer", "path": path, **summary(samples)}
+            rows[name] = {"kind": "buyer", "path": path, **measured(samples)}
     rows["healthz"] = {
         "kind": "base",
         "path": "/healthz",
-        **summary(timed(get_ok(api, "/healthz"), rounds * 4)),
+        **measured(timed(get_ok(api, "/healthz"), rounds * 4)),
     }
     key = store["sale"]["licenses"][0]["key"] if store["sale"].get("licenses") else None
     if key:
@@ -382,7 +443,7 @@ def measure(
         rows["license validation"] = {
             "kind": "base",
             "path": "/api/licenses/validate",
-            **summary(timed(validate, rounds * 4)),
+            **measured(timed(validate, rounds * 4)),
         }
     links = [
         api.post(f"/api/admin/purchases/{sale_id}/download-links").json()["token"]
@@ -396,7 +457,7 @@ def measure(
     rows["download (64 KiB)"] = {
         "kind": "base",
         "path": "/api/download/{token}",
-        **summary(timed(download, rounds)),
+        **measured(timed(download, rounds)),
     }
     base = rows["healthz"]["p50"]
     for name in ("license validation", "download (64 KiB)"):
@@ -407,7 +468,7 @@ def measure(
 
 def show(results: dict[str, Any]) -> None:
     table = Table(title=f"shipkey at scale {results['scale']} (PostgreSQL, in process)")
-    for column in ("page", "p50 ms", "p95 ms", "max ms", "goal"):
+    for column in ("page", "p50 ms", "p95 ms", "max ms", "CPU ms", "goal"):
         table.add_column(column, justify="left" if column == "page" else "right")
     for name, row in results["rows"].items():
         goal = {"admin": GOAL_ADMIN_MS, "buyer": GOAL_BUYER_MS}.get(row["kind"])
@@ -416,7 +477,10 @@ def show(results: dict[str, Any]) -> None:
             if goal
             else (f"{row['ratio']:.1f}× /healthz" if "ratio" in row else "")
         )
-        table.add_row(name, f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['max']:.1f}", verdict)
+        cpu = f"{row['cpu']:.1f}" if "cpu" in row else ""
+        table.add_row(
+            name, f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['max']:.1f}", cpu, verdict
+        )
     console.print(table)
 
 
@@ -431,29 +495,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="scale", help="the result file's name")
     args = parser.parse_args(argv)
     url = os.environ.get("SHIPKEY_BENCH_SCALE_URL", DEFAULT_URL)
-    n = counts(args.scale)
+    load_at_start = round(os.getloadavg()[0], 1)
+    scale = args.scale
+    n = counts(scale)
     took: dict[str, float] = {}
-    if not args.skip_fill:
-        console.print(f"filling {make_url(url).database} at scale {args.scale}")
+    kept: dict[str, Any] | None = None
+    if args.skip_fill:
+        kept = kept_store(url)
+        scale, n = kept["scale"], kept["rows_filled"]
+        console.print(f"measuring {make_url(url).database} as kept (scale {scale})")
+    else:
+        console.print(f"filling {make_url(url).database} at scale {scale}")
         reset_database(url)
     with (
         tempfile.TemporaryDirectory() as data_dir,
         app_clients(url, Path(data_dir)) as (db, api, browser),
     ):
-        if args.skip_fill:
-            raise SystemExit("--skip-fill needs the store the fill made; not kept across runs")
-        store = setup_store(api)
-        took = fill(url, n, store["product"]["id"])
-        store["customers"] = customers(n)
+        if kept is not None:
+            store = kept
+            upload_file(api)
+        else:
+            store = setup_store(api)
+            took = fill(url, n, store["product"]["id"])
+            store.update(scale=scale, rows_filled=n, customers=customers(n), fill_seconds=took)
+            if args.keep:
+                keep_store(url, store)
         console.print("measuring")
         rows = measure(db, api, browser, store, args.rounds)
     results = {
-        "scale": args.scale,
+        "scale": scale,
         "rows_filled": n,
         "fill_seconds": took,
+        "filled": "kept from an earlier run" if kept is not None else "this run",
         "rounds": args.rounds,
         "rows": rows,
         "loadAverage": round(os.getloadavg()[0], 1),
+        "loadAtStart": load_at_start,
     }
     show(results)
     write_results(args.name, results)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.factories import create_purchase
 from tests.portal.helpers import csrf
 
 
@@ -31,3 +32,17 @@ def test_license_actions(seller: TestClient, admin: TestClient, sale: dict[str, 
     refused = seller.post(f"{base}/reinstate", data={"csrf_token": token})
     assert "A REVOKED license cannot be reinstated." in refused.text
     assert key in seller.get("/admin/licenses", params={"q": "ada@"}).text
+
+
+def test_a_whole_address_finds_that_buyers_licenses(
+    seller: TestClient, admin: TestClient, sale: dict[str, Any]
+) -> None:
+    other = create_purchase(admin, "pixel-forge", email="lovelace.ada@example.com")
+    ours, theirs = sale["licenses"][0]["key"], other["licenses"][0]["key"]
+    whole = seller.get("/admin/licenses", params={"q": "ADA@example.com"}).text
+    assert ours in whole
+    assert theirs not in whole
+    assert "A whole address finds that buyer" in whole
+    part = seller.get("/admin/licenses", params={"q": "ada@example"}).text
+    assert ours in part
+    assert theirs in part

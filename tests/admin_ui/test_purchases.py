@@ -27,6 +27,22 @@ def test_search_purchases_by_email(
     assert "No purchases found" in seller.get("/admin/purchases", params={"q": "%"}).text
 
 
+def test_a_whole_address_finds_that_buyers_purchases_and_part_of_one_every_match(
+    seller: TestClient, admin: TestClient, sale: dict[str, Any]
+) -> None:
+    create_purchase(admin, "pixel-forge", email="grace@example.com")
+    create_purchase(admin, "pixel-forge", email="ungrace@example.com")
+    whole = seller.get("/admin/purchases", params={"q": " Grace@Example.com "}).text
+    assert "grace@example.com" in whole
+    assert "ungrace@example.com" not in whole
+    assert "A whole address finds that buyer" in whole
+    for part in ("race@example", "@example.com"):
+        found = seller.get("/admin/purchases", params={"q": part}).text
+        assert "ungrace@example.com" in found
+        assert ">grace@example.com<" in found
+        assert "ada@example.com" in found if part == "@example.com" else "ada@" not in found
+
+
 def test_purchase_actions(seller: TestClient, db: Database, sale: dict[str, Any]) -> None:
     base = f"/admin/purchases/{sale['id']}"
     token = csrf_of(seller, base)

@@ -14,6 +14,8 @@ from shipkey.admin_ui import service
 from shipkey.catalog.models import Product, ProductType
 from shipkey.db.engine import Database
 from shipkey.db.types import Base
+from shipkey.licensing import lookups
+from shipkey.sales import queries
 
 ROWS = 20_000
 
@@ -112,13 +114,46 @@ def test_match_anywhere_searches_use_the_trigram_indexes(big: Database) -> None:
     assert "ix_customers_email_trgm" in by_address, by_address
 
 
+def test_a_whole_address_is_looked_up_in_the_address_indexes(big: Database) -> None:
+    """A whole address's trigrams are in nearly every address: it is looked up as it is, on
+    the admin pages and in the admin API's lists alike."""
+    address = "buyer1234@example.com"
+    [plan] = _plans(big, lambda s: service.search_purchases(s, address.upper()))
+    _uses(plan, "ix_purchases_email_created_at_id", "purchases")
+    assert "trgm" not in plan, plan
+    _key, by_address = _plans(big, lambda s: service.search_licenses(s, address))
+    for index in ("uq_customers_email", "ix_licenses_customer_created_at_id"):
+        _uses(by_address, index, "licenses")
+    assert "trgm" not in by_address, by_address
+
+    plans = _plans(
+        big,
+        lambda s: queries.list_purchases(
+            s, queries.PurchaseFilter(email=address), limit=50, cursor=None
+        ),
+    )
+    _uses(plans[0], "ix_purchases_email_created_at_id", "purchases")
+    [plan, *_] = _plans(
+        big,
+        lambda s: lookups.list_licenses(
+            s, status=None, product=None, email=address, limit=50, cursor=None
+        ),
+    )
+    _uses(plan, "uq_customers_email", "licenses")
+    _uses(plan, "ix_licenses_customer_created_at_id", "customers")
+    [plan, *_] = _plans(big, lambda s: queries.list_customers(s, address, limit=50, cursor=None))
+    _uses(plan, "uq_customers_email", "customers")
+
+
 def test_the_dashboard_counts_today_from_indexes_alone(big: Database) -> None:
     def dashboard(session: Session) -> None:
         service.dashboard(session, keep=service.keep_days(big))
 
     with big.read_session() as session:
         dashboard(session)  # the settled days counted and kept, as on the day's first view
-    plans = "\n".join(_plans(big, dashboard))
+    each = _plans(big, dashboard)
+    assert len(each) == 3, each  # the kept days, today's and yesterday's counts, the totals
+    plans = "\n".join(each)
     for index in (
         "ix_purchases_completed_sales",
         "ix_mail_messages_kind_status_sent",

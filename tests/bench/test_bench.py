@@ -207,3 +207,16 @@ def test_the_scale_bench_sizes_follows_links_and_reports() -> None:
     assert "| dashboard | 20.0 | 250.0 | < 200 ms: **missed** |" in table
     assert "| buyer: purchases | 5.0 | 9.0 | < 50 ms: met |" in table
     assert "1.5× /healthz (p50)" in table
+    with_cpu = report.scale(
+        {
+            "scale": 1.0,
+            "rounds": 3,
+            "rows_filled": {"purchases": 1_000_000},
+            "loadAverage": 9.5,
+            "loadAtStart": 8.1,
+            "rows": {"dashboard": {"kind": "admin", "p50": 20.0, "p95": 150.0, "cpu": 12.34}},
+        }
+    )
+    assert "| page | p50 ms | p95 ms | app CPU ms | goal (p95) |" in with_cpu
+    assert "| dashboard | 20.0 | 150.0 | 12.3 | < 200 ms: met |" in with_cpu
+    assert "load average 9.5 (at the start: 8.1)." in with_cpu

@@ -3,12 +3,13 @@ session's CSRF token, links and machines, and the language."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from shipkey.db.engine import Database
 from shipkey.licensing.models import LicenseActivation
@@ -46,6 +47,45 @@ def _activation_id(db: Database) -> tuple[str, str]:
     with db.read_session() as session:
         row = session.query(LicenseActivation).one()
         return row.license_id, row.id
+
+
+def _selects(db: Database, call: Callable[[], Any]) -> list[str]:
+    """The SELECTs ``call`` sends to the database, in order."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return sent
+
+
+def test_a_buyer_page_reads_each_thing_once(
+    client: TestClient, admin: TestClient, db: Database, sale: dict[str, Any]
+) -> None:
+    """The session, the purchase (or the buyer's purchases), then its licenses with their
+    machines, links, access and releases: one query each, none read twice."""
+    sign_in(client, db, "ada@example.com")
+    unused = create_purchase(admin, "pixel-forge", email="ada@example.com")
+    for path, most, machines in [
+        ("/purchases", 2, False),
+        (f"/purchases/{sale['id']}", 7, True),
+        (f"/purchases/{unused['id']}", 6, False),  # no seat taken: no machines to read
+    ]:
+        assert client.get(path).status_code == 200
+
+        def view(page: str = path) -> None:
+            client.get(page).raise_for_status()
+
+        sent = _selects(db, view)
+        assert len(sent) == len(set(sent)), sent
+        assert len(sent) <= most, sent
+        assert any("FROM license_activations" in sql for sql in sent) is machines, sent
 
 
 def test_the_owner_sees_the_purchase(

@@ -49,12 +49,14 @@ def bar_chart(
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     slot = plot_w / max(len(points), 1)
     bar_w = max(slot * 0.7, 1)
+    texts = [describe(day, value) for day, value in points]  # once each: the desc and a bar
     parts = [
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}-t '
         f'{chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">'
-        f"{escape('; '.join(describe(day, value) for day, value in points if value))}</desc>",
+        f"{escape('; '.join(t for t, (_, value) in zip(texts, points, strict=True) if value))}"
+        "</desc>",
     ]
     for fraction in (0, 0.5, 1):
         y = PAD_TOP + plot_h * (1 - fraction)
@@ -74,7 +76,7 @@ def bar_chart(
         y = PAD_TOP + plot_h - h
         parts.append(
             f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
-            f"<title>{escape(describe(day, value))}</title></rect>"
+            f"<title>{escape(texts[index])}</title></rect>"
         )
         if index % every == 0:
             parts.append(

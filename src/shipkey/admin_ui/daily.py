@@ -1,8 +1,9 @@
 """The dashboard's days counted ahead: the job ``dashboard.count`` counts the days that
 settled overnight (and the purchases before them) and keeps them, so that no seller's view
 waits for it. Every worker queues the day's run when it starts (once a day, whoever queues it
-first; due at 00:30 UTC) and each run queues the next day's. Without a worker, the first view
-of a day counts them instead."""
+first; due at 00:30 UTC, so a worker started later in the day counts at once) and each run
+queues the next day's. ``shipkey migrate`` counts them too, after the migrations. Without a
+worker, the first view of a day counts the days missing (only those) instead."""
 
 from __future__ import annotations
 
@@ -38,11 +39,18 @@ def schedule_from(db: Database, now: datetime) -> None:
         schedule(session, now.astimezone(UTC).date())
 
 
+def count_missing(db: Database, now: datetime | None = None) -> None:
+    """Count and keep the settled days the dashboard shows that are not kept yet (none when
+    all are: then it reads a few kept rows). Run by the job, and after migrations, so that a
+    new or upgraded installation's first view of the dashboard finds its days counted."""
+    with db.read_session() as session:
+        service.dashboard(session, now=now, keep=service.keep_days(db))
+
+
 def run(ctx: JobContext, job: Job) -> Recorder:
     """Count and keep the settled days the dashboard shows; queue tomorrow's run."""
     now = ctx.now()
-    with ctx.db.read_session() as session:
-        service.dashboard(session, now=now, keep=service.keep_days(ctx.db))
+    count_missing(ctx.db, now)
     log.info("dashboard days counted for %s", now.date())
     today = now.astimezone(UTC).date()
     return lambda session: schedule(session, today + timedelta(days=1))

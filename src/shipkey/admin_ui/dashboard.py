@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fastapi import Request
@@ -20,13 +21,14 @@ def dashboard(request: Request, session: ReadSession, db: DatabaseDep) -> Respon
     numbers = service.dashboard(session, keep=service.keep_days(db))
     locale = page_locale(request)
     currency = numbers.revenue_currency or "EUR"
+    day_name = cache(lambda day: short_date_plain(day, locale))  # the same days in each chart
 
     def count_chart(chart_id: str, title: str, series: service.Series, unit: str) -> Any:
         return charts.bar_chart(
             chart_id,
             title,
             series.points,
-            describe=lambda day, value: f"{short_date_plain(day, locale)}: {value:g} {unit}",
+            describe=lambda day, value: f"{day_name(day)}: {value:g} {unit}",
             integers=True,
         )
 
@@ -37,9 +39,7 @@ def dashboard(request: Request, session: ReadSession, db: DatabaseDep) -> Respon
         "revenue",
         tr(request, "Revenue per day (%(currency)s)", currency=currency),
         numbers.revenue_series.points,
-        describe=lambda day, value: (
-            f"{short_date_plain(day, locale)}: {money(int(value * 100), currency, locale)}"
-        ),
+        describe=lambda day, value: f"{day_name(day)}: {money(int(value * 100), currency, locale)}",
     )
     deliveries_chart = count_chart(
         "deliveries",

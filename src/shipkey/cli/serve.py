@@ -16,11 +16,15 @@ if TYPE_CHECKING:
 
 
 def _upgrade(config: Settings) -> None:
+    """Apply pending migrations, then count the dashboard's settled days not kept yet (the
+    first view after an upgrade does not wait for them)."""
     from shipkey import migrate as migrations
+    from shipkey.admin_ui import daily
 
     db = database(config)
     try:
         migrations.upgrade(db.engine)
+        daily.count_missing(db)
     finally:
         db.dispose()
 

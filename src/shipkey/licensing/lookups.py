@@ -6,17 +6,17 @@ Each read runs in the caller's session; a license or activation read here is loa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipkey.catalog.models import Product
 from shipkey.db.paging import Page, page
 from shipkey.errors import NotFound
 from shipkey.licensing import keys
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
-from shipkey.orders.models import Customer
+from shipkey.orders import search
 
 
 def find_license(session: Session, key: str) -> License | None:
@@ -94,6 +94,27 @@ def active_activation(
     ).first()
 
 
+def active_machines(
+    session: Session, licenses: Sequence[License]
+) -> dict[str, list[LicenseActivation]]:
+    """The active activations of each license, newest first, in one query; none is read for
+    licenses without a taken seat (``activation_count`` counts the active rows, see
+    :mod:`shipkey.licensing.seats`)."""
+    machines: dict[str, list[LicenseActivation]] = {lic.id: [] for lic in licenses}
+    taken = [lic.id for lic in licenses if lic.activation_count > 0]
+    if taken:
+        for activation in session.scalars(
+            select(LicenseActivation)
+            .where(
+                LicenseActivation.license_id.in_(taken),
+                LicenseActivation.deactivated_at.is_(None),
+            )
+            .order_by(LicenseActivation.activated_at.desc(), LicenseActivation.id)
+        ):
+            machines[activation.license_id].append(activation)
+    return machines
+
+
 def list_activations(session: Session, license_id: str) -> list[LicenseActivation]:
     """Every activation of a license, newest first (deactivated ones included)."""
     return list(
@@ -127,16 +148,10 @@ def list_licenses(
     if status is not None:
         statement = statement.where(License.status == status)
     if product:
-        statement = statement.where(
-            License.product_id.in_(
-                select(Product.id).where((Product.slug == product) | (Product.id == product))
-            )
-        )
+        statement = statement.where(License.product_id.in_(search.product_ids(product)))
     if email:
         statement = statement.where(
-            License.customer_id.in_(
-                select(Customer.id).where(Customer.email == email.strip().lower())
-            )
+            License.customer_id.in_(search.customers_matching(email, anywhere=False))
         )
     found = page(
         session,
@@ -146,11 +161,7 @@ def list_licenses(
         limit=limit,
         cursor=cursor,
     )
-    ids = {lic.customer_id for lic in found.items}
-    emails: dict[str, str] = {}
-    if ids:
-        rows = session.execute(select(Customer.id, Customer.email).where(Customer.id.in_(ids)))
-        emails = {row[0]: row[1] for row in rows}
+    emails = search.customer_emails(session, (lic.customer_id for lic in found.items))
     return Page(
         [LicenseRow(lic, emails.get(lic.customer_id, "")) for lic in found.items],
         found.next_cursor,

@@ -162,7 +162,7 @@ def purchase_page(
             "view": view,
             "purchase": purchase,
             "offers": service.license_offers(session, settings, view),
-            "access": service.access_links(session, settings, purchase),
+            "access": service.access_links(settings, view),
             "support": settings.support_address,
         },
         locale=page_locale(request, purchase.locale),

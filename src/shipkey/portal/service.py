@@ -39,7 +39,7 @@ from shipkey.mail.service import LOGIN_LINK_MINUTES
 from shipkey.orders.models import Customer, Purchase
 from shipkey.portal.models import LoginPurpose, LoginToken
 from shipkey.releases import service as releases
-from shipkey.sales.queries import purchase_detail
+from shipkey.sales.queries import PurchaseDetail, purchase_detail
 
 TOKEN_BYTES = 32
 LINK_LIFETIME = timedelta(minutes=LOGIN_LINK_MINUTES)
@@ -213,7 +213,7 @@ def list_purchases(session: Session, email: str) -> list[Purchase]:
         session.scalars(
             select(Purchase)
             .where(Purchase.email == email)
-            .order_by(Purchase.created_at.desc(), Purchase.id)
+            .order_by(Purchase.created_at.desc(), Purchase.id.desc())  # the address's index
             .limit(500)
         )
     )
@@ -242,6 +242,7 @@ class PurchaseView:
     purchase: Purchase
     downloads: list[Download]
     licenses: list[LicenseView]
+    detail: PurchaseDetail
 
     @property
     def can_download(self) -> bool:
@@ -255,7 +256,7 @@ class PurchaseView:
 def purchase_view(session: Session, purchase: Purchase) -> PurchaseView:
     detail = purchase_detail(session, purchase, link_limit=10, machines=True)
     licenses = [LicenseView(lic, detail.machines[lic.id]) for lic in detail.licenses]
-    return PurchaseView(purchase, detail.links, licenses)
+    return PurchaseView(purchase, detail.links, licenses, detail)
 
 
 def new_download_link(
@@ -311,9 +312,10 @@ def machine_license_file(
     return activation, renewed.license_file
 
 
-def access_links(session: Session, settings: Settings, purchase: Purchase) -> list[IssuedAccess]:
-    """The purchase's access links that still open (courses, memberships, subscriptions)."""
-    return purchase_detail(session, purchase).open_access(settings.secret, settings.base_url)
+def access_links(settings: Settings, view: PurchaseView) -> list[IssuedAccess]:
+    """The purchase's access links that still open (courses, memberships, subscriptions), from
+    the grants its view read."""
+    return view.detail.open_access(settings.secret, settings.base_url)
 
 
 def license_offers(

@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipkey.catalog.models import Product
 from shipkey.db.paging import Page, page
 from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
@@ -21,6 +20,7 @@ from shipkey.fulfilment.access import IssuedAccess
 from shipkey.fulfilment.models import AccessGrant
 from shipkey.licensing import lookups as license_lookups
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
+from shipkey.orders import search
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 
 
@@ -53,12 +53,7 @@ def purchase_detail(
     session: Session, purchase: Purchase, *, link_limit: int = 100, machines: bool = False
 ) -> PurchaseDetail:
     licenses = license_lookups.list_for_purchase(session, purchase.id)
-    active = {}
-    if machines:
-        active = {
-            lic.id: [a for a in license_lookups.list_activations(session, lic.id) if a.active]
-            for lic in licenses
-        }
+    active = license_lookups.active_machines(session, licenses) if machines else {}
     return PurchaseDetail(
         purchase=purchase,
         links=downloads.list_links(session, purchase.id, limit=link_limit),
@@ -117,22 +112,19 @@ class PurchaseFilter:
     """Exclusive."""
 
 
-def product_ids(ref: str) -> Select[str]:
-    """The id of the product with this id or slug (none for an unknown one), as a subquery."""
-    return select(Product.id).where((Product.slug == ref) | (Product.id == ref))
-
-
 def list_purchases(
     session: Session, filters: PurchaseFilter, *, limit: int, cursor: str | None
 ) -> Page[PurchaseDetail]:
     """A page of purchases, newest first, each with what it delivered."""
     statement = select(Purchase)
     if filters.email:
-        statement = statement.where(Purchase.email == filters.email.strip().lower())
+        statement = statement.where(
+            search.address_matches(Purchase.email, filters.email, anywhere=False)
+        )
     if filters.status is not None:
         statement = statement.where(Purchase.status == filters.status)
     if filters.product:
-        statement = statement.where(Purchase.product_id.in_(product_ids(filters.product)))
+        statement = statement.where(Purchase.product_id.in_(search.product_ids(filters.product)))
     if filters.created_after is not None:
         statement = statement.where(Purchase.created_at >= filters.created_after)
     if filters.created_before is not None:
@@ -173,7 +165,7 @@ def list_customers(
     """A page of buyers, newest first, each with their purchases (newest first)."""
     statement = select(Customer)
     if email:
-        statement = statement.where(Customer.email == email.strip().lower())
+        statement = statement.where(search.address_matches(Customer.email, email, anywhere=False))
     found = page(
         session,
         statement,
