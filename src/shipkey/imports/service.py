@@ -45,6 +45,7 @@ from shipkey.imports.formats import (
     RowError,
     SaleRow,
     columns_for,
+    is_summary,
     read_row,
 )
 from shipkey.licensing import keys
@@ -179,8 +180,10 @@ class _Importer:
         sales: list[tuple[SaleRow, Product]] = []
         for line, values in batch:
             result.rows += 1
-            if not any(value.strip() for value in values):
-                result.rows -= 1  # a blank line is no row
+            if not any(value.strip() for value in values) or is_summary(
+                self.fmt, self.columns, values
+            ):
+                result.rows -= 1  # a blank line, or a file's totals, is no sale
                 continue
             try:
                 row = read_row(self.fmt, self.columns, values, line)
