@@ -147,6 +147,52 @@ class RssSampler:
         self._thread.join()
 
 
+class DatabaseCpuSampler:
+    """Samples the CPU time of the PostgreSQL server processes serving one database (found by
+    their process title, ``postgres: USER DATABASE …``) in a thread; ``seconds`` is their sum.
+
+    A process's last sample is what it counts, so up to ``interval`` of a backend's work just
+    before it exits is missed."""
+
+    def __init__(self, database: str, interval: float = 0.1) -> None:
+        self.marker = f" {database} ".encode()
+        self.interval = interval
+        self._cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._cpu.values())
+
+    def _sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes()
+                if not title.startswith(b"postgres: ") or self.marker not in title:
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            self._cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / self._tick
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> DatabaseCpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 @contextlib.contextmanager
 def running(
     args: Sequence[str],

@@ -19,6 +19,13 @@ grant. No e-mail and no download link, unless ``notify``: then each new purchase
 delivery e-mail with a download link (for a product with a file), its key and access link. A
 link can also be made later, on request (``POST /api/admin/purchases/{id}/download-links``
 or the resend).
+
+A batch's order ids are looked up one index probe each on PostgreSQL (the ids unnested, each
+looked up in the unique index on ``(source, external_id)``), not as ``external_id IN (…)``: the
+planner, whose statistics do not know the rows the import has just written, reads that as
+matching most of the table and scans every purchase of the source instead. A dry run, one
+transaction nothing analyses, read 2.45 million index entries for 100,000 rows that way, every
+batch more than the one before (bench/README.md, Imports).
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import String, Table, bindparam, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
@@ -212,13 +220,7 @@ class _Importer:
     def _write(self, session: Session, sales: list[tuple[SaleRow, Product]]) -> None:
         result = self.result
         orders = {row.order_id for row, _ in sales if row.order_id is not None}
-        known_orders = set(
-            session.scalars(
-                select(Purchase.external_id).where(
-                    Purchase.source == self.source, Purchase.external_id.in_(orders)
-                )
-            )
-        )
+        known_orders = self._known_orders(session, orders)
         keys_in = {_stored_key(row.license_key, self.settings) for row, _ in sales}
         keys_in.discard(None)
         known_keys: dict[str, str | None] = {}
@@ -297,6 +299,33 @@ class _Importer:
             connection.execute(_table(License).insert(), licenses)
         result.created += len(purchases)
         self._after(session, [row["id"] for row in purchases], {p.id: p for _, p, _ in fresh})
+
+    def _known_orders(self, session: Session, orders: set[str]) -> set[str]:
+        """Which of these order ids were imported from this source before."""
+        if not orders:
+            return set()
+        if session.get_bind().dialect.name != "postgresql":
+            return set(
+                session.scalars(
+                    select(Purchase.external_id).where(
+                        Purchase.source == self.source, Purchase.external_id.in_(orders)
+                    )
+                )
+            )
+        wanted = (
+            func.unnest(bindparam("orders", sorted(orders), type_=ARRAY(String)))
+            .table_valued("id")
+            .render_derived(name="wanted")
+        )
+        # LATERAL … LIMIT 1: a probe per id, whatever the planner thinks the table holds.
+        hit = (
+            select(literal(1))
+            .where(Purchase.source == self.source, Purchase.external_id == wanted.c.id)
+            .limit(1)
+            .lateral("hit")
+        )
+        found = select(wanted.c.id).select_from(wanted).join(hit, true())
+        return set(session.scalars(found))
 
     def _customers(self, session: Session, rows: list[SaleRow]) -> dict[str, str]:
         """The buyers' ids by e-mail address, new buyers made (one multi-row INSERT)."""
