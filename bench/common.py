@@ -5,6 +5,7 @@ Nothing here imports shipkey, so the parsers can be tested cheaply.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -16,9 +17,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -339,6 +341,80 @@ def machine() -> dict[str, Any]:
         "system": f"{platform.system()} {platform.release()}",
         "referenceMs": reference_ms(),
     }
+
+
+def measure(
+    url: str,
+    pid: int,
+    seconds: float,
+    *,
+    connections: int = 64,
+    script: Path | None = None,
+    script_args: Sequence[str] = (),
+) -> dict[str, Any]:
+    """wrk for ``seconds`` after a warm-up of up to two seconds, with the CPU time the server's
+    process tree (``pid``) spent per request meanwhile (``cpu_us_per_request``)."""
+    options: dict[str, Any] = {
+        "connections": connections,
+        "script": script,
+        "script_args": script_args,
+    }
+    wrk(url, seconds=min(2, seconds), **options)
+    before = tree_cpu(pid)
+    result = wrk(url, seconds=seconds, **options)
+    cpu = tree_cpu(pid) - before
+    return {**asdict(result), "cpu_us_per_request": cpu / max(result.requests, 1) * 1e6}
+
+
+def raise_on_errors(runs: Mapping[str, Mapping[str, Any]], name: str, log: Path) -> None:
+    """Stop when any wrk run had failed requests (the server's log says why)."""
+    errors = sum(run["errors"] for run in runs.values())
+    if errors:
+        raise RuntimeError(f"{errors} failed requests on {name}; see {log}")
+
+
+def each_database(
+    prefix: str,
+    databases: Sequence[str],
+    postgres_url: str,
+    run_one: Callable[[str, str, Path], dict[str, Any]],
+) -> dict[str, Any]:
+    """``run_one(name, url, work)`` for each database named (``sqlite``: a file in a
+    temporary folder ``work``, removed afterwards; ``postgresql``: ``postgres_url``)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    urls = {"sqlite": f"sqlite:///{work / 'bench.db'}", "postgresql": postgres_url}
+    try:
+        return {name: run_one(name, urls[name], work) for name in databases}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def runs_table(title: str, labels: Mapping[str, str], runs: Mapping[str, Any]) -> Table:
+    """A row per wrk run (those of ``labels`` that ran, in its order): req/s, latency, CPU."""
+    rows = [
+        [
+            label,
+            runs[key]["requests_per_s"],
+            runs[key]["p50_ms"],
+            runs[key]["p99_ms"],
+            runs[key]["cpu_us_per_request"],
+        ]
+        for key, label in labels.items()
+        if key in runs
+    ]
+    return table(title, ["request", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"], rows)
+
+
+def goals_table(name: str, rows: Sequence[Sequence[object]]) -> Table:
+    """The goals of the runs on database ``name``: (goal, measured, target, verdict) rows."""
+    return table(f"Goals on {name}", ["goal", "measured", "target", ""], rows)
+
+
+def server_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seconds`` per run, ``--workers`` of the server, ``--db`` (repeatable)."""
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
 
 
 def write_results(name: str, data: Mapping[str, Any]) -> Path:
