@@ -56,7 +56,7 @@ from shipkey.imports.formats import (
     is_summary,
     read_row,
 )
-from shipkey.licensing import keys
+from shipkey.licensing import foreign, keys
 from shipkey.licensing.models import License
 from shipkey.mail import service as mail
 from shipkey.orders.models import Customer, Purchase, PurchaseStatus
@@ -135,6 +135,8 @@ def run_import(
     for batch in _batches(rows):
         with db.session() as session:
             importer.import_batch(session, batch)
+        if importer.verbatim:
+            foreign.note(db)  # the keys validate in this process at once (others poll)
         if progress:
             progress(result.rows)
     return result
@@ -169,6 +171,8 @@ class _Importer:
         self.notify = notify
         self.result = result
         self.products: dict[str, Product | None] = {}
+        self.verbatim = False
+        """Whether a key in a foreign format was written."""
 
     def _product(self, session: Session, ref: str | None) -> Product:
         ref = self.product_ref or ref
@@ -297,6 +301,7 @@ class _Importer:
         connection.execute(_table(Purchase).insert(), purchases)
         if licenses:
             connection.execute(_table(License).insert(), licenses)
+            self.verbatim = self.verbatim or any(row["verbatim"] for row in licenses)
         result.created += len(purchases)
         self._after(session, [row["id"] for row in purchases], {p.id: p for _, p, _ in fresh})
 
