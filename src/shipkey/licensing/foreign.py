@@ -82,14 +82,24 @@ _BY_POOL: weakref.WeakKeyDictionary[Pool, ForeignKeys] = weakref.WeakKeyDictiona
 _REGISTRY_LOCK = threading.Lock()
 
 
+_ON_DATABASE = "_shipkey_foreign_keys"
+"""Where a :class:`Database` keeps its flag once asked (one dictionary read on the hot path)."""
+
+
 def foreign_keys(bind: Database | Engine | Any) -> ForeignKeys:
     """The flag of the database ``bind`` (a :class:`Database`, an engine or a connection)
     belongs to; one per connection pool, which a database's engines share."""
+    if isinstance(bind, Database):
+        kept: ForeignKeys | None = bind.__dict__.get(_ON_DATABASE)
+        if kept is not None:
+            return kept
     pool: Pool = bind.engine.pool
     found = _BY_POOL.get(pool)
     if found is None:
         with _REGISTRY_LOCK:
             found = _BY_POOL.setdefault(pool, ForeignKeys())
+    if isinstance(bind, Database):
+        bind.__dict__[_ON_DATABASE] = found
     return found
 
 
