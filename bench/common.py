@@ -5,6 +5,7 @@ Nothing here imports shipkey, so the parsers can be tested cheaply.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -16,9 +17,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +141,52 @@ class RssSampler:
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class DatabaseCpuSampler:
+    """Samples the CPU time of the PostgreSQL server processes serving one database (found by
+    their process title, ``postgres: USER DATABASE …``) in a thread; ``seconds`` is their sum.
+
+    A process's last sample is what it counts, so up to ``interval`` of a backend's work just
+    before it exits is missed."""
+
+    def __init__(self, database: str, interval: float = 0.1) -> None:
+        self.marker = f" {database} ".encode()
+        self.interval = interval
+        self._cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._cpu.values())
+
+    def _sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes()
+                if not title.startswith(b"postgres: ") or self.marker not in title:
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            self._cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / self._tick
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> DatabaseCpuSampler:
         self._thread.start()
         return self
 
@@ -293,6 +341,80 @@ def machine() -> dict[str, Any]:
         "system": f"{platform.system()} {platform.release()}",
         "referenceMs": reference_ms(),
     }
+
+
+def measure(
+    url: str,
+    pid: int,
+    seconds: float,
+    *,
+    connections: int = 64,
+    script: Path | None = None,
+    script_args: Sequence[str] = (),
+) -> dict[str, Any]:
+    """wrk for ``seconds`` after a warm-up of up to two seconds, with the CPU time the server's
+    process tree (``pid``) spent per request meanwhile (``cpu_us_per_request``)."""
+    options: dict[str, Any] = {
+        "connections": connections,
+        "script": script,
+        "script_args": script_args,
+    }
+    wrk(url, seconds=min(2, seconds), **options)
+    before = tree_cpu(pid)
+    result = wrk(url, seconds=seconds, **options)
+    cpu = tree_cpu(pid) - before
+    return {**asdict(result), "cpu_us_per_request": cpu / max(result.requests, 1) * 1e6}
+
+
+def raise_on_errors(runs: Mapping[str, Mapping[str, Any]], name: str, log: Path) -> None:
+    """Stop when any wrk run had failed requests (the server's log says why)."""
+    errors = sum(run["errors"] for run in runs.values())
+    if errors:
+        raise RuntimeError(f"{errors} failed requests on {name}; see {log}")
+
+
+def each_database(
+    prefix: str,
+    databases: Sequence[str],
+    postgres_url: str,
+    run_one: Callable[[str, str, Path], dict[str, Any]],
+) -> dict[str, Any]:
+    """``run_one(name, url, work)`` for each database named (``sqlite``: a file in a
+    temporary folder ``work``, removed afterwards; ``postgresql``: ``postgres_url``)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    urls = {"sqlite": f"sqlite:///{work / 'bench.db'}", "postgresql": postgres_url}
+    try:
+        return {name: run_one(name, urls[name], work) for name in databases}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def runs_table(title: str, labels: Mapping[str, str], runs: Mapping[str, Any]) -> Table:
+    """A row per wrk run (those of ``labels`` that ran, in its order): req/s, latency, CPU."""
+    rows = [
+        [
+            label,
+            runs[key]["requests_per_s"],
+            runs[key]["p50_ms"],
+            runs[key]["p99_ms"],
+            runs[key]["cpu_us_per_request"],
+        ]
+        for key, label in labels.items()
+        if key in runs
+    ]
+    return table(title, ["request", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"], rows)
+
+
+def goals_table(name: str, rows: Sequence[Sequence[object]]) -> Table:
+    """The goals of the runs on database ``name``: (goal, measured, target, verdict) rows."""
+    return table(f"Goals on {name}", ["goal", "measured", "target", ""], rows)
+
+
+def server_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seconds`` per run, ``--workers`` of the server, ``--db`` (repeatable)."""
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
 
 
 def write_results(name: str, data: Mapping[str, Any]) -> Path:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import shutil
 import statistics
 import sys
@@ -25,47 +23,25 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.common import (
-    PYTHON,
-    ROOT,
-    VENV_BIN,
     console,
-    free_port,
-    running,
     table,
     tree_cpu,
     verdict,
     write_results,
 )
 from bench.webhooks import (
-    ADMIN_TOKEN,
-    POSTGRES_URL,
-    PRODUCT,
     WEBHOOK_SECRET,
-    _migrate,
-    _session_template,
     buyer,
-    make_event,
     read_response,
     request_bytes,
+    running_shop,
     sign,
+    signed_bodies,
+    wait_for_inbox,
 )
 
 GOAL_P99_SECONDS = 2.0
-
-
-def arrivals(path: Path) -> tuple[dict[str, float], Counter[str]]:
-    """When each recipient's first message arrived (unix time), and how many each got."""
-    first: dict[str, float] = {}
-    counts: Counter[str] = Counter()
-    if path.exists():
-        for line in path.read_text().splitlines():
-            stamp, _, rcpt = line.partition(" ")
-            counts[rcpt] += 1
-            first.setdefault(rcpt, float(stamp))
-    return first, counts
 
 
 async def send_steadily(
@@ -126,60 +102,16 @@ def run(rate: float, seconds: float, db: str, connections: int, timeout: float) 
 def _run(
     work: Path, rate: float, seconds: float, db: str, connections: int, timeout: float
 ) -> dict[str, Any]:
-    smtp_port, port = free_port(), free_port()
-    inbox = work / "received.txt"
-    log = work / "servers.log"
-    env = {
-        "SHIPKEY_DATA_DIR": str(work / "var"),
-        "SHIPKEY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "SHIPKEY_RATE_LIMITS": "off",
-        "SHIPKEY_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SHIPKEY_STRIPE_SECRET_KEY": "sk_test_bench_unused",
-        "SHIPKEY_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "SHIPKEY_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    if db == "postgresql":
-        from bench.licenses import reset_database
-
-        reset_database(POSTGRES_URL)
-        env["SHIPKEY_DATABASE_URL"] = POSTGRES_URL
-    else:
-        env["SHIPKEY_DATABASE_URL"] = f"sqlite:///{work / 'shipkey.db'}"
-        _migrate({**os.environ, **env})
-    base = f"http://127.0.0.1:{port}"
     events = int(rate * seconds)
-    run_id = f"inbox{int(time.time())}"
-    template = _session_template()
-    bodies = [
-        json.dumps(make_event(i, run_id, template), separators=(",", ":")).encode()
-        for i in range(events)
-    ]
-    sink = [PYTHON, "-m", "bench.smtp_sink", "--port", str(smtp_port), "--out", str(inbox)]
-    serve = [str(VENV_BIN / "shipkey"), "serve", "--port", str(port), "--workers", "1"]
-    with (
-        running(sink, log=log, cwd=ROOT),
-        running(serve, env=env, ready_url=f"{base}/healthz", log=log) as server,
-    ):
-        httpx.post(
-            f"{base}/api/admin/products",
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            json={"name": "Bench App", "slug": PRODUCT, "type": "LICENSE", "price": 1900},
-            timeout=30,
-        ).raise_for_status()
+    bodies = signed_bodies(events, f"inbox{int(time.time())}")
+    with running_shop(work, db) as shop:
         console.print(f"Sending {events:,} events, {rate:g} a second …")
-        cpu_before = tree_cpu(server.pid)
+        cpu_before = tree_cpu(shop.server.pid)
         answered, statuses, lag = asyncio.run(
-            send_steadily("127.0.0.1", port, bodies, rate, connections)
+            send_steadily("127.0.0.1", shop.port, bodies, rate, connections)
         )
-        console.print("Waiting for every e-mail …")
-        deadline = time.monotonic() + timeout
-        first, counts = arrivals(inbox)
-        while len(first) < events and time.monotonic() < deadline:
-            time.sleep(0.2)
-            first, counts = arrivals(inbox)
-        time.sleep(2)  # any duplicate still on its way
-        first, counts = arrivals(inbox)
-        server_cpu = tree_cpu(server.pid) - cpu_before
+        first, counts, _ = wait_for_inbox(shop.inbox, events, timeout)
+        server_cpu = tree_cpu(shop.server.pid) - cpu_before
     latencies = [
         first[buyer(i)] - answered[i] for i in range(events) if buyer(i) in first and answered[i]
     ]

@@ -21,12 +21,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,13 +37,16 @@ from bench.common import (
     PYTHON,
     ROOT,
     console,
+    each_database,
     free_port,
+    goals_table,
+    measure,
+    raise_on_errors,
     running,
-    table,
-    tree_cpu,
+    runs_table,
+    server_arguments,
     verdict,
     write_results,
-    wrk,
 )
 
 POSTGRES_URL = os.environ.get(
@@ -239,20 +239,16 @@ def load(
     to ``path`` (validation unless told otherwise), the keys drawn at random from the file.
     """
     if keys_file is None:
-        url, script, script_args = base + EMPTY_PATH, None, []
-    else:
-        target = path or "/api/licenses/validate"
-        url, script, script_args = base + target, SCRIPT, [str(keys_file)]
-    options: dict[str, Any] = {
-        "connections": CONNECTIONS,
-        "script": script,
-        "script_args": script_args,
-    }
-    wrk(url, seconds=min(2, seconds), **options)
-    before = tree_cpu(pid)
-    result = wrk(url, seconds=seconds, **options)
-    cpu = tree_cpu(pid) - before
-    return {**asdict(result), "cpu_us_per_request": cpu / max(result.requests, 1) * 1e6}
+        return measure(base + EMPTY_PATH, pid, seconds, connections=CONNECTIONS)
+    target = path or "/api/licenses/validate"
+    return measure(
+        base + target,
+        pid,
+        seconds,
+        connections=CONNECTIONS,
+        script=SCRIPT,
+        script_args=[str(keys_file)],
+    )
 
 
 def run_database(
@@ -290,9 +286,7 @@ def run_database(
             runs["spread1m"] = load(base, pid, spread_large, seconds)
     finally:
         seeder.close()
-    errors = sum(run["errors"] for run in runs.values())
-    if errors:
-        raise RuntimeError(f"{errors} failed requests on {name}; see {log}")
+    raise_on_errors(runs, name, log)
     empty, spread, hot, large = (runs[k] for k in ("empty", "spread1k", "hot", "spread1m"))
     ratio = spread["requests_per_s"] / empty["requests_per_s"]
     ratio_post = spread["requests_per_s"] / runs["emptyPost"]["requests_per_s"]
@@ -320,21 +314,16 @@ def run_database(
 def run(
     databases: list[str], seconds: float, workers: int, kind: str = "granian"
 ) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="shipkey-bench-licenses-"))
-    urls = {"sqlite": f"sqlite:///{work / 'bench.db'}", "postgresql": POSTGRES_URL}
-    try:
-        return {
-            "connections": CONNECTIONS,
-            "workers": workers,
-            "server": kind,
-            "seconds": seconds,
-            "databases": {
-                name: run_database(name, urls[name], work, seconds, workers, kind)
-                for name in databases
-            },
-        }
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    def one(name: str, url: str, work: Path) -> dict[str, Any]:
+        return run_database(name, url, work, seconds, workers, kind)
+
+    return {
+        "connections": CONNECTIONS,
+        "workers": workers,
+        "server": kind,
+        "seconds": seconds,
+        "databases": each_database("shipkey-bench-licenses-", databases, POSTGRES_URL, one),
+    }
 
 
 def show(results: dict[str, Any]) -> None:
@@ -349,32 +338,20 @@ def show(results: dict[str, Any]) -> None:
     }
     for name, data in results["databases"].items():
         runs = data["runs"]
-        rows = [
-            [
-                label,
-                runs[key]["requests_per_s"],
-                runs[key]["p50_ms"],
-                runs[key]["p99_ms"],
-                runs[key]["cpu_us_per_request"],
-            ]
-            for key, label in labels.items()
-            if key in runs
-        ]
         console.print(
-            table(
+            runs_table(
                 f"License validation on {name}: {results['connections']} connections, "
                 f"{results['workers']} worker(s), {results.get('server', 'granian')}, "
                 f"{results['seconds']:g} s per row",
-                ["request", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"],
-                rows,
+                labels,
+                runs,
             )
         )
         goals = data["goals"]
         spread = runs["spread1k"]
         console.print(
-            table(
-                f"Goals on {name}",
-                ["goal", "measured", "target", ""],
+            goals_table(
+                name,
                 [
                     [
                         "validate req/s vs empty endpoint",
@@ -419,9 +396,7 @@ def show(results: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
+    server_arguments(parser)
     parser.add_argument(
         "--server",
         choices=["granian", "uvicorn"],

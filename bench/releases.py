@@ -17,8 +17,6 @@ Goal: update checks at ≥ 0.8× validation's requests per second.
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,18 @@ from typing import Any
 import httpx
 from sqlalchemy import insert
 
-from bench.common import BENCH_DIR, console, table, tree_cpu, verdict, write_results, wrk
+from bench.common import (
+    BENCH_DIR,
+    console,
+    each_database,
+    goals_table,
+    measure,
+    raise_on_errors,
+    runs_table,
+    server_arguments,
+    verdict,
+    write_results,
+)
 from bench.licenses import (
     CONNECTIONS,
     POSTGRES_URL,
@@ -95,19 +104,14 @@ def seed_releases(seeder: Seeder) -> None:
 
 
 def latest(base: str, pid: int, keys_file: Path, seconds: float, query: str) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    url = f"{base}/api/releases/bench-app/latest?{query}"
-    options: dict[str, Any] = {
-        "connections": CONNECTIONS,
-        "script": SCRIPT,
-        "script_args": [str(keys_file)],
-    }
-    wrk(url, seconds=min(2, seconds), **options)
-    before = tree_cpu(pid)
-    result = wrk(url, seconds=seconds, **options)
-    cpu = tree_cpu(pid) - before
-    return {**asdict(result), "cpu_us_per_request": cpu / max(result.requests, 1) * 1e6}
+    return measure(
+        f"{base}/api/releases/bench-app/latest?{query}",
+        pid,
+        seconds,
+        connections=CONNECTIONS,
+        script=SCRIPT,
+        script_args=[str(keys_file)],
+    )
 
 
 def check(base: str, key: str) -> None:
@@ -145,9 +149,7 @@ def run_database(name: str, url: str, work: Path, seconds: float, workers: int) 
             )
     finally:
         seeder.close()
-    errors = sum(run["errors"] for run in runs.values())
-    if errors:
-        raise RuntimeError(f"{errors} failed requests on {name}; see {log}")
+    raise_on_errors(runs, name, log)
     bound = runs["validate"]["requests_per_s"]
     ratio = runs["latest"]["requests_per_s"] / bound
     ratio204 = runs["latest204"]["requests_per_s"] / bound
@@ -163,19 +165,15 @@ def run_database(name: str, url: str, work: Path, seconds: float, workers: int) 
 
 
 def run(databases: list[str], seconds: float, workers: int) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="shipkey-bench-releases-"))
-    urls = {"sqlite": f"sqlite:///{work / 'bench.db'}", "postgresql": POSTGRES_URL}
-    try:
-        return {
-            "connections": CONNECTIONS,
-            "workers": workers,
-            "seconds": seconds,
-            "databases": {
-                name: run_database(name, urls[name], work, seconds, workers) for name in databases
-            },
-        }
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    def one(name: str, url: str, work: Path) -> dict[str, Any]:
+        return run_database(name, url, work, seconds, workers)
+
+    return {
+        "connections": CONNECTIONS,
+        "workers": workers,
+        "seconds": seconds,
+        "databases": each_database("shipkey-bench-releases-", databases, POSTGRES_URL, one),
+    }
 
 
 def show(results: dict[str, Any]) -> None:
@@ -185,30 +183,18 @@ def show(results: dict[str, Any]) -> None:
         "latest204": "latest: already the newest (204)",
     }
     for name, data in results["databases"].items():
-        runs = data["runs"]
-        rows = [
-            [
-                label,
-                runs[key]["requests_per_s"],
-                runs[key]["p50_ms"],
-                runs[key]["p99_ms"],
-                runs[key]["cpu_us_per_request"],
-            ]
-            for key, label in labels.items()
-        ]
         console.print(
-            table(
+            runs_table(
                 f"Update checks on {name}: {results['connections']} connections, "
                 f"{results['workers']} worker(s), {results['seconds']:g} s per row",
-                ["request", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"],
-                rows,
+                labels,
+                data["runs"],
             )
         )
         goals = data["goals"]
         console.print(
-            table(
-                f"Goals on {name}",
-                ["goal", "measured", "target", ""],
+            goals_table(
+                name,
                 [
                     [
                         "latest req/s vs validate",
@@ -229,9 +215,7 @@ def show(results: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
+    server_arguments(parser)
     args = parser.parse_args(argv)
     results = run(args.db or ["sqlite", "postgresql"], args.seconds, args.workers)
     show(results)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -29,6 +30,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +116,10 @@ def buyer(index: int) -> str:
     return f"buyer{index}@bench.example"
 
 
-def count_received(path: Path) -> tuple[Counter[str], float | None]:
-    """Recipients counted in the sink's file, and when the last one arrived."""
+def arrivals(path: Path) -> tuple[dict[str, float], Counter[str], float | None]:
+    """From the sink's file: when each recipient's first message arrived (unix time), how many
+    each got, and when the last message arrived."""
+    first: dict[str, float] = {}
     counts: Counter[str] = Counter()
     last = None
     if path.exists():
@@ -122,7 +127,84 @@ def count_received(path: Path) -> tuple[Counter[str], float | None]:
             stamp, _, rcpt = line.partition(" ")
             counts[rcpt] += 1
             last = float(stamp)
-    return counts, last
+            first.setdefault(rcpt, last)
+    return first, counts, last
+
+
+def wait_for_inbox(
+    path: Path, recipients: int, timeout: float
+) -> tuple[dict[str, float], Counter[str], float | None]:
+    """:func:`arrivals` once ``recipients`` have had a message (or ``timeout`` seconds have
+    passed), and two seconds more for any duplicate still on its way."""
+    console.print("Waiting for every e-mail …")
+    deadline = time.monotonic() + timeout
+    first, _, _ = arrivals(path)
+    while len(first) < recipients and time.monotonic() < deadline:
+        time.sleep(0.2)
+        first, _, _ = arrivals(path)
+    time.sleep(2)  # any duplicate still on its way
+    return arrivals(path)
+
+
+def signed_bodies(events: int, run_id: str) -> list[bytes]:
+    """The bodies of ``events`` checkout events, each from another buyer (signed when sent)."""
+    template = _session_template()
+    return [
+        json.dumps(make_event(i, run_id, template), separators=(",", ":")).encode()
+        for i in range(events)
+    ]
+
+
+@dataclass(frozen=True)
+class Shop:
+    """A running ``shipkey serve`` with the bench's product, its e-mail going to a sink."""
+
+    port: int
+    base: str
+    inbox: Path
+    """The sink's file: a line ``<unix time> <recipient>`` per message."""
+    server: subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def running_shop(work: Path, db: str, workers: int = 1) -> Iterator[Shop]:
+    """``shipkey serve`` (``workers`` Granian workers, the embedded job worker) on a fresh
+    database (``postgresql`` or SQLite in ``work``) and the SMTP sink, the product made, until
+    the block ends."""
+    smtp_port, port = free_port(), free_port()
+    inbox = work / "received.txt"
+    log = work / "servers.log"
+    env = {
+        "SHIPKEY_DATA_DIR": str(work / "var"),
+        "SHIPKEY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SHIPKEY_RATE_LIMITS": "off",
+        "SHIPKEY_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SHIPKEY_STRIPE_SECRET_KEY": "sk_test_bench_unused",
+        "SHIPKEY_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "SHIPKEY_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    if db == "postgresql":
+        from bench.licenses import reset_database
+
+        reset_database(POSTGRES_URL)
+        env["SHIPKEY_DATABASE_URL"] = POSTGRES_URL
+    else:
+        env["SHIPKEY_DATABASE_URL"] = f"sqlite:///{work / 'shipkey.db'}"
+        _migrate({**os.environ, **env})
+    base = f"http://127.0.0.1:{port}"
+    sink = [PYTHON, "-m", "bench.smtp_sink", "--port", str(smtp_port), "--out", str(inbox)]
+    serve = [str(VENV_BIN / "shipkey"), "serve", "--port", str(port), "--workers", str(workers)]
+    with (
+        running(sink, log=log, cwd=ROOT),
+        running(serve, env=env, ready_url=f"{base}/healthz", log=log) as server,
+    ):
+        httpx.post(
+            f"{base}/api/admin/products",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            json={"name": "Bench App", "slug": PRODUCT, "type": "LICENSE", "price": 1900},
+            timeout=30,
+        ).raise_for_status()
+        yield Shop(port, base, inbox, server)
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -213,49 +295,11 @@ def _run(
     timeout: float,
     workers: int,
 ) -> dict[str, Any]:
-    smtp_port, port = free_port(), free_port()
-    inbox = work / "received.txt"
-    log = work / "servers.log"
-    env = {
-        "SHIPKEY_DATA_DIR": str(work / "var"),
-        "SHIPKEY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "SHIPKEY_RATE_LIMITS": "off",
-        "SHIPKEY_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SHIPKEY_STRIPE_SECRET_KEY": "sk_test_bench_unused",
-        "SHIPKEY_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "SHIPKEY_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    if db == "postgresql":
-        from bench.licenses import reset_database
-
-        reset_database(POSTGRES_URL)
-        env["SHIPKEY_DATABASE_URL"] = POSTGRES_URL
-    else:
-        env["SHIPKEY_DATABASE_URL"] = f"sqlite:///{work / 'shipkey.db'}"
-        _migrate({**os.environ, **env})
-    base = f"http://127.0.0.1:{port}"
-    run_id = f"{int(time.time())}"
-    template = _session_template()
-    bodies = [
-        json.dumps(make_event(i, run_id, template), separators=(",", ":")).encode()
-        for i in range(events)
-    ]
+    bodies = signed_bodies(events, f"{int(time.time())}")
     sends = bodies + bodies[:duplicates]
-    sink = [PYTHON, "-m", "bench.smtp_sink", "--port", str(smtp_port), "--out", str(inbox)]
-    serve = [str(VENV_BIN / "shipkey"), "serve", "--port", str(port), "--workers", str(workers)]
-    with (
-        running(sink, log=log, cwd=ROOT),
-        running(serve, env=env, ready_url=f"{base}/healthz", log=log) as server,
-    ):
-        admin = httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
-        )
-        admin.post(
-            "/api/admin/products",
-            json={"name": "Bench App", "slug": PRODUCT, "type": "LICENSE", "price": 1900},
-        ).raise_for_status()
+    with running_shop(work, db, workers) as shop:
         probe = httpx.post(
-            base + WEBHOOK_PATH,
+            shop.base + WEBHOOK_PATH,
             content=b"{}",
             headers={"stripe-signature": "t=1,v1=00", "content-type": "application/json"},
         )
@@ -265,18 +309,13 @@ def _run(
             )
         console.print(f"Sending {len(sends):,} events with {concurrency} clients …")
         started = time.time()
-        cpu_before = tree_cpu(server.pid)
-        wall, statuses, client_cpu = asyncio.run(send_all("127.0.0.1", port, sends, concurrency))
-        accept_cpu = tree_cpu(server.pid) - cpu_before
+        cpu_before = tree_cpu(shop.server.pid)
+        wall, statuses, client_cpu = asyncio.run(
+            send_all("127.0.0.1", shop.port, sends, concurrency)
+        )
+        accept_cpu = tree_cpu(shop.server.pid) - cpu_before
         bad = Counter(status for status in statuses if not 200 <= status < 300)
-        console.print("Waiting for every e-mail …")
-        deadline = time.monotonic() + timeout
-        counts, last = count_received(inbox)
-        while len(counts) < events and time.monotonic() < deadline:
-            time.sleep(0.2)
-            counts, last = count_received(inbox)
-        time.sleep(2)  # any duplicate still on its way
-        counts, last = count_received(inbox)
+        _, counts, last = wait_for_inbox(shop.inbox, events, timeout)
     expected = {buyer(i) for i in range(events)}
     delivered = expected & set(counts)
     twice = sorted(rcpt for rcpt, n in counts.items() if n > 1)

@@ -36,6 +36,7 @@ from shipkey.http.middleware import BodyLimitMiddleware, Foreground, ForegroundM
 from shipkey.http.net import within
 from shipkey.imports import routes as import_routes
 from shipkey.jobs.worker import background_worker
+from shipkey.licensing import foreign as foreign_keys
 from shipkey.licensing import routes as license_routes
 from shipkey.licensing import sightings as license_sightings
 from shipkey.licensing.rate_limits import LicenseRateLimits
@@ -106,8 +107,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        with background_worker(
-            settings, database, files, enabled=run_worker, foreground=foreground
+        with (
+            foreign_keys.watching(database),
+            background_worker(settings, database, files, enabled=run_worker, foreground=foreground),
         ):
             yield
             license_sightings.flush(database)  # what validations noted in the last seconds

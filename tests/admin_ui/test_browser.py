@@ -95,6 +95,31 @@ def test_seller_uploads_a_file_with_a_progress_bar(page: Page, site: Site) -> No
     assert product["fileMimeType"] == "application/zip"
 
 
+def test_seller_adds_a_file_to_a_release_with_its_platform(page: Page, site: Site) -> None:
+    """The release's upload form (the same script as the product's file, with the platform
+    and architecture added to the query) stores the file, then shows the page again."""
+    _sell(site)
+    release = site.api.post("/api/admin/products/pixel-forge/releases", json={"version": "2.0.0"})
+    assert release.status_code == 201, release.text
+    content = os.urandom(512 * 1024 + 3)
+    sign_in_as_seller(page, site)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Products").click()
+    page.get_by_role("link", name="Pixel Forge").click()
+    form = page.get_by_role("form", name="Add a file to 2.0.0")
+    form.get_by_label("File").set_input_files(
+        {"name": "forge-2.0.0-linux.tar.gz", "mimeType": "application/gzip", "buffer": content}
+    )
+    form.get_by_label("Platform").fill("linux")
+    form.get_by_label("Architecture").fill("x86_64")
+    form.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_role("cell", name="linux / x86_64")).to_be_visible()
+    listed = site.api.get("/api/admin/products/pixel-forge/releases").json()
+    files = [a for r in listed for a in r["artifacts"]]
+    assert [(a["fileName"], a["size"], a["platform"], a["arch"]) for a in files] == [
+        ("forge-2.0.0-linux.tar.gz", len(content), "linux", "x86_64")
+    ]
+
+
 def _style(element: Locator, prop: str) -> str:
     return str(element.evaluate(f"e => getComputedStyle(e).{prop}"))
 

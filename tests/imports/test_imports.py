@@ -113,19 +113,30 @@ def test_an_imported_key_activates_and_validates_by_exact_match(
 
 def test_gumroad_lemon_squeezy_and_keygen_exports(admin: TestClient, client: TestClient) -> None:
     _app(admin)
+    # Gumroad's sales CSV with all its columns, ending with its Totals row (no sale).
     gumroad = _import(admin, "gumroad.csv", "gumroad", product="app")
-    assert gumroad["created"] == 1
-    assert [item["line"] for item in gumroad["refused"]] == [3]  # refunded
+    assert gumroad["created"] == 2
+    assert [item["line"] for item in gumroad["refused"]] == [3]  # fully refunded
     sale = admin.get("/api/admin/purchases", params={"email": "ada@example.com"}).json()
     assert sale["items"][0]["amount"] == 2900
     assert sale["items"][0]["currency"] == "USD"
     assert sale["items"][0]["source"] == "import:gumroad"
+    assert sale["items"][0]["createdAt"].startswith("2024-01-15T09:30:00")
     assert _validate(client, "85DB562A-C11D4B06-A2335A6B-8C079166")["code"] == "VALID"
+    # Partly refunded, charged in the buyer's currency, its license key disabled at Gumroad.
+    partly = admin.get("/api/admin/purchases", params={"email": "carol@example.com"}).json()
+    assert (partly["items"][0]["amount"], partly["items"][0]["currency"]) == (2700, "EUR")
+    assert _validate(client, "C0FFEE12-3456789A-BCDEF012-34567890")["code"] == "SUSPENDED"
 
     lemon = _import(admin, "lemonsqueezy.csv", "lemonsqueezy", product="app")
     assert (lemon["created"], lemon["refused"]) == (2, [])
     assert _validate(client, "38b1460a-5104-4067-a91d-77b872934d51")["code"] == "VALID"
     assert _validate(client, "6b5e0f3e-1c7b-4a3a-9d42-1e2f3a4b5c6d")["code"] == "SUSPENDED"
+    orders = _import(admin, "lemonsqueezy-orders.csv", "lemonsqueezy", product="app")
+    assert orders["created"] == 1
+    assert [item["line"] for item in orders["refused"]] == [3, 4]  # refunded, pending
+    paid = admin.get("/api/admin/purchases", params={"email": "dora@example.com"}).json()
+    assert (paid["items"][0]["amount"], paid["items"][0]["currency"]) == (1900, "EUR")
 
     keygen = _import(admin, "keygen.csv", "keygen", product="app")
     assert (keygen["created"], keygen["refused"]) == (2, [])

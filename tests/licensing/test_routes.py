@@ -362,9 +362,16 @@ def test_malformed_keys_are_refused_before_any_query(
 def test_keys_of_another_format_are_looked_up_among_imported_keys_only(
     admin: TestClient, client: TestClient, db: Database, raw: str
 ) -> None:
-    """A key not in shipkey's shape may be an imported or pooled one: one indexed read among
-    those (``verbatim``) keys, and still INVALID_FORMAT when there is none."""
+    """A key not in shipkey's shape may be an imported or pooled one: in a store that holds
+    such keys, one indexed read among those (``verbatim``) keys, and still INVALID_FORMAT when
+    none matches. (Without any, no read at all: tests/licensing/test_foreign.py.)"""
     licensed_key(admin)
+    pooled = admin.post(
+        "/api/admin/products/pixel-app/key-pool",
+        content=b"SERIAL-0001\n",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert pooled.status_code == 200, pooled.text
     with count_queries(db.engine) as statements:
         assert validate(client, raw)["code"] == "INVALID_FORMAT"
         assert activate(client, raw, "m1").json()["code"] == "INVALID_KEY_FORMAT"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import getpass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shipkey.terminal import err
 
 if TYPE_CHECKING:
+    import httpx
+    from rich.progress import Progress
+
     from shipkey.actor import ActorSource
     from shipkey.config import Settings
     from shipkey.db.engine import Database
@@ -90,3 +95,48 @@ def fail(message: str) -> typer.Exit:
     """Print ``message`` in red on standard error; the exit (code 1) to raise after it."""
     err().print(f"[red]{message}[/red]", highlight=False)
     return typer.Exit(1)
+
+
+AdminUrl = Annotated[str | None, typer.Option(help="shipkey's URL (default: SHIPKEY_BASE_URL).")]
+"""The ``--url`` option of the commands that call the admin API."""
+AdminToken = Annotated[
+    str | None,
+    typer.Option(envvar="SHIPKEY_ADMIN_TOKEN", help="Admin API token.", show_default=False),
+]
+"""The ``--token`` option of the commands that call the admin API."""
+
+
+@contextmanager
+def admin_upload(url: str | None, token: str | None) -> Iterator[tuple[httpx.Client, Progress]]:
+    """What a command that sends files over the admin API works with: a client of ``url``
+    (default: SHIPKEY_BASE_URL) with the admin token, whose reads wait long enough for a large
+    body to be stored, and a progress bar of bytes on stderr. Exits (2) without a token."""
+    import httpx
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    if not token:
+        err().print("[red]Give an admin token with --token or SHIPKEY_ADMIN_TOKEN.[/red]")
+        raise typer.Exit(2)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with (
+        httpx.Client(
+            base_url=url or settings().base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(60, read=600),
+        ) as http,
+        Progress(*columns, console=err(), transient=False) as bar,
+    ):
+        yield http, bar

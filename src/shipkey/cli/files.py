@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from shipkey.cli.common import database, settings
+from shipkey.cli.common import AdminToken, AdminUrl, admin_upload, database, settings
 from shipkey.terminal import err, out
 
 if TYPE_CHECKING:
@@ -23,47 +23,16 @@ files_app = typer.Typer(
 def files_upload(
     product: Annotated[str, typer.Argument(help="Product id or slug.")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    url: Annotated[
-        str | None, typer.Option(help="shipkey's URL (default: SHIPKEY_BASE_URL).")
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(envvar="SHIPKEY_ADMIN_TOKEN", help="Admin API token.", show_default=False),
-    ] = None,
+    url: AdminUrl = None,
+    token: AdminToken = None,
     name: Annotated[str | None, typer.Option(help="File name buyers see.")] = None,
 ) -> None:
     """Upload a product file of any size, with a progress bar; run again to resume."""
     import httpx
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
 
     from shipkey.catalog.upload_client import UploadError, upload
 
-    config = settings()
-    if not token:
-        err().print("[red]Give an admin token with --token or SHIPKEY_ADMIN_TOKEN.[/red]")
-        raise typer.Exit(2)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with (
-        httpx.Client(
-            base_url=url or config.base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(60, read=600),
-        ) as http,
-        Progress(*columns, console=err(), transient=False) as bar,
-    ):
+    with admin_upload(url, token) as (http, bar):
         tasks: dict[str, TaskID] = {}
 
         def progress(phase: str, done: int, total: int) -> None:

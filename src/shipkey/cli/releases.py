@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipkey.cli.common import settings
+from shipkey.cli.common import AdminToken, AdminUrl, admin_upload
 from shipkey.terminal import err, out
 
 if TYPE_CHECKING:
@@ -60,44 +60,14 @@ def publish(
     platform: Annotated[str, typer.Option(help="Platform of the files (any: all).")] = "any",
     arch: Annotated[str, typer.Option(help="Architecture of the files (any: all).")] = "any",
     notes: Annotated[str, typer.Option(help="Release notes.")] = "",
-    url: Annotated[
-        str | None, typer.Option(help="shipkey's URL (default: SHIPKEY_BASE_URL).")
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(envvar="SHIPKEY_ADMIN_TOKEN", help="Admin API token.", show_default=False),
-    ] = None,
+    url: AdminUrl = None,
+    token: AdminToken = None,
 ) -> None:
     """Publish VERSION of PRODUCT with its files (streamed, with a progress bar), each signed
     by the server with the license-file signing key."""
     import httpx
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
 
-    if not token:
-        err().print("[red]Give an admin token with --token or SHIPKEY_ADMIN_TOKEN.[/red]")
-        raise typer.Exit(2)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with (
-        httpx.Client(
-            base_url=url or settings().base_url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(60, read=600),
-        ) as http,
-        Progress(*columns, console=err(), transient=False) as bar,
-    ):
+    with admin_upload(url, token) as (http, bar):
         try:
             release = _release(http, product, version, channel, notes)
         except (RuntimeError, httpx.HTTPError) as exc:

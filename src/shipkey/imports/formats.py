@@ -7,19 +7,32 @@ the headers it is read from, first match wins.
 
 - ``generic``: ``email, name, product, orderId, amount`` (cents), ``currency, createdAt,
   licenseKey, maxActivations, expiresAt, status`` (``COMPLETED`` is imported).
-- ``gumroad``: the sales export and the sale object of Gumroad's API and pings (``sale_id``
-  or ``Purchase ID``, ``email`` or ``Purchase Email``, ``full_name`` or ``Buyer Name``,
-  ``product_permalink``, ``price`` in cents or ``Sale Price ($)``, ``sale_timestamp`` or
-  ``Sale Date``, ``license_key``, ``refunded``/``Refunded?``, ``disputed``).
-- ``lemonsqueezy``: the license-keys export and the license-key object of Lemon Squeezy's API
-  (``key``, ``order_id``, ``user_email``, ``user_name``, ``activation_limit``, ``status``
-  ``inactive``/``active``/``expired``/``disabled``, ``expires_at``, ``created_at``) and the
-  orders export (``identifier``/``order_number``, ``total`` in cents, ``currency``, ``status``
-  ``paid``/``refunded``/…).
-- ``keygen``: Keygen's license attributes (``id``, ``key``, ``name``, ``expiry``, ``status``
-  ``ACTIVE``/``INACTIVE``/``EXPIRING``/``EXPIRED``/``SUSPENDED``/``BANNED``, ``maxMachines``,
-  ``created``), with the owner's ``email`` (Keygen keeps it on the user, or in ``metadata``).
-  A Keygen license has no order: its ``id`` is the order id an import is made once by.
+- ``gumroad``: the sales CSV of Gumroad's dashboard (its columns are ``PURCHASE_FIELDS`` in
+  ``app/services/exports/purchase_export_service.rb`` of Gumroad's source,
+  https://github.com/antiwork/gumroad/blob/main/app/services/exports/purchase_export_service.rb):
+  ``Purchase ID``, ``Buyer Name``, ``Purchase Email`` (else ``Buyer Email``), ``Purchase Time
+  (UTC timezone)`` (else ``Purchase Date``), ``Sale Price ($)`` in dollars (a sale in USD),
+  ``Product ID`` (the product's permalink), ``License Key``, ``License Key Enabled?`` (``0``:
+  the license is imported suspended), ``Fully Refunded?``, ``Disputed?``, ``Dispute Won?``; its
+  last row, ``Totals``, is no sale. A partly refunded sale (``Refunded?`` 1, ``Fully
+  Refunded?`` 0) is imported. A file built from the sale object of Gumroad's API and pings
+  (https://gumroad.com/webhooks: ``sale_id``, ``email``, ``full_name``, ``product_permalink``,
+  ``price`` in USD cents, ``sale_timestamp``, ``license_key``, ``refunded``, ``disputed``,
+  ``dispute_won``) is read too.
+- ``lemonsqueezy``: files built from Lemon Squeezy's API objects, one a row (its dashboard has
+  no documented export of either). License keys (https://docs.lemonsqueezy.com/api/license-keys:
+  ``order_id``, ``user_name``, ``user_email``, ``key``, ``activation_limit``, ``disabled``,
+  ``status`` ``inactive``/``active``/``expired``/``disabled``, ``expires_at``, ``created_at``)
+  or orders (https://docs.lemonsqueezy.com/api/orders: ``identifier``, ``order_number``,
+  ``user_name``, ``user_email``, ``currency``, ``total`` in cents, ``status``
+  ``pending``/``failed``/``paid``/``refunded``/``partial_refund``, ``created_at``). Both name
+  the order; a key's ``order_id`` is the order's API id, which an orders file has as ``id``.
+- ``keygen``: Keygen's license attributes (https://keygen.sh/docs/api/licenses/: ``name``,
+  ``key``, ``expiry``, ``status`` ``ACTIVE``/``INACTIVE``/``EXPIRING``/``EXPIRED``/
+  ``SUSPENDED``/``BANNED``, ``uses``, ``suspended``, ``maxMachines``, ``metadata``,
+  ``created``) with the license's ``id`` and the owner's ``email`` (Keygen keeps it on the
+  license's owner, a user, or the seller in ``metadata``). A Keygen license has no order: its
+  ``id`` is the order id an import is made once by.
 """
 
 from __future__ import annotations
@@ -168,16 +181,18 @@ _ALIASES: dict[ImportFormat, dict[str, tuple[str, ...]]] = {
         "status": ("status",),
     },
     ImportFormat.GUMROAD: {
-        "email": ("email", "purchaseemail", "buyeremail", "purchaseremail"),
-        "name": ("fullname", "buyername", "name"),
-        "product": ("productpermalink", "permalink", "product"),
-        "order_id": ("saleid", "purchaseid", "id", "ordernumber"),
+        "email": ("purchaseemail", "email", "buyeremail"),
+        "name": ("buyername", "fullname"),
+        "product": ("productpermalink", "productid", "permalink"),
+        "order_id": ("purchaseid", "saleid", "id"),
         "amount_cents": ("price",),
-        "amount": ("saleprice", "total"),
-        "currency": ("currency",),
-        "created_at": ("saletimestamp", "createdat", "saledate"),
+        "amount": ("saleprice",),
+        "currency": ("buyercurrency", "currency"),
+        "buyer_total": ("buyertotal",),
+        "created_at": ("purchasetimeutctimezone", "saletimestamp", "purchasedate", "createdat"),
         "license_key": ("licensekey",),
-        "refunded": ("refunded", "fullyrefunded"),
+        "license_enabled": ("licensekeyenabled",),
+        "refunded": ("fullyrefunded", "refunded"),
         "disputed": ("disputed",),
         "dispute_won": ("disputewon",),
     },
@@ -185,9 +200,8 @@ _ALIASES: dict[ImportFormat, dict[str, tuple[str, ...]]] = {
         "email": ("useremail", "customeremail", "email"),
         "name": ("username", "customername", "name"),
         "product": ("product", "productname"),
-        "order_id": ("orderid", "identifier", "ordernumber", "order"),
+        "order_id": ("orderid", "id", "identifier", "ordernumber"),
         "amount_cents": ("total",),
-        "amount": ("totalformatted", "totalusd"),
         "currency": ("currency",),
         "created_at": ("createdat", "date"),
         "license_key": ("key", "licensekey"),
@@ -237,6 +251,9 @@ def _gumroad_state(columns: Columns, values: Sequence[str]) -> tuple[bool, str, 
         return False, "refunded", LicenseStatus.ACTIVE
     if yes("disputed") and not yes("dispute_won"):
         return False, "disputed", LicenseStatus.ACTIVE
+    enabled = (columns.get(values, "license_enabled") or "").strip().lower()
+    if enabled and enabled not in _TRUE:
+        return True, "successful", LicenseStatus.SUSPENDED
     return True, "successful", LicenseStatus.ACTIVE
 
 
@@ -284,6 +301,38 @@ _JUDGES: dict[ImportFormat, Judge] = {
 }
 
 
+def is_summary(fmt: ImportFormat, columns: Columns, values: Sequence[str]) -> bool:
+    """Whether a row sums up the others instead of being a sale: the ``Totals`` row that ends
+    Gumroad's sales CSV (no e-mail address, ``Totals`` in its first column)."""
+    return (
+        fmt is ImportFormat.GUMROAD
+        and bool(values)
+        and values[0].strip() == "Totals"
+        and not (columns.get(values, "email") or "").strip()
+    )
+
+
+def _amount(
+    fmt: ImportFormat, columns: Columns, values: Sequence[str]
+) -> tuple[int | None, str | None]:
+    """The amount in cents and its currency (None: the file does not say)."""
+    currency = _currency(columns.get(values, "currency"))
+    if fmt is ImportFormat.GUMROAD:
+        # The dollar columns and the API's cents are USD; a sale charged in the buyer's own
+        # currency also has that currency and its total in major units.
+        buyer_total = _money(columns.get(values, "buyer_total"), cents=False)
+        if buyer_total is not None and currency is not None:
+            return buyer_total, currency
+        amount = _money(columns.get(values, "amount_cents"), cents=True)
+        if amount is None:
+            amount = _money(columns.get(values, "amount"), cents=False)
+        return amount, "USD" if amount is not None else None
+    amount = _money(columns.get(values, "amount_cents"), cents=True)
+    if amount is None:
+        amount = _money(columns.get(values, "amount"), cents=fmt is ImportFormat.GENERIC)
+    return amount, currency
+
+
 def read_row(fmt: ImportFormat, columns: Columns, values: Sequence[str], line: int) -> SaleRow:
     """One data row as a sale; :class:`RowError` saying what is wrong with it."""
     email = (columns.get(values, "email") or "").strip().lower()
@@ -292,9 +341,7 @@ def read_row(fmt: ImportFormat, columns: Columns, values: Sequence[str], line: i
     if len(email) > 320 or not _EMAIL.fullmatch(email):
         raise RowError(f"{email!r} is not an e-mail address")
     completed, state, license_status = _JUDGES[fmt](columns, values)
-    amount = _money(columns.get(values, "amount_cents"), cents=True)
-    if amount is None:
-        amount = _money(columns.get(values, "amount"), cents=fmt is ImportFormat.GENERIC)
+    amount, currency = _amount(fmt, columns, values)
     key = _text(columns.get(values, "license_key"), 64, "the license key")
     return SaleRow(
         line=line,
@@ -303,7 +350,7 @@ def read_row(fmt: ImportFormat, columns: Columns, values: Sequence[str], line: i
         product=_text(columns.get(values, "product"), 64, "the product"),
         order_id=_text(columns.get(values, "order_id"), 255, "the order id"),
         amount=amount,
-        currency=_currency(columns.get(values, "currency")),
+        currency=currency,
         created_at=_moment(columns.get(values, "created_at"), "the time"),
         license_key=key,
         max_activations=_count(columns.get(values, "max_activations"), "the activation limit"),

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from shipkey.db.paging import Page, page
 from shipkey.errors import NotFound
-from shipkey.licensing import keys
+from shipkey.licensing import foreign, keys
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
 from shipkey.orders import search
 
@@ -35,9 +35,10 @@ def get_license(session: Session, key: str) -> License:
 
 def find_verbatim(session: Session, raw: str) -> License | None:
     """An imported or pooled license by its exact key (after trimming): keys made elsewhere
-    are kept as given, whatever their format or case."""
+    are kept as given, whatever their format or case. None without a query where the store
+    holds no such keys (:mod:`shipkey.licensing.foreign`)."""
     key = keys.verbatim_key(raw)
-    if key is None:
+    if key is None or not foreign.may_exist(session):
         return None
     return session.scalars(
         select(License)

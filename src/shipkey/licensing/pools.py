@@ -26,7 +26,7 @@ from shipkey.catalog.models import Product
 from shipkey.clock import utcnow
 from shipkey.db.writes import insert_ignore, insert_new, rowcount
 from shipkey.ids import new_id
-from shipkey.licensing import issuing, keys
+from shipkey.licensing import foreign, issuing, keys
 from shipkey.licensing.models import License, PoolKey, PoolWait
 from shipkey.orders.models import Purchase
 
@@ -91,6 +91,8 @@ def add_keys(
             added += 1
         else:
             duplicates += 1
+    if added:
+        foreign.note(session)  # its keys validate in this process at once (others poll)
     if added and not product.key_pool:
         session.execute(
             update(Product)

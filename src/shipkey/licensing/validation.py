@@ -25,6 +25,7 @@ from shipkey.db.engine import Database
 from shipkey.db.reads import BatchRead, DirectRead
 from shipkey.errors import NotFound
 from shipkey.http.net import network_of
+from shipkey.licensing.foreign import foreign_keys
 from shipkey.licensing.keys import KeySecret, parse_key, verbatim_key
 from shipkey.licensing.license_file import issue_file
 from shipkey.licensing.lookups import active_activation, get_license, resolve_key
@@ -298,9 +299,10 @@ async def _check_verbatim(
     db: Database, raw_key: str, machine_id: str | None, now: datetime, product: str | None
 ) -> tuple[Validation, Sightings]:
     """A key that is not in shipkey's format: valid only as an imported or pooled key, matched
-    exactly; anything else stays INVALID_FORMAT (no such key exists)."""
+    exactly; anything else stays INVALID_FORMAT (no such key exists). No query where the store
+    holds no such keys (:mod:`shipkey.licensing.foreign`)."""
     key = verbatim_key(raw_key)
-    if key is None:
+    if key is None or not foreign_keys(db).present:
         return Validation("INVALID_FORMAT", None, now), Sightings()
     row = await db.read_first(_VERBATIM_LOOKUP, {"key": key, "machine_id": machine_id})
     if row is None:
