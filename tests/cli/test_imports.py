@@ -94,5 +94,20 @@ def test_the_app_loads_large_packages_only_when_they_are_used(module: str) -> No
         assert package not in loaded, package
 
 
+def test_a_made_app_loads_no_template_engine_until_a_page_or_mail_is_rendered(
+    tmp_path: Path,
+) -> None:
+    """Babel and Jinja2 come with the first page, e-mail or formatted date, not with the app."""
+    env = {**os.environ, "SHIPKEY_DATA_DIR": str(tmp_path)}
+    env.pop("SHIPKEY_DATABASE_URL", None)
+    loaded = loaded_after("from shipkey.app import create_app_from_env\ncreate_app_from_env()", env)
+    for package in (*LARGE, "jinja2", "babel"):
+        assert package not in loaded, package
+    rendered = loaded_after(
+        "from shipkey.mail.render import environment\nenvironment('de')", env, cwd=tmp_path
+    )
+    assert {"jinja2", "babel"} <= rendered
+
+
 def test_the_link_lifetime_limit_of_the_command_line_is_the_downloads_one() -> None:
     assert MAX_LINK_SECONDS == MAX_SIGNED_URL_SECONDS
