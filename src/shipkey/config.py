@@ -19,6 +19,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shipkey import locations
+from shipkey.locations import DEFAULT_DATA_DIR, ENV_FILE, ENV_FILE_ENCODING, ENV_PREFIX
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
@@ -30,13 +33,13 @@ class Settings(BaseSettings):
     """Every knob shipkey has. See the README's configuration table."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SHIPKEY_",
-        env_file=".env",
-        env_file_encoding="utf-8",
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
+        env_file_encoding=ENV_FILE_ENCODING,
         extra="ignore",
     )
 
-    data_dir: Path = Path("./var")
+    data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None
@@ -207,15 +210,11 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_data_dir(self) -> Path:
-        path = self.data_dir.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return locations.resolve_data_dir(self.data_dir)
 
     @cached_property
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{self.resolved_data_dir / 'shipkey.db'}"
+        return locations.database_url(self.database_url, self.resolved_data_dir)
 
     @cached_property
     def resolved_storage_url(self) -> str:

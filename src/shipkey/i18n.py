@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from babel.dates import format_date, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
-from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
+    from jinja2 import Environment, Undefined
+
+# Babel and Jinja2 are imported by the first translation, date or template: a server process
+# that has rendered nothing (it only validated licenses, served files, took webhooks) does not
+# hold them (about 3 MiB with the page helpers, bench/README.md "Footprint").
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
@@ -33,6 +36,10 @@ def normalise_locale(locale: str | None, default: str = SOURCE_LOCALE) -> str:
 @lru_cache(maxsize=len(LOCALES))
 def translations(locale: str) -> NullTranslations:
     """The catalog for ``locale``, compiled from its ``.po`` file (English needs none)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import NullTranslations, Translations
+
     if locale == SOURCE_LOCALE:
         return NullTranslations()
     path = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
@@ -46,6 +53,8 @@ def translations(locale: str) -> NullTranslations:
 
 def format_when(value: datetime, locale: str) -> str:
     """A point in time for people: ``29 November 2026 14:05 UTC`` in the buyer's language."""
+    from babel.dates import format_date, format_time
+
     when = value.astimezone(UTC)
     date = format_date(when, "long", locale=locale)
     return f"{date} {format_time(when, 'HH:mm', tzinfo=UTC, locale=locale)} UTC"
@@ -61,19 +70,22 @@ def jinja_environment(
     template_dir: Path,
     locale: str,
     *,
-    undefined: type[Undefined] = Undefined,
+    undefined: type[Undefined] | None = None,
     escape_strings: bool,
     keep_trailing_newline: bool = False,
 ) -> Environment:
     """Jinja2 over the package's own ``template_dir``, speaking ``locale``: gettext from the
-    catalog (``{% trans %}``, trimmed), ``.html`` templates autoescaped."""
+    catalog (``{% trans %}``, trimmed), ``.html`` templates autoescaped; ``undefined``:
+    Jinja2's ``Undefined`` unless given."""
+    from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(template_dir),
         auto_reload=False,  # the package's own templates: no stat() of the file per render
         autoescape=select_autoescape(
             enabled_extensions=("html",), default_for_string=escape_strings
         ),
-        undefined=undefined,
+        undefined=undefined or Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=keep_trailing_newline,

@@ -17,7 +17,9 @@ from shipkey.downloads.signed import MAX_SIGNED_URL_SECONDS
 LARGE = ("stripe", "boto3", "botocore", "pypdf", "cryptography", "psycopg", "alembic")
 
 
-def loaded_after(statement: str, env: dict[str, str] | None = None) -> set[str]:
+def loaded_after(
+    statement: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> set[str]:
     """The top-level packages (and shipkey's modules) a fresh interpreter holds after it runs
     ``statement``."""
     script = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
@@ -28,10 +30,11 @@ def loaded_after(statement: str, env: dict[str, str] | None = None) -> set[str]:
         check=True,
         timeout=60,
         env=env,
+        cwd=cwd,
     )
     names: list[str] = json.loads(done.stdout.splitlines()[-1])
     return {
-        name if name.startswith(("shipkey.", "sqlalchemy.orm")) else name.split(".")[0]
+        name if name.startswith(("shipkey.", "sqlalchemy.orm", "typer.")) else name.split(".")[0]
         for name in names
     }
 
@@ -45,9 +48,10 @@ def test_the_command_line_loads_no_framework_nor_database_until_a_command_runs()
     }
 
 
-def test_products_list_reads_with_core_and_no_orm_models_nor_app(tmp_path: Path) -> None:
-    """``shipkey products list`` runs (on a migrated SQLite database) with SQLAlchemy Core only:
-    no ORM, no models, no audit hooks, no migrations, no framework."""
+def test_products_list_reads_with_sqlite3_alone(tmp_path: Path) -> None:
+    """``shipkey products list`` runs (on a migrated SQLite database) with the sqlite3 module
+    only: no SQLAlchemy, no pydantic (neither for the settings nor for typer's help flags), no
+    models, no audit hooks, no migrations, no framework."""
     env = {**os.environ, "SHIPKEY_DATA_DIR": str(tmp_path)}
     env.pop("SHIPKEY_DATABASE_URL", None)
     subprocess.run(
@@ -57,12 +61,22 @@ def test_products_list_reads_with_core_and_no_orm_models_nor_app(tmp_path: Path)
         "import sys\nfrom shipkey.cli import app\nsys.argv = ['shipkey', 'products', 'list']\n"
         "try:\n    app()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code",
         env,
+        cwd=tmp_path,  # no .env here: python-dotenv is not loaded either
     )
-    assert "sqlalchemy" in loaded
+    assert "sqlite3" in loaded
     for package in (*LARGE, "fastapi", "starlette", "jinja2", "granian", "email_validator"):
         assert package not in loaded, package
-    assert "sqlalchemy.orm" not in loaded
-    for module in ("shipkey.models", "shipkey.catalog.models", "shipkey.audit", "shipkey.migrate"):
+    for package in ("sqlalchemy", "pydantic", "pydantic_core", "pydantic_settings", "dotenv"):
+        assert package not in loaded, package
+    assert "typer._adapters" not in loaded
+    for module in (
+        "shipkey.config",
+        "shipkey.db.engine",
+        "shipkey.models",
+        "shipkey.catalog.models",
+        "shipkey.audit",
+        "shipkey.migrate",
+    ):
         assert module not in loaded, module
 
 
@@ -78,6 +92,21 @@ def test_the_app_loads_large_packages_only_when_they_are_used(module: str) -> No
     loaded = loaded_after(f"import {module}")
     for package in LARGE:
         assert package not in loaded, package
+
+
+def test_a_made_app_loads_no_template_engine_until_a_page_or_mail_is_rendered(
+    tmp_path: Path,
+) -> None:
+    """Babel and Jinja2 come with the first page, e-mail or formatted date, not with the app."""
+    env = {**os.environ, "SHIPKEY_DATA_DIR": str(tmp_path)}
+    env.pop("SHIPKEY_DATABASE_URL", None)
+    loaded = loaded_after("from shipkey.app import create_app_from_env\ncreate_app_from_env()", env)
+    for package in (*LARGE, "jinja2", "babel"):
+        assert package not in loaded, package
+    rendered = loaded_after(
+        "from shipkey.mail.render import environment\nenvironment('de')", env, cwd=tmp_path
+    )
+    assert {"jinja2", "babel"} <= rendered
 
 
 def test_the_link_lifetime_limit_of_the_command_line_is_the_downloads_one() -> None:

@@ -28,7 +28,7 @@ from shipkey.jobs.registry import (
     Recorder,
     Registry,
 )
-from shipkey.jobs.worker import DEFAULT_LEASE, Worker, holder_is_gone
+from shipkey.jobs.worker import DEFAULT_LEASE, Worker, background_worker, holder_is_gone
 from shipkey.mail.models import MailKind, MailMessage
 from shipkey.storage import Storage
 from tests.jobs.helpers import Clock, wait_for
@@ -348,6 +348,48 @@ def test_the_app_runs_an_embedded_worker(
 
         assert wait_for(sent)
     assert not any(t.name.startswith("shipkey-worker") for t in threading.enumerate())
+
+
+def test_a_pass_that_finds_more_than_one_job_due_reports_a_backlog_once(
+    settings: Settings, db: Database, storage: Storage, registry: Registry, clock: Clock
+) -> None:
+    registry.register("test.nothing", lambda _ctx, _job: None)
+    backlogs: list[str] = []
+    worker = Worker(
+        settings,
+        db,
+        storage,
+        registry=registry,
+        clock=clock,
+        on_backlog=lambda: backlogs.append("backlog"),
+    )
+    _enqueue(db, "test.nothing")
+    assert worker.run_once() == 1
+    assert backlogs == []  # one job at a time is no backlog
+    for _ in range(3):
+        _enqueue(db, "test.nothing")
+    assert worker.run_once() == 3
+    assert backlogs == ["backlog"]
+    for _ in range(3):
+        _enqueue(db, "test.nothing")
+    assert worker.run_once() == 3
+    assert backlogs == ["backlog"]  # once
+
+
+def test_the_embedded_worker_starts_its_other_threads_at_a_backlog(
+    settings: Settings, db: Database, storage: Storage
+) -> None:
+    def workers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("shipkey-worker")]
+
+    with background_worker(settings, db, storage, threads=3) as first:
+        assert first is not None
+        assert len(workers()) in (1, 3)  # 3 when the daily jobs were due at once
+        for _ in range(4):  # no handler: each attempt fails and waits for its retry
+            _enqueue(db, "test.unknown-kind")
+        first.wake()
+        assert wait_for(lambda: len(workers()) == 3)
+    assert not workers()
 
 
 # --- giving way to requests ----------------------------------------------------------------

@@ -7,11 +7,10 @@ in two.
 
 from __future__ import annotations
 
-import typer
-
 from shipkey.cli import demo, imports, jobs, serve
 from shipkey.cli.admin_tokens import token_app
 from shipkey.cli.audit import audit_app
+from shipkey.cli.common import group
 from shipkey.cli.customers import customers_app
 from shipkey.cli.files import files_app
 from shipkey.cli.keys import keys_app
@@ -21,7 +20,7 @@ from shipkey.cli.purchases import purchases_app
 from shipkey.cli.releases import releases_app
 from shipkey.cli.webhooks import webhooks_app
 
-app = typer.Typer(
+app = group(
     help="shipkey: deliver digital products the moment they are paid for.",
     no_args_is_help=True,
     add_completion=False,

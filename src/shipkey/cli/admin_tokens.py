@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shipkey.cli.common import database, settings
+from shipkey.cli.common import database, group, settings
 from shipkey.terminal import err, out
 
-token_app = typer.Typer(help="Admin API tokens.", no_args_is_help=True)
+token_app = group(help="Admin API tokens.", no_args_is_help=True)
 
 
 @token_app.command("create")

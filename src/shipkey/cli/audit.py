@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
-from shipkey.cli.common import database, fail, settings
+from shipkey.cli.common import database, fail, group, settings
 from shipkey.terminal import out
 
-audit_app = typer.Typer(help="The audit log of admin actions.", no_args_is_help=True)
+audit_app = group(help="The audit log of admin actions.", no_args_is_help=True)
 
 
 @audit_app.command("verify")

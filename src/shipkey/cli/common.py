@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from shipkey.terminal import err
 
@@ -18,9 +19,48 @@ if TYPE_CHECKING:
     from shipkey.actor import ActorSource
     from shipkey.config import Settings
     from shipkey.db.engine import Database
+    from shipkey.locations import Locations
 
 # Nothing heavy is imported at the top of the command modules: ``shipkey --help`` builds every
 # command's options, and it should not wait for SQLAlchemy, pydantic or the app to load.
+
+
+class CommandGroup(TyperGroup):
+    """A command group whose ``--help`` flags (its own and its commands') need no pydantic.
+
+    typer 0.29 checks every parameter's value with a pydantic ``TypeAdapter``, built the first
+    time the parameter is processed, and the ``--help`` flag is processed on every command of
+    the path (its value is ``None`` when it is not given): that alone loaded pydantic for
+    ``shipkey products list`` (about 0.1 s of CPU). The flag's value is ``None`` or a ``bool``,
+    which typer passes through as it is; the flag gets the pass-through check typer uses for
+    types pydantic cannot describe, and commands with options of their own still build their
+    adapters. A typer without that machinery (older, click-based) is left as it is."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _plain_flag(super().get_help_option(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_flag(command.get_help_option(ctx))
+        return command
+
+
+def _plain_flag(option: Any) -> Any:
+    if option is not None and getattr(option, "_runtime_param", False) is None:
+        try:
+            from typer._coercion import PassThroughRuntimeParam
+        except ImportError:  # pragma: no cover - another typer
+            return option
+        option._runtime_param = PassThroughRuntimeParam(
+            parameter_info=option.type_descriptor.parameter_info, annotation=bool
+        )
+    return option
+
+
+def group(**options: Any) -> typer.Typer:
+    """A ``typer.Typer`` of :class:`CommandGroup` (every command group of shipkey is one)."""
+    return typer.Typer(cls=CommandGroup, **options)
 
 
 def settings() -> Settings:
@@ -29,7 +69,16 @@ def settings() -> Settings:
     return Settings()
 
 
-def database(settings: Settings, *, audited: bool = True) -> Database:
+def locations() -> Locations:
+    """The data directory and the database URL alone, read by the rules ``Settings()`` reads
+    them with but without pydantic (:mod:`shipkey.locations`): for commands that only read the
+    database and need no other setting."""
+    from shipkey import locations
+
+    return locations.read()
+
+
+def database(settings: Settings | Locations, *, audited: bool = True) -> Database:
     """The database; with ``audited`` (every command that changes something) what the command
     changes is written to the audit log as ``cli.<command>`` by ``cli:<user>``, in the
     transaction of the change (see :mod:`shipkey.actor`). Commands that only read (and the

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from shipkey.cli.common import database, fail, settings
+from shipkey.cli.common import database, fail, group, settings
 from shipkey.terminal import out
 
-customers_app = typer.Typer(help="Buyers' personal data.", no_args_is_help=True)
+customers_app = group(help="Buyers' personal data.", no_args_is_help=True)
 
 
 @customers_app.command("export")

@@ -8,15 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from shipkey.cli.common import AdminToken, AdminUrl, admin_upload, database, settings
+from shipkey.cli.common import AdminToken, AdminUrl, admin_upload, database, group, settings
 from shipkey.terminal import err, out
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-files_app = typer.Typer(
-    help="Product files: resumable uploads, integrity checks.", no_args_is_help=True
-)
+files_app = group(help="Product files: resumable uploads, integrity checks.", no_args_is_help=True)
 
 
 @files_app.command("upload")

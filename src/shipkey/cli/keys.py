@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from shipkey.cli.common import fail, settings
+from shipkey.cli.common import fail, group, settings
 from shipkey.terminal import out
 
 if TYPE_CHECKING:
     from shipkey.config import Settings
     from shipkey.licensing.signing_keys import SigningKeyStore
 
-keys_app = typer.Typer(help="Signing keys of license files (Ed25519).", no_args_is_help=True)
+keys_app = group(help="Signing keys of license files (Ed25519).", no_args_is_help=True)
 
 
 def key_store(config: Settings) -> SigningKeyStore:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipkey.cli.common import database, fail, settings
+from shipkey.cli.common import database, fail, group, settings
 from shipkey.cli.keys import key_store
 from shipkey.terminal import out
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from shipkey.licensing.license_file import LicenseFilePayload
 
-license_app = typer.Typer(
+license_app = group(
     help="Licenses: issue one by hand, look one up, verify a license file offline.",
     no_args_is_help=True,
 )

@@ -7,29 +7,37 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shipkey.cli.common import database, settings
+from shipkey.cli.common import database, group, locations, settings
 from shipkey.terminal import err, out
 
 MAX_LINK_SECONDS = 90 * 24 * 3600
 """shipkey.downloads.signed.MAX_SIGNED_URL_SECONDS (a test keeps them equal), written out so
 that the command line's help does not load the downloads package."""
 
-products_app = typer.Typer(help="Products.", no_args_is_help=True)
+products_app = group(help="Products.", no_args_is_help=True)
 
 
 @products_app.command("list")
 def products_list() -> None:
     """List products."""
-    # Read with Core on a plain connection: no ORM, no models, no audit hooks (reading changes
-    # nothing), no migrations check.
-    from shipkey.catalog.listing import product_rows
+    # One plain SQL statement: on SQLite through sqlite3 alone, otherwise on the engine's plain
+    # connection. No ORM, no models, no audit hooks (reading changes nothing), no migrations
+    # check, and no pydantic (only the database's location is read from the settings).
+    from shipkey.catalog.listing import QUERY, product_rows
+    from shipkey.db.plain import sqlite_file, sqlite_reader
 
-    db = database(settings(), audited=False)
-    try:
-        with db.read_connection() as conn:
-            rows = product_rows(conn)
-    finally:
-        db.dispose()
+    found = locations()
+    path = sqlite_file(found.resolved_database_url)
+    if path is not None:
+        with sqlite_reader(path) as reader:
+            rows = product_rows(reader.execute(QUERY))
+    else:
+        db = database(found, audited=False)
+        try:
+            with db.read_connection() as conn:
+                rows = product_rows(conn.exec_driver_sql(QUERY))
+        finally:
+            db.dispose()
     table = Table("id", "slug", "name", "type", "price", "file", "size")
     for p in rows:
         table.add_row(
@@ -75,7 +83,7 @@ def products_signed_url(
     out().print(f"valid until {expires_at.isoformat()}")
 
 
-key_pool_app = typer.Typer(help="A product's pool of license keys made elsewhere.")
+key_pool_app = group(help="A product's pool of license keys made elsewhere.")
 products_app.add_typer(key_pool_app, name="key-pool")
 
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from shipkey.cli.common import database, settings
+from shipkey.cli.common import database, group, settings
 from shipkey.terminal import err, out
 
-purchases_app = typer.Typer(help="Purchases (manual sales).", no_args_is_help=True)
+purchases_app = group(help="Purchases (manual sales).", no_args_is_help=True)
 
 
 @purchases_app.command("create")

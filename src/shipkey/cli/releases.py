@@ -9,15 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipkey.cli.common import AdminToken, AdminUrl, admin_upload
+from shipkey.cli.common import AdminToken, AdminUrl, admin_upload, group
 from shipkey.terminal import err, out
 
 if TYPE_CHECKING:
     import httpx
 
-releases_app = typer.Typer(
-    help="Releases: versions of a product and their files.", no_args_is_help=True
-)
+releases_app = group(help="Releases: versions of a product and their files.", no_args_is_help=True)
 
 CHUNK = 1024 * 1024
 

@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shipkey.cli.common import database, fail, settings
+from shipkey.cli.common import database, fail, group, settings
 from shipkey.terminal import out
 
-webhooks_app = typer.Typer(help="Outgoing webhooks to your own systems.", no_args_is_help=True)
+webhooks_app = group(help="Outgoing webhooks to your own systems.", no_args_is_help=True)
 
 
 @webhooks_app.command("create")

@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-from jinja2 import Environment, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 from shipkey.i18n import (
     LOCALES,
@@ -20,6 +18,9 @@ from shipkey.i18n import (
     jinja_environment,
     normalise_locale,
 )
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates" / "mail"
 _NOT_IN_HEADERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
@@ -47,6 +48,8 @@ class Rendered:
 
 @lru_cache(maxsize=len(LOCALES))
 def environment(locale: str) -> Environment:
+    from jinja2 import StrictUndefined
+
     env = jinja_environment(
         TEMPLATE_DIR,
         locale,

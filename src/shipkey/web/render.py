@@ -6,13 +6,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from babel.core import Locale, UnknownLocaleError
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
 from fastapi import Request
-from jinja2 import Environment
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from shipkey.clock import utcnow
@@ -32,6 +28,11 @@ from shipkey.web.session import (
     get_web_session,
     save_session,
 )
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+# Babel and Jinja2 load with the first page or format (see shipkey.i18n).
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -90,6 +91,9 @@ def page_locale(request: Request, purchase_locale: str | None = None) -> str:
 
 
 def money(amount: int, currency: str, locale: str) -> str:
+    from babel.core import UnknownLocaleError
+    from babel.numbers import format_currency
+
     try:
         return format_currency(amount / 100, currency, locale=locale)
     except (ValueError, UnknownLocaleError):
@@ -97,14 +101,20 @@ def money(amount: int, currency: str, locale: str) -> str:
 
 
 def number(value: int, locale: str) -> str:
+    from babel.numbers import format_decimal
+
     return format_decimal(value, locale=locale)
 
 
 def short_date(value: datetime, locale: str) -> str:
+    from babel.dates import format_date
+
     return format_date(value.astimezone(UTC), "medium", locale=locale)
 
 
 def short_date_plain(value: date, locale: str) -> str:
+    from babel.dates import format_date
+
     return format_date(value, "medium", locale=locale)
 
 
@@ -126,6 +136,8 @@ def when(value: datetime | str | None, locale: str) -> str:
 
 @lru_cache(maxsize=len(LOCALES))
 def environment(locale: str) -> Environment:
+    from babel.core import Locale
+
     env = jinja_environment(TEMPLATE_DIR, locale, escape_strings=True)
     env.filters["when"] = lambda value: when(value, locale)
     env.filters["date"] = lambda value: short_date(value, locale) if value else "—"
