@@ -119,6 +119,10 @@ class Worker:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pending: set[futures.Future[None]] = set()
         self._finished: queue.SimpleQueue[tuple[Job, Outcome]] = queue.SimpleQueue()
+        # Outcomes that could not be recorded (the database was away): kept, and recorded
+        # before anything else once it answers again, so that the jobs are not left RUNNING
+        # until their leases run out (a sent e-mail would then be sent again).
+        self._unrecorded: list[tuple[Job, Outcome]] = []
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -272,7 +276,20 @@ class Worker:
             return Outcome(error=service.describe(exc))
 
     def _run(self, job: Job) -> None:
-        self._finish(job, self._handle(job))
+        outcome = self._handle(job)
+        try:
+            self._finish(job, outcome)
+        except Exception:
+            self._keep_unrecorded([(job, outcome)])
+            raise
+
+    def _keep_unrecorded(self, outcomes: list[tuple[Job, Outcome]]) -> None:
+        log.warning(
+            "worker %s: %d job outcome(s) kept until the database answers again",
+            self.name,
+            len(outcomes),
+        )
+        self._unrecorded.extend(outcomes)
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
         """Record ``outcome`` in a transaction of its own; a recorder that fails makes it a
@@ -354,7 +371,7 @@ class Worker:
     def _record_finished(self) -> None:
         """Record every pooled job that has finished, in one transaction for all of them (one
         at a time if that transaction fails, so that one bad recorder costs only its job)."""
-        finished: list[tuple[Job, Outcome]] = []
+        finished, self._unrecorded = self._unrecorded, []
         while True:
             try:
                 finished.append(self._finished.get_nowait())
@@ -369,11 +386,15 @@ class Worker:
             return
         except Exception:
             log.exception("recording %d jobs together failed; one at a time", len(finished))
+        kept: list[tuple[Job, Outcome]] = []
         for job, outcome in finished:
             try:
                 self._finish(job, outcome)
             except Exception:
                 log.exception("job %s: recording its outcome failed", job.id)
+                kept.append((job, outcome))
+        if kept:
+            self._keep_unrecorded(kept)
 
     def _record_together(self, session: Session, finished: list[tuple[Job, Outcome]]) -> None:
         """What came of ``finished``, in ``session``, in few statements: the recorders that
