@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from shipkey import migrate
 from shipkey.db.engine import Database
 from shipkey.licensing.models import License
 from shipkey.mail.models import MailStatus
@@ -35,7 +36,7 @@ from tests.faults.orders import (
     paid_checkouts,
     purchases_by_buyer,
 )
-from tests.faults.served import SHIPKEY, Server, environment, free_port, wait_for
+from tests.faults.served import Server, environment, free_port, wait_for
 from tests.mail.smtp import SmtpTestServer
 from tests.payments.stripe_objects import WEBHOOK_PATH, sign
 
@@ -83,6 +84,15 @@ class Cluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def _migrate(cluster: Cluster) -> None:
+    """What ``shipkey migrate`` does, without starting an interpreter for it."""
+    db = Database(cluster.url)
+    try:
+        migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     made = Cluster()
@@ -122,7 +132,7 @@ def test_requests_while_the_database_is_down_get_503_and_nothing_half_done(
 ) -> None:
     port = free_port()
     env = environment(cluster.url, tmp_path / "data", port, SHIPKEY_SMTP_URL=smtp.url())
-    subprocess.run([str(SHIPKEY), "migrate"], env=env, check=True, capture_output=True)
+    _migrate(cluster)
     server = Server(port, env, tmp_path / "serve.log").start()
     db = Database(cluster.url)
     try:
@@ -169,7 +179,7 @@ def test_mail_under_way_when_the_database_stops_is_sent_once_soon_after_it_is_ba
     smtp.recorder.hold_after = SENT_BEFORE
     port = free_port()
     env = environment(cluster.url, tmp_path / "data", port, SHIPKEY_SMTP_URL=smtp.url())
-    subprocess.run([str(SHIPKEY), "migrate"], env=env, check=True, capture_output=True)
+    _migrate(cluster)
     server = Server(port, env, tmp_path / "serve.log").start()
     db = Database(cluster.url)
     try:
