@@ -576,3 +576,43 @@ def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_back(
     assert job.status is JobStatus.DONE
     assert job.attempts == 1
     assert runs == recorded == [job_id]
+
+
+def test_a_running_job_keeps_its_lease_while_it_runs(
+    settings: Settings, db: Database, storage: Storage, registry: Registry
+) -> None:
+    """Leases are short and renewed while the job runs: a long job is not taken over, and a
+    job whose worker died is due again soon."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_ctx: JobContext, _job: Job) -> None:
+        started.set()
+        release.wait(60)
+
+    registry.register("test.slow", slow)
+    job_id = _enqueue(db, "test.slow")
+    worker = Worker(
+        settings, db, storage, registry=registry, lease=timedelta(seconds=6), poll_interval=0.05
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    thread.start()
+    try:
+        assert started.wait(30)
+        first = _job(db, job_id).locked_until
+        assert first is not None
+        assert wait_for(lambda: (_job(db, job_id).locked_until or first) > first, 30)
+        running = _job(db, job_id)
+        assert (running.status, running.attempts, running.locked_by) == (
+            JobStatus.RUNNING,
+            1,
+            worker.name,
+        )
+        assert running.run_at == running.locked_until  # not due to anyone else meanwhile
+    finally:
+        release.set()
+        stop.set()
+        worker.wake()
+        thread.join(30)
+    done = _job(db, job_id)
+    assert (done.status, done.attempts) == (JobStatus.DONE, 1)
