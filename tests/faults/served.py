@@ -122,7 +122,15 @@ class Server(Process):
         self.base = f"http://127.0.0.1:{port}"
 
     def start(self) -> Server:
+        return self.launch().ready()
+
+    def launch(self) -> Server:
+        """Start the process without waiting for it (several start side by side)."""
         super().start()
+        return self
+
+    def ready(self) -> Server:
+        """Wait until it answers ``/healthz``."""
         assert wait_for(self._healthy, timeout=60), self.output()
         return self
 

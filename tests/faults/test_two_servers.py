@@ -57,11 +57,13 @@ def test_the_same_events_at_two_servers_make_one_purchase_and_one_email_each(
             port = free_port()
             env = environment(empty_postgres, tmp_path / "data", port, SHIPKEY_SMTP_URL=smtp.url())
             processes.append(server := Server(port, env, tmp_path / f"serve-{name}.log"))
-            servers.append(server.start())
+            servers.append(server.launch())  # side by side: each takes seconds to start
         worker_env = environment(
             empty_postgres, tmp_path / "data", free_port(), SHIPKEY_SMTP_URL=smtp.url()
         )
         processes.append(Process(["worker"], worker_env, tmp_path / "worker.log").start())
+        for server in servers:
+            server.ready()
 
         with servers[0].admin() as http:
             create_product(http)

@@ -570,3 +570,91 @@ def test_a_pooled_job_whose_lease_was_taken_over_is_recorded_but_not_marked_done
     other = _job(db, taken)
     assert other.status is JobStatus.RUNNING
     assert other.locked_by == "another"
+
+
+@pytest.mark.parametrize("concurrency", [0, 2])
+def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_back(
+    settings: Settings,
+    db: Database,
+    storage: Storage,
+    registry: Registry,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    concurrency: int,
+) -> None:
+    """The database goes away while a job's I/O is under way: what the job did is kept and
+    recorded when it answers again, instead of the job staying RUNNING until its lease runs out
+    (and doing its I/O a second time then)."""
+    away = threading.Event()
+    runs: list[str] = []
+    recorded: list[str] = []
+    real_session = db.session
+
+    def session() -> Any:
+        if away.is_set():
+            raise ConnectionRefusedError("the database is away")
+        return real_session()
+
+    def handler(_ctx: JobContext, job: Job) -> Recorder:
+        runs.append(job.id)
+        away.set()  # the I/O is done; the database went away meanwhile
+        return lambda _session: recorded.append(job.id)
+
+    monkeypatch.setattr(db, "session", session)
+    registry.register("test.io", handler, concurrency=concurrency)
+    job_id = _enqueue(db, "test.io")
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+
+    if concurrency:
+        assert worker.run_once(limit=1) == 1  # the pool's outcome could not be recorded: kept
+    else:
+        with pytest.raises(ConnectionRefusedError):
+            worker.run_once(limit=1)
+    assert _job(db, job_id).status is JobStatus.RUNNING
+
+    away.clear()
+    assert worker.run_once() == 0
+    job = _job(db, job_id)
+    assert job.status is JobStatus.DONE
+    assert job.attempts == 1
+    assert runs == recorded == [job_id]
+
+
+def test_a_running_job_keeps_its_lease_while_it_runs(
+    settings: Settings, db: Database, storage: Storage, registry: Registry
+) -> None:
+    """Leases are short and renewed while the job runs: a long job is not taken over, and a
+    job whose worker died is due again soon."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_ctx: JobContext, _job: Job) -> None:
+        started.set()
+        release.wait(60)
+
+    registry.register("test.slow", slow)
+    job_id = _enqueue(db, "test.slow")
+    worker = Worker(
+        settings, db, storage, registry=registry, lease=timedelta(seconds=6), poll_interval=0.05
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    thread.start()
+    try:
+        assert started.wait(30)
+        first = _job(db, job_id).locked_until
+        assert first is not None
+        assert wait_for(lambda: (_job(db, job_id).locked_until or first) > first, 30)
+        running = _job(db, job_id)
+        assert (running.status, running.attempts, running.locked_by) == (
+            JobStatus.RUNNING,
+            1,
+            worker.name,
+        )
+        assert running.run_at == running.locked_until  # not due to anyone else meanwhile
+    finally:
+        release.set()
+        stop.set()
+        worker.wake()
+        thread.join(30)
+    done = _job(db, job_id)
+    assert (done.status, done.attempts) == (JobStatus.DONE, 1)

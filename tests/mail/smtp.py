@@ -1,6 +1,7 @@
 """A real SMTP server for tests: aiosmtpd on a loopback port, recording what it accepts.
 
-It can stall on chosen DATA commands (to kill a worker mid-send), refuse recipients, speak
+It can stall on chosen DATA commands (to kill a worker mid-send), hold every message after the
+first few unanswered until told to go on (a drain stopped mid-way), refuse recipients, speak
 STARTTLS or implicit TLS with a certificate from a throw-away CA, and require a login.
 """
 
@@ -12,6 +13,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -47,6 +49,8 @@ class Received:
     rcpt_tos: list[str]
     tls: bool
     authenticated: bool
+    at: float = field(default_factory=time.monotonic)
+    """When it was accepted (``time.monotonic()``)."""
 
 
 @dataclass
@@ -54,6 +58,11 @@ class Recorder:
     """The aiosmtpd handler: keeps every accepted message."""
 
     stall_on: set[int] = field(default_factory=set)
+    hold_after: int | None = None
+    """Accept this many messages, then leave each further one unanswered after its data while
+    this stays set: a message whose client goes away meanwhile is not accepted; the others are
+    once it is set back to None."""
+    held: int = 0
     refuse: set[str] = field(default_factory=set)
     received: list[Received] = field(default_factory=list)
     data_calls: int = 0
@@ -75,6 +84,8 @@ class Recorder:
         if call in self.stall_on:
             self.stalled.set()
             await asyncio.sleep(3600)  # cancelled when the server stops
+        if await self._held_back(server, call) is not None:
+            return "421 4.3.0 Connection closed"
         raw = envelope.original_content or b""
         message = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(message, EmailMessage)
@@ -88,6 +99,23 @@ class Recorder:
                 )
             )
         return "250 Message accepted for delivery"
+
+    async def _held_back(self, server: SMTP, call: int) -> str | None:
+        """Wait while ``hold_after`` holds this message back; why it is not to be accepted."""
+        limit = self.hold_after
+        if limit is None or call <= limit:
+            return None
+        with self.lock:
+            self.held += 1
+        try:
+            while self.hold_after is not None:
+                await asyncio.sleep(0.02)  # cancelled when the client goes away
+        finally:
+            with self.lock:
+                self.held -= 1
+        if server.transport is None or server.transport.is_closing():
+            return "the client went away"
+        return None
 
     def messages(self) -> list[EmailMessage]:
         with self.lock:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.jobs.models import Job, JobStatus
@@ -170,7 +171,7 @@ def _prune_jobs(db: Database) -> list[Job]:
 def test_workers_queue_one_clean_up_a_day_and_each_run_queues_the_next(
     settings: Settings, db: Database, storage: Storage
 ) -> None:
-    start = datetime.now(UTC)
+    start = utcnow()  # the clock the workers read
     workers = [Worker(settings, db, storage) for _ in range(2)]
     for worker in workers:
         worker.registry.started(worker.ctx)  # what every worker does when it starts

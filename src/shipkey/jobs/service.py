@@ -191,6 +191,17 @@ def take(job: Job, worker_id: str, now: datetime, lease: timedelta, give_up: tim
         job.give_up_at = now + give_up
 
 
+def renew_leases(session: Session, worker_id: str, now: datetime, lease: timedelta) -> int:
+    """Extend to ``now + lease`` the leases of the RUNNING jobs ``worker_id`` holds (its
+    heartbeat); returns how many."""
+    result = session.connection().execute(
+        update(_jobs)
+        .where(_jobs.c.status == JobStatus.RUNNING, _jobs.c.locked_by == worker_id)
+        .values(locked_until=now + lease, run_at=now + lease)
+    )
+    return int(result.rowcount)
+
+
 def lock_rows(session: Session, job_ids: list[str]) -> dict[str, Job]:
     """The jobs ``job_ids``, read and locked in one statement (for :func:`claimed`)."""
     return {

@@ -3,7 +3,9 @@
 Each job takes one short transaction to claim and one to finish (with what the handler
 achieved); the handler's I/O happens in between, holding no lock. A worker killed mid-job loses
 nothing: the job's lease expires and the job is claimed again (by this worker once restarted,
-or by another).
+or by another). Leases are short and renewed while their jobs run (a heartbeat every third of
+a lease), so a job whose worker died elsewhere waits about a minute, not five; one whose worker
+died on this host is taken back at once when a worker starts (:meth:`Worker.recover_orphans`).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from shipkey.storage import Storage
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEASE = timedelta(minutes=5)
+DEFAULT_LEASE = timedelta(minutes=1)
+"""How long a claimed job is its worker's; renewed every third of it while the job runs."""
 BATCH = 100
 QUEUED_PER_THREAD = 4
 
@@ -122,6 +125,11 @@ class Worker:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pending: set[futures.Future[None]] = set()
         self._finished: queue.SimpleQueue[tuple[Job, Outcome]] = queue.SimpleQueue()
+        # Outcomes that could not be recorded (the database was away): kept, and recorded
+        # before anything else once it answers again, so that the jobs are not left RUNNING
+        # until their leases run out (a sent e-mail would then be sent again).
+        self._unrecorded: list[tuple[Job, Outcome]] = []
+        self._running_inline = False
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -159,6 +167,11 @@ class Worker:
         service.doorbell.subscribe(self._wake)
         log.info("worker %s started", self.name)
         self.registry.started(self.ctx)
+        beating = threading.Event()
+        heart = threading.Thread(
+            target=self._heartbeat, args=(beating,), name=f"{threading.current_thread().name}-lease"
+        )
+        heart.start()
         try:
             self.recover_orphans()
             while not stop.is_set():
@@ -167,6 +180,8 @@ class Worker:
                     self._wake.wait(self.poll_interval)
         finally:
             service.doorbell.unsubscribe(self._wake)
+            beating.set()
+            heart.join()
             try:
                 self._settle()
             except Exception:
@@ -199,6 +214,25 @@ class Worker:
         except Exception:  # the database is away: the leases run out instead
             log.exception("worker %s: looking for interrupted jobs failed", self.name)
             return 0
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        """Renew the leases of the jobs this worker runs, every third of a lease, until
+        ``stop`` is set (a renewal the database cannot take is tried at the next beat)."""
+        every = self.lease.total_seconds() / 3
+        while not stop.wait(every):
+            if not self._holding():
+                continue
+            try:
+                with self.ctx.db.session() as session:
+                    service.renew_leases(session, self.name, self.ctx.now(), self.lease)
+            except Exception as exc:
+                log.warning("worker %s: renewing its leases failed: %s", self.name, exc)
+
+    def _holding(self) -> bool:
+        """Whether this worker holds claimed jobs (running, or finished and not recorded)."""
+        with self._inflight_lock:
+            pooled = any(self._inflight.values())
+        return self._running_inline or pooled or bool(self._unrecorded)
 
     @property
     def stopping(self) -> bool:
@@ -278,7 +312,24 @@ class Worker:
             return Outcome(error=service.describe(exc))
 
     def _run(self, job: Job) -> None:
-        self._finish(job, self._handle(job))
+        self._running_inline = True
+        try:
+            outcome = self._handle(job)
+        finally:
+            self._running_inline = False
+        try:
+            self._finish(job, outcome)
+        except Exception:
+            self._keep_unrecorded([(job, outcome)])
+            raise
+
+    def _keep_unrecorded(self, outcomes: list[tuple[Job, Outcome]]) -> None:
+        log.warning(
+            "worker %s: %d job outcome(s) kept until the database answers again",
+            self.name,
+            len(outcomes),
+        )
+        self._unrecorded.extend(outcomes)
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
         """Record ``outcome`` in a transaction of its own; a recorder that fails makes it a
@@ -360,7 +411,7 @@ class Worker:
     def _record_finished(self) -> None:
         """Record every pooled job that has finished, in one transaction for all of them (one
         at a time if that transaction fails, so that one bad recorder costs only its job)."""
-        finished: list[tuple[Job, Outcome]] = []
+        finished, self._unrecorded = self._unrecorded, []
         while True:
             try:
                 finished.append(self._finished.get_nowait())
@@ -375,11 +426,15 @@ class Worker:
             return
         except Exception:
             log.exception("recording %d jobs together failed; one at a time", len(finished))
+        kept: list[tuple[Job, Outcome]] = []
         for job, outcome in finished:
             try:
                 self._finish(job, outcome)
             except Exception:
                 log.exception("job %s: recording its outcome failed", job.id)
+                kept.append((job, outcome))
+        if kept:
+            self._keep_unrecorded(kept)
 
     def _record_together(self, session: Session, finished: list[tuple[Job, Outcome]]) -> None:
         """What came of ``finished``, in ``session``, in few statements: the recorders that
