@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shipkey.clock import utcnow
+from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.jobs.worker import Worker
 from shipkey.licensing.models import LicenseSighting
@@ -85,7 +86,12 @@ def test_an_honest_buyer_at_home_and_on_the_phone_is_not_flagged(
 
 
 def test_a_key_validated_from_many_networks_at_once_is_flagged(
-    admin: TestClient, live_server: str, db: Database, worker: Worker, endpoint: str
+    admin: TestClient,
+    live_server: str,
+    db: Database,
+    worker: Worker,
+    endpoint: str,
+    settings: Settings,
 ) -> None:
     purchase = create_purchase(admin, _licensed(admin))
     key = purchase["licenses"][0]["key"]
@@ -94,7 +100,7 @@ def test_a_key_validated_from_many_networks_at_once_is_flagged(
     with ThreadPoolExecutor(max_workers=7) as pool:
         answers = list(pool.map(lambda a: validate(live_server, key, a), addresses * 3))
     assert all(a.status_code == 200 and a.json()["valid"] for a in answers)
-    flush_sightings(db)
+    flush_sightings(db, settings)
     with db.read_session() as session:
         sightings = session.scalars(
             select(LicenseSighting.network).order_by(LicenseSighting.network)
@@ -115,12 +121,12 @@ def test_a_key_validated_from_many_networks_at_once_is_flagged(
 
 
 def test_a_key_used_at_home_and_at_work_is_not_flagged(
-    admin: TestClient, live_server: str, db: Database, worker: Worker
+    admin: TestClient, live_server: str, db: Database, worker: Worker, settings: Settings
 ) -> None:
     key = create_purchase(admin, _licensed(admin))["licenses"][0]["key"]
     for address in ["203.0.113.5", "203.0.113.9", "198.51.100.20"] * 4:
         assert validate(live_server, key, address).json()["valid"]
-    flush_sightings(db)
+    flush_sightings(db, settings)
     worker.run_once()
     assert risk_events(admin) == []
 
@@ -197,7 +203,12 @@ def test_risk_events_are_paged_and_filtered(
 
 
 def test_evidence_of_a_purchase(
-    admin: TestClient, client: TestClient, live_server: str, db: Database, worker: Worker
+    admin: TestClient,
+    client: TestClient,
+    live_server: str,
+    db: Database,
+    worker: Worker,
+    settings: Settings,
 ) -> None:
     product, data = product_with_file(
         admin, name="Pixel", slug="pixel", type="LICENSE", licenseType="PERPETUAL"
@@ -211,7 +222,7 @@ def test_evidence_of_a_purchase(
     assert activated.status_code == 200
     validate(live_server, key, "203.0.113.5")
     validate(live_server, key, "2001:db8:1::1")
-    flush_sightings(db)
+    flush_sightings(db, settings)
     signed_in = utcnow() - timedelta(hours=1)
     with db.session() as session:
         session.add(
