@@ -152,33 +152,6 @@ def test_activations_that_come_and_go_are_flagged(
     ]
 
 
-def test_a_buyer_with_two_refunds_buying_again_is_flagged(
-    admin: TestClient, live_server: str, worker: Worker
-) -> None:
-    product, _ = product_with_file(admin)
-    refunded = []
-    for _ in range(2):
-        purchase = create_purchase(admin, product["slug"])
-        assert admin.post(f"/api/admin/purchases/{purchase['id']}/refund").status_code == 200
-        refunded.append(purchase["id"])
-    worker.run_once()
-    assert risk_events(admin) == []  # each refund was the buyer's first or second
-
-    again = create_purchase(admin, product["slug"])
-    other = create_purchase(admin, product["slug"], email="someone-else@example.com")
-    worker.run_once()
-    assert risk_events(admin) == []  # nothing was taken yet
-    for bought in (again, other):  # the goods' first use
-        assert (
-            download(live_server, new_link(admin, bought["id"]), "203.0.113.5").status_code == 200
-        )
-    worker.run_once()
-    [event] = risk_events(admin)
-    assert event["kind"] == "REPEAT_REFUNDER"
-    assert event["purchaseId"] == again["id"]
-    assert [p["purchaseId"] for p in event["details"]["purchases"]] == refunded
-
-
 def test_risk_events_are_paged_and_filtered(
     admin: TestClient, live_server: str, worker: Worker
 ) -> None:

@@ -1,15 +1,28 @@
-"""The worker's side of risk: evaluating the rules after something was recorded."""
+"""The worker's side of risk: evaluating the rules after something was recorded, and after a
+sale was delivered (in the job that sends its delivery e-mail, the one job every sale has)."""
 
 from __future__ import annotations
+
+from sqlalchemy.orm import Session
 
 from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.jobs.models import Job
 from shipkey.jobs.registry import JobContext, Registry
+from shipkey.mail.service import SALE_KEY, SEND_JOB
 from shipkey.risk import service
 
 
 def register(registry: Registry) -> None:
     registry.register(RISK_CHECK, check)
+    registry.on_done(SEND_JOB, sale_delivered)
+
+
+def sale_delivered(session: Session, ctx: JobContext, job: Job) -> None:
+    """A sale's delivery e-mail was sent: the sale's rules, in the transaction that records it
+    (nothing for any other e-mail)."""
+    purchase_id = job.payload.get(SALE_KEY)
+    if isinstance(purchase_id, str):
+        service.check_sale(session, ctx.settings, purchase_id, ctx.now())
 
 
 def check(ctx: JobContext, job: Job) -> None:

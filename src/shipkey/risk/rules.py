@@ -129,6 +129,24 @@ def activation_churn(
     )
 
 
+_REFUNDS_BESIDES = Purchase.__table__.alias("sale")
+
+
+def refunds_besides(session: Session, purchase_id: str) -> int:
+    """How many refunded or disputed purchases the buyer of ``purchase_id`` has besides it: one
+    indexed count (by customer), without loading the purchase (a sale's delivery job asks)."""
+    sale = _REFUNDS_BESIDES
+    buyer = select(sale.c.customer_id).where(sale.c.id == purchase_id).scalar_subquery()
+    count = session.scalar(
+        select(func.count()).where(
+            Purchase.customer_id == buyer,
+            Purchase.id != purchase_id,
+            Purchase.status.in_([PurchaseStatus.REFUNDED, PurchaseStatus.DISPUTED]),
+        )
+    )
+    return int(count or 0)
+
+
 def repeat_refunder(session: Session, settings: Settings, purchase: Purchase) -> Hit | None:
     """The purchase's buyer has ``SHIPKEY_RISK_REFUNDS`` or more refunded or disputed
     purchases besides this one."""

@@ -47,23 +47,36 @@ KIND_LABELS: dict[RiskKind, str] = {
 def check_purchase(
     session: Session, settings: Settings, purchase_id: str, now: datetime | None = None
 ) -> list[RiskEvent]:
-    """The purchase's rules (its links' networks, its buyer's refunds); the events opened."""
+    """The purchase's rules (its links' networks); the events opened."""
     now = now or utcnow()
     purchase = session.get(Purchase, purchase_id)
     if purchase is None:
         return []
-    hits = [
-        rules.download_sharing(session, settings, purchase.id, now),
-        rules.repeat_refunder(session, settings, purchase),
-    ]
+    hits = [rules.download_sharing(session, settings, purchase.id, now)]
     return _flag_all(session, settings, purchase, None, hits, now)
+
+
+def check_sale(
+    session: Session, settings: Settings, purchase_id: str, now: datetime | None = None
+) -> list[RiskEvent]:
+    """The rules of a sale just delivered (its buyer's refunds and disputes), whatever the
+    goods (a course or a membership is never downloaded nor validated); the events opened.
+
+    Runs in the sale's delivery job: one indexed count, and the purchase read only when the
+    buyer has enough refunds to be a hit."""
+    if rules.refunds_besides(session, purchase_id) < settings.risk_refunds:
+        return []
+    purchase = session.get(Purchase, purchase_id)
+    if purchase is None:
+        return []
+    hits = [rules.repeat_refunder(session, settings, purchase)]
+    return _flag_all(session, settings, purchase, None, hits, now or utcnow())
 
 
 def check_license(
     session: Session, settings: Settings, license_id: str, now: datetime | None = None
 ) -> list[RiskEvent]:
-    """The license's rules (its validations' networks, its activations) and its purchase's
-    buyer's refunds; the events opened."""
+    """The license's rules (its validations' networks, its activations); the events opened."""
     now = now or utcnow()
     lic = session.get(License, license_id)
     if lic is None:
@@ -73,11 +86,7 @@ def check_license(
         rules.key_sharing(session, settings, lic.id, now),
         rules.activation_churn(session, settings, lic.id, now),
     ]
-    opened = _flag_all(session, settings, purchase, lic, hits, now)
-    if purchase is not None:  # the key's first use is when a repeat refunder takes the goods
-        refunds = [rules.repeat_refunder(session, settings, purchase)]
-        opened += _flag_all(session, settings, purchase, None, refunds, now)
-    return opened
+    return _flag_all(session, settings, purchase, lic, hits, now)
 
 
 def _flag_all(
