@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from shipkey.jobs.kinds import RISK_CHECK
+from shipkey.jobs.kinds import RISK_CHECK, SIGN_IN_KEY
 from shipkey.jobs.models import Job
 from shipkey.jobs.registry import JobContext, Registry
 from shipkey.mail.service import SALE_KEY, SEND_JOB
@@ -26,7 +26,8 @@ def sale_delivered(session: Session, ctx: JobContext, job: Job) -> None:
 
 
 def check(ctx: JobContext, job: Job) -> None:
-    """Run the rules for the purchase or license the job names (a hit opens an event once)."""
+    """Run the rules for the purchase, license or signed-in buyer the job names (a hit opens an
+    event once)."""
     with ctx.db.session() as session:
         purchase_id = job.payload.get("purchase_id")
         license_id = job.payload.get("license_id")
@@ -34,3 +35,6 @@ def check(ctx: JobContext, job: Job) -> None:
             service.check_purchase(session, ctx.settings, purchase_id, ctx.now())
         if isinstance(license_id, str):
             service.check_license(session, ctx.settings, license_id, ctx.now())
+        email = job.payload.get(SIGN_IN_KEY)
+        if isinstance(email, str):
+            service.check_sign_in(session, ctx.settings, email, ctx.now())

@@ -36,6 +36,7 @@ KIND_LABELS: dict[RiskKind, str] = {
     RiskKind.KEY_SHARING: "license validated from many networks",
     RiskKind.ACTIVATION_CHURN: "license activated and deactivated again and again",
     RiskKind.REPEAT_REFUNDER: "a buyer with several refunds or disputes bought again",
+    RiskKind.SIGN_IN_SHARING: "buyer signed in from many networks",
     RiskKind.FRAUD_WARNING: "Stripe early fraud warning",
 }
 """What each kind means, in English (the pages translate their own labels)."""
@@ -71,6 +72,28 @@ def check_sale(
         return []
     hits = [rules.repeat_refunder(session, settings, purchase)]
     return _flag_all(session, settings, purchase, None, hits, now or utcnow())
+
+
+def check_sign_in(
+    session: Session, settings: Settings, email: str, now: datetime | None = None
+) -> list[RiskEvent]:
+    """The rules of a buyer who signed in (the networks of their sign-ins); the events opened.
+    An event is about the buyer's newest purchase, as their purchases page lists them (with
+    ``SHIPKEY_RISK_ACTION=suspend`` its licenses are suspended and its links held, as for the
+    other rules)."""
+    now = now or utcnow()
+    hit = rules.sign_in_sharing(session, settings, email, now)
+    if hit is None:
+        return []
+    purchase = session.scalars(
+        select(Purchase)
+        .where(Purchase.email == email)
+        .order_by(Purchase.created_at.desc(), Purchase.id.desc())
+        .limit(1)
+    ).first()
+    if purchase is None:
+        return []
+    return _flag_all(session, settings, purchase, None, [hit], now)
 
 
 def check_license(
@@ -220,8 +243,8 @@ def evidence_lines(kind: RiskKind, details: dict[str, Any]) -> list[str]:
     """The evidence of a hit as short lines (for the seller's e-mail)."""
     lines: list[str] = []
     for item in details.get("networks", []):
-        if "downloads" in item:
-            times = ", ".join(d["at"] for d in item["downloads"])
+        if "downloads" in item or "signIns" in item:
+            times = ", ".join(d["at"] for d in item.get("downloads", item.get("signIns", [])))
             lines.append(f"{item['network']}: {times}")
         else:
             lines.append(f"{item['network']}: {item.get('firstSeen', '')}")
