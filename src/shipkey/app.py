@@ -112,7 +112,9 @@ def create_app(
             background_worker(settings, database, files, enabled=run_worker, foreground=foreground),
         ):
             yield
-            license_sightings.flush(database)  # what validations noted in the last seconds
+            license_sightings.flush(
+                database, settings.risk_validation_networks
+            )  # what validations noted in the last seconds
         if db is None:
             database.dispose()
 

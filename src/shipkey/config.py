@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         ge=1,
         description="A license activated and deactivated more times than this in 30 days is a hit.",
     )
+    risk_sign_in_networks: int = Field(
+        default=3,
+        ge=1,
+        description="A buyer signed in to the purchase portal from more networks than this in "
+        "24 h is a hit.",
+    )
     risk_refunds: int = Field(
         default=2,
         ge=1,

@@ -145,6 +145,7 @@ LABELS: dict[str, str] = {
     "RiskKind.KEY_SHARING": N_("Key used from many networks"),
     "RiskKind.ACTIVATION_CHURN": N_("Activations that come and go"),
     "RiskKind.REPEAT_REFUNDER": N_("Buyer with several refunds"),
+    "RiskKind.SIGN_IN_SHARING": N_("Buyer signed in from many networks"),
     "RiskKind.FRAUD_WARNING": N_("Stripe early fraud warning"),
     "RiskStatus.OPEN": N_("Open"),
     "RiskStatus.CLEARED": N_("Cleared"),

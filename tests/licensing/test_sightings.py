@@ -16,7 +16,7 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.jobs.models import Job
-from shipkey.licensing.models import LicenseSighting
+from shipkey.licensing.models import License, LicenseSighting
 from shipkey.licensing.sightings import NetworkSightings
 from tests.factories import create_product, create_purchase
 
@@ -61,4 +61,67 @@ def test_validations_are_written_by_themselves_one_row_a_network_and_day(
     with db.read_session() as session:
         jobs = session.scalars(select(Job).where(Job.kind == RISK_CHECK)).all()
     checks = [job for job in jobs if "license_id" in job.payload]
-    assert len(checks) == 1  # one rule check for the license's new networks
+    assert checks == []  # two networks, under SHIPKEY_RISK_VALIDATION_NETWORKS: no rule check
+
+
+def _license_id(admin: TestClient, db: Database) -> str:
+    key = create_purchase(admin, "pixel")["licenses"][0]["key"]
+    with db.read_session() as session:
+        return session.scalars(select(License.id).where(License.key == key)).one()
+
+
+def _license_checks(db: Database) -> list[str]:
+    with db.read_session() as session:
+        jobs = session.scalars(select(Job).where(Job.kind == RISK_CHECK)).all()
+    return [job.payload["license_id"] for job in jobs if "license_id" in job.payload]
+
+
+def test_a_license_is_sent_to_the_rule_once_it_crosses_the_limit(
+    admin: TestClient, db: Database
+) -> None:
+    create_product(admin, name="Pixel", slug="pixel", type="LICENSE", licenseType="PERPETUAL")
+    shared, honest = _license_id(admin, db), _license_id(admin, db)
+    sightings = NetworkSightings()
+    now = utcnow()
+    for n in range(3):  # limit 3: three networks are not more than the limit
+        sightings.note(shared, f"10.{n}.0.0/24", now)
+    sightings.note(honest, "203.0.113.0/24", now)
+    assert sightings.flush(db, 3) == 0
+    assert _license_checks(db) == []
+
+    sightings.note(shared, "10.9.0.0/24", now + timedelta(minutes=5))  # the fourth network
+    sightings.note(honest, "198.51.100.0/24", now + timedelta(minutes=5))
+    assert sightings.flush(db, 3) == 1
+    assert _license_checks(db) == [shared]
+    with db.read_session() as session:
+        assert len(session.scalars(select(LicenseSighting)).all()) == 6
+
+
+def test_networks_older_than_a_day_do_not_count(admin: TestClient, db: Database) -> None:
+    create_product(admin, name="Pixel", slug="pixel", type="LICENSE", licenseType="PERPETUAL")
+    license_id = _license_id(admin, db)
+    sightings = NetworkSightings()
+    now = utcnow()
+    for n in range(3):
+        sightings.note(license_id, f"10.{n}.0.0/24", now - timedelta(days=2))
+    sightings.flush(db, 3)
+    sightings.note(license_id, "10.9.0.0/24", now)  # four networks, but three of them old
+    assert sightings.flush(db, 3) == 0
+    assert _license_checks(db) == []
+
+
+def test_a_sighting_written_by_another_process_is_ignored_and_still_counted(
+    admin: TestClient, db: Database
+) -> None:
+    create_product(admin, name="Pixel", slug="pixel", type="LICENSE", licenseType="PERPETUAL")
+    license_id = _license_id(admin, db)
+    now = utcnow()
+    first, second = NetworkSightings(), NetworkSightings()
+    for n in range(2):
+        first.note(license_id, f"10.{n}.0.0/24", now)
+        second.note(license_id, f"10.{n}.0.0/24", now)
+    second.note(license_id, "10.7.0.0/24", now)
+    assert first.flush(db, 2) == 0
+    assert second.flush(db, 2) == 1  # two rows there already, one new: three networks
+    with db.read_session() as session:
+        assert len(session.scalars(select(LicenseSighting)).all()) == 3

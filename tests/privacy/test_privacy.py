@@ -4,22 +4,26 @@ network addresses and user agents."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from shipkey.clock import utcnow
 from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.downloads.models import Download, StampedCopy
+from shipkey.http.net import Client
 from shipkey.jobs.models import Job, JobStatus
 from shipkey.jobs.worker import Worker
 from shipkey.licensing.models import LicenseActivation
 from shipkey.mail.models import MailMessage, MailStatus
 from shipkey.orders.models import Customer
-from shipkey.privacy.retention import RETENTION_JOB, cut_ip, next_run
+from shipkey.portal import service as portal
+from shipkey.portal.models import LoginPurpose, LoginToken
+from shipkey.privacy.retention import RETENTION_JOB, cut_ip, next_run, pseudonymise
 from shipkey.storage import Storage
 from shipkey.web.models import WebSignIn
 from tests.downloads.books import make_pdf
@@ -261,3 +265,38 @@ def test_the_command_line_exports_and_erases(
         assert last is not None
         assert last.action == "cli.customers.erase"
         assert last.details == {"customer_id": customer_id}
+
+
+def _used_sign_in(db: Database, email: str, address: str, used_at: datetime) -> None:
+    with db.session() as session:
+        token = portal.create_login_token(session, email, LoginPurpose.BUYER, "en")
+        browser = Client(ip=address, user_agent=UA)
+        assert portal.redeem_login(session, token, used_at, client=browser) is not None
+
+
+def test_sign_ins_are_exported_cut_when_old_and_erased(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    _sale(admin, client)
+    now = utcnow()
+    _used_sign_in(db, "ada@example.com", "203.0.113.57", now - timedelta(days=40))
+    _used_sign_in(db, "ada@example.com", "2001:db8:abcd:12::1", now - timedelta(minutes=1))
+    customer_id = _customer_id(db, "ada@example.com")
+    exported = admin.get(f"/api/admin/customers/{customer_id}/export").json()
+    used = [(s["ipAddress"], s["userAgent"]) for s in exported["signInLinks"] if s["usedAt"]]
+    assert used == [("203.0.113.57", UA), ("2001:db8:abcd:12::1", UA)]
+
+    with db.session() as session:
+        assert pseudonymise(session, now - timedelta(days=30)) == 1
+    with db.read_session() as session:
+        kept = session.execute(
+            select(LoginToken.ip_address, LoginToken.user_agent).order_by(LoginToken.used_at)
+        ).all()
+        assert [tuple(row) for row in kept] == [
+            ("203.0.113.0", None),
+            ("2001:db8:abcd:12::1", UA),
+        ]
+
+    assert admin.post(f"/api/admin/customers/{customer_id}/erase").status_code == 200
+    with db.read_session() as session:
+        assert session.scalars(select(LoginToken)).all() == []

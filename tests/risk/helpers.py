@@ -8,6 +8,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.hooks.models import OutboundEvent
 from shipkey.licensing import sightings
@@ -75,6 +76,7 @@ def held(db: Database, purchase_id: str) -> bool:
         return purchase.under_review_since is not None
 
 
-def flush_sightings(db: Database) -> None:
-    """Write the networks validations noted, without waiting for the scheduled write."""
-    sightings.flush(db)
+def flush_sightings(db: Database, settings: Settings) -> int:
+    """Write the networks validations noted, without waiting for the scheduled write; how many
+    licenses were sent to the rules."""
+    return sightings.flush(db, settings.risk_validation_networks)

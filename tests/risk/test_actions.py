@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from shipkey.config import Settings
 from shipkey.db.engine import Database
 from shipkey.jobs.worker import Worker
 from tests.factories import create_purchase, new_link, product_with_file
@@ -37,18 +38,23 @@ def _shared_key(admin: TestClient, live_server: str) -> tuple[dict[str, Any], st
     return purchase, purchase["licenses"][0]["key"]
 
 
-def _share(live_server: str, db: Database, key: str) -> None:
+def _share(live_server: str, db: Database, settings: Settings, key: str) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
         list(pool.map(lambda n: validate(live_server, key, f"172.16.{n}.1"), range(3)))
-    flush_sightings(db)
+    flush_sightings(db, settings)
 
 
 def test_a_hit_suspends_and_holds_until_cleared(
-    admin: TestClient, client: TestClient, live_server: str, db: Database, worker: Worker
+    admin: TestClient,
+    client: TestClient,
+    live_server: str,
+    db: Database,
+    worker: Worker,
+    settings: Settings,
 ) -> None:
     purchase, key = _shared_key(admin, live_server)
     token = new_link(admin, purchase["id"])
-    _share(live_server, db, key)
+    _share(live_server, db, settings, key)
     worker.run_once()
 
     [event] = risk_events(admin, status="OPEN")
@@ -75,18 +81,18 @@ def test_a_hit_suspends_and_holds_until_cleared(
 
     # Cleared, the (kind, subject) may open a new event when the rule hits again.
     validate(live_server, key, "172.16.9.1")
-    flush_sightings(db)
+    flush_sightings(db, settings)
     worker.run_once()
     assert len(risk_events(admin, status="OPEN")) == 1
     assert license_status(db, key) == "SUSPENDED"
 
 
 def test_clearing_leaves_what_the_seller_suspended_by_hand(
-    admin: TestClient, live_server: str, db: Database, worker: Worker
+    admin: TestClient, live_server: str, db: Database, worker: Worker, settings: Settings
 ) -> None:
     purchase, key = _shared_key(admin, live_server)
     assert admin.post(f"/api/admin/licenses/{key}/suspend").status_code == 200
-    _share(live_server, db, key)
+    _share(live_server, db, settings, key)
     worker.run_once()
     [event] = risk_events(admin)
     assert held(db, purchase["id"])
@@ -96,10 +102,15 @@ def test_clearing_leaves_what_the_seller_suspended_by_hand(
 
 
 def test_the_buyers_page_says_what_happened_and_whom_to_write_to(
-    admin: TestClient, client: TestClient, live_server: str, db: Database, worker: Worker
+    admin: TestClient,
+    client: TestClient,
+    live_server: str,
+    db: Database,
+    worker: Worker,
+    settings: Settings,
 ) -> None:
     purchase, key = _shared_key(admin, live_server)
-    _share(live_server, db, key)
+    _share(live_server, db, settings, key)
     worker.run_once()
     sign_in(client, db, "buyer@example.com")
     page = client.get(f"/purchases/{purchase['id']}")

@@ -186,6 +186,7 @@ async def validate(request: Request) -> Response:
         data.machine_id,
         product=data.product,
         ip=ip,
+        network_limit=settings.risk_validation_networks,
     )
     info = LicenseInfo.of(result.license, result.now) if result.license is not None else None
     answer = ValidateResponse(valid=result.valid, code=result.code, license=info)

@@ -3,10 +3,13 @@
 Validation is the hot path and stays a read: it only notes a (license, network, UTC day) it has
 not seen in memory (:meth:`NetworkSightings.note`, a set lookup). What was noted is written a
 couple of seconds later, in one short transaction for every validation noted meanwhile, by a
-thread the event loop starts (:func:`schedule`): one row in ``license_sightings`` per triple
-(``INSERT … ON CONFLICT DO NOTHING``, so processes that note the same triple write it once) and
-one ``risk.check`` job per license that got a new row. A process that stops loses at most the
-sightings of its last couple of seconds (the app writes them on shutdown).
+thread the event loop starts (:func:`schedule`): one row in ``license_sightings`` per triple,
+all in one ``INSERT … ON CONFLICT DO NOTHING`` (so processes that note the same triple write it
+once), then one query that counts the networks of the batch's licenses in the last 24 h, and a
+``risk.check`` job only for a license seen from more than ``SHIPKEY_RISK_VALIDATION_NETWORKS``
+(the rule, :func:`shipkey.risk.rules.key_sharing`, stays the judge). An honest key is one row a
+day and no job. A process that stops loses at most the sightings of its last couple of seconds
+(the app writes them on shutdown).
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ import logging
 import threading
 import time
 import weakref
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
 
 from shipkey.db.engine import Database
-from shipkey.db.writes import insert_ignore
+from shipkey.db.writes import insert_ignore_many
 from shipkey.jobs import service as jobs
 from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.licensing.models import LicenseSighting
@@ -31,7 +38,22 @@ FLUSH_DELAY = 2.0
 STALE_SCHEDULE = 30.0
 """A write scheduled this long ago that never ran (its event loop ended) is scheduled again."""
 
+SHARING_WINDOW = timedelta(hours=24)
+"""The window the key-sharing rule counts networks in (as :mod:`shipkey.risk.rules` does)."""
+COUNT_CHUNK = 5_000
+"""Licenses counted per query (bound parameters stay well under SQLite's limit)."""
+
 Triple = tuple[str, str, date]
+
+_OVER_LIMIT = (
+    select(LicenseSighting.license_id)
+    .where(
+        LicenseSighting.license_id.in_(bindparam("ids", expanding=True)),
+        LicenseSighting.first_at > bindparam("since"),
+    )
+    .group_by(LicenseSighting.license_id)
+    .having(func.count(func.distinct(LicenseSighting.network)) > bindparam("limit"))
+)
 
 
 class NetworkSightings:
@@ -64,37 +86,39 @@ class NetworkSightings:
             self._scheduled_at = clock
             return True
 
-    def flush(self, db: Database) -> int:
-        """Write what is pending (one transaction); how many rows were new."""
+    def flush(self, db: Database, limit: int) -> int:
+        """Write what is pending (one transaction) and queue the key-sharing rule for the
+        licenses seen from more than ``limit`` networks in 24 h; how many were queued."""
         with self._lock:
             pending, self._pending = self._pending, {}
             self._scheduled_at = None
         if not pending:
             return 0
         try:
-            new = 0
             with db.session() as session:
-                checked: set[str] = set()
-                for (license_id, network, day), at in pending.items():
-                    values = {"license_id": license_id, "day": day, "network": network}
-                    if insert_ignore(session, LicenseSighting, {**values, "first_at": at}):
-                        new += 1
-                        if license_id not in checked:
-                            checked.add(license_id)
-                            jobs.enqueue(session, RISK_CHECK, {"license_id": license_id})
+                rows = [
+                    {"license_id": license_id, "day": day, "network": network, "first_at": at}
+                    for (license_id, network, day), at in pending.items()
+                ]
+                insert_ignore_many(session, LicenseSighting, rows)
+                since = max(pending.values()) - SHARING_WINDOW
+                licenses = {license_id for license_id, _, _ in pending}
+                over = over_limit(session, licenses, since, limit)
+                for license_id in over:
+                    jobs.enqueue(session, RISK_CHECK, {"license_id": license_id})
         except Exception:
             with self._lock:
                 self._seen.difference_update(pending)
             log.exception("could not record %d license sightings", len(pending))
             return 0
-        return new
+        return len(over)
 
-    def schedule(self, db: Database) -> None:
+    def schedule(self, db: Database, limit: int) -> None:
         """Write the pending sightings in :data:`FLUSH_DELAY` seconds, off the event loop."""
         loop = asyncio.get_running_loop()
 
         def start() -> None:
-            task = asyncio.ensure_future(asyncio.to_thread(self.flush, db))
+            task = asyncio.ensure_future(asyncio.to_thread(self.flush, db, limit))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -113,6 +137,18 @@ def sightings_of(db: Database) -> NetworkSightings:
     return found
 
 
-def flush(db: Database) -> int:
-    """Write the database's pending sightings now (on shutdown; tests)."""
-    return sightings_of(db).flush(db)
+def over_limit(session: Session, licenses: Iterable[str], since: datetime, limit: int) -> list[str]:
+    """Those of ``licenses`` seen from more than ``limit`` networks since ``since`` (one query
+    per :data:`COUNT_CHUNK` licenses, on the table's primary key)."""
+    ids = sorted(licenses)
+    over: list[str] = []
+    for start in range(0, len(ids), COUNT_CHUNK):
+        params = {"ids": ids[start : start + COUNT_CHUNK], "since": since, "limit": limit}
+        over.extend(session.scalars(_OVER_LIMIT, params))
+    return over
+
+
+def flush(db: Database, limit: int) -> int:
+    """Write the database's pending sightings now (on shutdown; tests); ``limit`` is
+    ``SHIPKEY_RISK_VALIDATION_NETWORKS``."""
+    return sightings_of(db).flush(db, limit)

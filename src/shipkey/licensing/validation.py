@@ -80,17 +80,17 @@ class Sightings:
         return self.expired_license_id is not None or self.seen_activation_id is not None
 
 
-def _note_network(db: Database, result: Validation, ip: str | None) -> None:
+def _note_network(db: Database, result: Validation, ip: str | None, limit: int | None) -> None:
     """Note the network ``ip`` is in for the license (no write here: see
-    :mod:`shipkey.licensing.sightings`)."""
-    if ip is None or result.license is None:
+    :mod:`shipkey.licensing.sightings`); ``limit`` is ``SHIPKEY_RISK_VALIDATION_NETWORKS``."""
+    if ip is None or limit is None or result.license is None:
         return
     network = network_of(ip)
     if network is None:
         return
     sightings = sightings_of(db)
     if sightings.note(result.license.id, network, result.now):
-        sightings.schedule(db)
+        sightings.schedule(db, limit)
 
 
 def _sightings(
@@ -253,6 +253,7 @@ async def validate(
     now: datetime | None = None,
     product: str | None = None,
     ip: str | None = None,
+    network_limit: int | None = None,
 ) -> Validation:
     """Whether a key is valid now (and, with ``machine_id``, activated on that machine; with
     ``product``, a key of that product's slug), from the event loop.
@@ -260,10 +261,11 @@ async def validate(
     Reads without locks; a malformed key is answered without any query. The rare write (a
     machine last seen more than a minute ago, an expiry noticed) goes to a thread, as it may
     wait for SQLite's write lock. The network of ``ip`` is noted for the key-sharing rule, and
-    written later with others (:mod:`shipkey.licensing.sightings`).
+    written later with others (:mod:`shipkey.licensing.sightings`); ``network_limit`` is the
+    rule's ``SHIPKEY_RISK_VALIDATION_NETWORKS`` (nothing is noted without it).
     """
     result, sightings = await check(db, secret, raw_key, machine_id, now, product)
-    _note_network(db, result, ip)
+    _note_network(db, result, ip, network_limit)
     if sightings:
         await asyncio.to_thread(record_sightings, db, sightings, result.now)
     return result

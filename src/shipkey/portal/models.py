@@ -19,7 +19,9 @@ class LoginPurpose(enum.StrEnum):
 
 
 class LoginToken(Base):
-    """One e-mailed sign-in link. ``used_at`` is set by the one request that redeems it."""
+    """One e-mailed sign-in link. ``used_at`` is set by the one request that redeems it, with
+    the address (as :func:`shipkey.http.net.client_ip` records it) and the user agent it came
+    from: the evidence's sign-ins and the sign-in sharing rule (:mod:`shipkey.risk.rules`)."""
 
     __tablename__ = "login_tokens"
     __table_args__ = (Index("ix_login_tokens_expires_at", "expires_at"),)
@@ -34,3 +36,5 @@ class LoginToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)

@@ -107,9 +107,10 @@ def use_link(
     token: str,
     session: DbSession,
     web_session: WebSessionDep,
+    client: ClientDep,
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    sign_in = service.redeem_login(session, token)
+    sign_in = service.redeem_login(session, token, client=client)
     if sign_in is None:
         return render(request, "portal/link_invalid.html", status_code=410)
     if sign_in.purpose is LoginPurpose.ADMIN:

@@ -28,9 +28,11 @@ from shipkey.downloads import links as downloads
 from shipkey.downloads.models import Download
 from shipkey.errors import NotFound, TooManyRequests
 from shipkey.fulfilment.access import IssuedAccess
-from shipkey.http.net import limit_key
+from shipkey.http.net import Client, limit_key
 from shipkey.http.throttle import Throttle
 from shipkey.ids import hash_token, new_id
+from shipkey.jobs import service as jobs
+from shipkey.jobs.kinds import RISK_CHECK, SIGN_IN_KEY
 from shipkey.licensing import seats, validation
 from shipkey.licensing.models import License, LicenseActivation
 from shipkey.licensing.signing_keys import SigningKeyStore
@@ -183,12 +185,17 @@ def peek_login(session: Session, token: str, now: datetime | None = None) -> Sig
     return SignIn(row.email, row.purpose)
 
 
-def redeem_login(session: Session, token: str, now: datetime | None = None) -> SignIn | None:
-    """Use the link once; None when it is unknown, used or expired."""
+def redeem_login(
+    session: Session, token: str, now: datetime | None = None, client: Client | None = None
+) -> SignIn | None:
+    """Use the link once, recording the address and user agent of ``client``; None when it is
+    unknown, used or expired. A buyer's sign-in queues the sign-in sharing rule (a
+    ``risk.check`` job: off the request, and sign-ins are rare)."""
     now = now or utcnow()
     if not _well_formed(token):
         return None
     token_hash = hash_token(token)
+    client = client or Client()
     used = session.execute(
         update(LoginToken)
         .where(
@@ -196,12 +203,18 @@ def redeem_login(session: Session, token: str, now: datetime | None = None) -> S
             LoginToken.used_at.is_(None),
             LoginToken.expires_at > now,
         )
-        .values(used_at=now)
+        .values(
+            used_at=now,
+            ip_address=client.ip[:64] if client.ip else None,
+            user_agent=client.user_agent[:512] if client.user_agent else None,
+        )
         .execution_options(synchronize_session=False)
     )
     if rowcount(used) != 1:
         return None
     row = session.scalars(select(LoginToken).where(LoginToken.token_hash == token_hash)).one()
+    if row.purpose is LoginPurpose.BUYER:
+        jobs.enqueue(session, RISK_CHECK, {SIGN_IN_KEY: row.email})
     return SignIn(row.email, row.purpose)
 
 

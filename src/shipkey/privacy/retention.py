@@ -1,7 +1,7 @@
 """Network addresses and user agents are kept only as long as they are needed.
 
-After ``SHIPKEY_IP_RETENTION_DAYS`` (default 30) the addresses recorded with downloads and
-license activations are cut to their network — IPv4 to the /24 (203.0.113.57 → 203.0.113.0),
+After ``SHIPKEY_IP_RETENTION_DAYS`` (default 30) the addresses recorded with downloads, license
+activations and sign-ins are cut to their network — IPv4 to the /24 (203.0.113.57 → 203.0.113.0),
 IPv6 to the /48 — and user agents are dropped. The ``privacy.retention`` job does it once a
 day: each run handles the rows that became old since the one before (with a day's overlap;
 cutting twice changes nothing) and queues the next run for 03:00 UTC the next day. A worker
@@ -25,6 +25,7 @@ from shipkey.jobs import service as jobs
 from shipkey.jobs.models import Job
 from shipkey.jobs.registry import JobContext, Registry
 from shipkey.licensing.models import LicenseActivation
+from shipkey.portal.models import LoginToken
 
 RETENTION_JOB = "privacy.retention"
 RUN_AT = time(3, 0)
@@ -62,6 +63,7 @@ class Kept:
 KEPT: tuple[Kept, ...] = (
     Kept(Download, "created_at", "ip_address", "user_agent"),
     Kept(LicenseActivation, "activated_at", "ip", None),
+    Kept(LoginToken, "used_at", "ip_address", "user_agent"),
 )
 """Every place a buyer's network address or user agent is kept (see the README's table)."""
 

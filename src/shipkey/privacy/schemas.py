@@ -44,6 +44,8 @@ class SignInLinkExport(ApiModel):
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None
+    ip_address: str | None = None
+    user_agent: str | None = None
 
 
 class SessionExport(ApiModel):

@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import column, func, select, table
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shipkey.db.types import UTCDateTime
 from shipkey.downloads.models import Download
 from shipkey.licensing.models import License, LicenseActivation, LicenseSighting
 from shipkey.mail.models import MailMessage
 from shipkey.orders.models import Customer, Purchase
+from shipkey.risk.rules import LOGIN_TOKENS as _LOGIN_TOKENS
 from shipkey.risk.schemas import (
     EvidenceActivation,
     EvidenceCustomer,
@@ -25,15 +25,6 @@ from shipkey.risk.schemas import (
     EvidenceSignIn,
     EvidenceValidations,
 )
-
-_LOGIN_TOKENS = table(
-    "login_tokens",
-    column("email"),
-    column("purpose"),
-    column("used_at", UTCDateTime),
-)
-"""The buyer portal's sign-in links (``shipkey.portal.models.LoginToken``), read as a table:
-the portal sits above this package, and only these columns are needed."""
 
 
 def consent_record(purchase: Purchase) -> dict[str, Any] | None:
@@ -182,8 +173,8 @@ def _parse(value: Any) -> datetime | None:
 def _sign_ins(session: Session, email: str | None) -> list[EvidenceSignIn]:
     if not email:
         return []
-    rows = session.scalars(
-        select(_LOGIN_TOKENS.c.used_at)
+    rows = session.execute(
+        select(_LOGIN_TOKENS.c.used_at, _LOGIN_TOKENS.c.ip_address, _LOGIN_TOKENS.c.user_agent)
         .where(
             func.lower(_LOGIN_TOKENS.c.email) == email.lower(),
             _LOGIN_TOKENS.c.purpose == "BUYER",
@@ -191,7 +182,7 @@ def _sign_ins(session: Session, email: str | None) -> list[EvidenceSignIn]:
         )
         .order_by(_LOGIN_TOKENS.c.used_at)
     ).all()
-    return [EvidenceSignIn(at=at) for at in rows]
+    return [EvidenceSignIn(at=at, ip_address=ip, user_agent=agent) for at, ip, agent in rows]
 
 
 def access_log(evidence: EvidenceRead) -> str:
@@ -221,7 +212,11 @@ def access_log(evidence: EvidenceRead) -> str:
             f"License validated from {len(v.networks)} network(s) "
             f"({', '.join(v.networks)}), first {_when(v.first)}, last {_when(v.last)}"
         )
-    lines += [f"Buyer signed in to the purchase portal {_when(s.at)}" for s in evidence.sign_ins]
+    lines += [
+        f"Buyer signed in to the purchase portal {_when(s.at)} from {s.ip_address or '-'} "
+        f"({s.user_agent or '-'})"
+        for s in evidence.sign_ins
+    ]
     return "\n".join(lines)
 
 

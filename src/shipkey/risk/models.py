@@ -23,6 +23,8 @@ class RiskKind(enum.StrEnum):
     """One license activated and deactivated too often in 30 days."""
     REPEAT_REFUNDER = "REPEAT_REFUNDER"
     """A buyer with several refunds or disputes bought again."""
+    SIGN_IN_SHARING = "SIGN_IN_SHARING"
+    """One buyer signed in to the purchase portal from too many networks in 24 h."""
     FRAUD_WARNING = "FRAUD_WARNING"
     """Stripe's early fraud warning for the purchase's payment."""
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import column, func, select, table
 from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
+from shipkey.db.types import UTCDateTime
 from shipkey.downloads.models import Download
 from shipkey.http.net import network_of
 from shipkey.licensing.models import DeactivatedBy, LicenseActivation, LicenseSighting
@@ -127,6 +128,67 @@ def activation_churn(
             ],
         },
     )
+
+
+LOGIN_TOKENS = table(
+    "login_tokens",
+    column("email"),
+    column("purpose"),
+    column("used_at", UTCDateTime),
+    column("ip_address"),
+    column("user_agent"),
+)
+"""The buyer portal's sign-in links (``shipkey.portal.models.LoginToken``), read as a table:
+the portal sits above this package, and only these columns are needed."""
+
+
+def sign_in_sharing(session: Session, settings: Settings, email: str, now: datetime) -> Hit | None:
+    """The buyer ``email`` signed in to the purchase portal from more than
+    ``SHIPKEY_RISK_SIGN_IN_NETWORKS`` networks in the last 24 h."""
+    tokens = LOGIN_TOKENS.c
+    rows = session.execute(
+        select(tokens.used_at, tokens.ip_address)
+        .where(
+            tokens.email == email,
+            tokens.purpose == "BUYER",
+            tokens.used_at.is_not(None),
+            tokens.used_at > now - SHARING_WINDOW,
+        )
+        .order_by(tokens.used_at)
+    ).all()
+    seen: dict[str, list[dict[str, str | None]]] = {}
+    for at, ip in rows:
+        network = network_of(ip)
+        if network is not None:
+            seen.setdefault(network, []).append({"at": _iso(at), "ipAddress": ip})
+    if len(seen) <= settings.risk_sign_in_networks:
+        return None
+    return Hit(
+        RiskKind.SIGN_IN_SHARING,
+        {
+            "limit": settings.risk_sign_in_networks,
+            "windowHours": 24,
+            "networks": [{"network": net, "signIns": hits} for net, hits in seen.items()],
+        },
+    )
+
+
+_REFUNDS_BESIDES = Purchase.__table__.alias("sale")
+
+
+def refunds_besides(session: Session, purchase_id: str) -> int:
+    """How many refunded or disputed purchases the buyer of ``purchase_id`` has besides it: one
+    indexed count (by customer), without loading the purchase (a sale's delivery job asks)."""
+    sale = _REFUNDS_BESIDES
+    buyer = select(sale.c.customer_id).where(sale.c.id == purchase_id).scalar_subquery()
+    count = session.scalar(
+        select(func.count()).where(
+            Purchase.customer_id == buyer,
+            Purchase.id != purchase_id,
+            Purchase.status.in_([PurchaseStatus.REFUNDED, PurchaseStatus.DISPUTED]),
+        )
+    )
+    return int(count or 0)
 
 
 def repeat_refunder(session: Session, settings: Settings, purchase: Purchase) -> Hit | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from shipkey.risk.models import RiskKind, RiskStatus
 from shipkey.schemas import ApiModel
@@ -64,6 +64,15 @@ class EvidenceValidations(ApiModel):
 
 class EvidenceSignIn(ApiModel):
     at: datetime
+    ip_address: str | None = Field(
+        default=None,
+        description="The address the sign-in link was used from (cut to its "
+        "network after SHIPKEY_IP_RETENTION_DAYS).",
+    )
+    user_agent: str | None = Field(
+        default=None,
+        description="The browser it was used from (dropped after SHIPKEY_IP_RETENTION_DAYS).",
+    )
 
 
 class EvidencePurchase(ApiModel):

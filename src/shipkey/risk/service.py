@@ -36,6 +36,7 @@ KIND_LABELS: dict[RiskKind, str] = {
     RiskKind.KEY_SHARING: "license validated from many networks",
     RiskKind.ACTIVATION_CHURN: "license activated and deactivated again and again",
     RiskKind.REPEAT_REFUNDER: "a buyer with several refunds or disputes bought again",
+    RiskKind.SIGN_IN_SHARING: "buyer signed in from many networks",
     RiskKind.FRAUD_WARNING: "Stripe early fraud warning",
 }
 """What each kind means, in English (the pages translate their own labels)."""
@@ -47,23 +48,58 @@ KIND_LABELS: dict[RiskKind, str] = {
 def check_purchase(
     session: Session, settings: Settings, purchase_id: str, now: datetime | None = None
 ) -> list[RiskEvent]:
-    """The purchase's rules (its links' networks, its buyer's refunds); the events opened."""
+    """The purchase's rules (its links' networks); the events opened."""
     now = now or utcnow()
     purchase = session.get(Purchase, purchase_id)
     if purchase is None:
         return []
-    hits = [
-        rules.download_sharing(session, settings, purchase.id, now),
-        rules.repeat_refunder(session, settings, purchase),
-    ]
+    hits = [rules.download_sharing(session, settings, purchase.id, now)]
     return _flag_all(session, settings, purchase, None, hits, now)
+
+
+def check_sale(
+    session: Session, settings: Settings, purchase_id: str, now: datetime | None = None
+) -> list[RiskEvent]:
+    """The rules of a sale just delivered (its buyer's refunds and disputes), whatever the
+    goods (a course or a membership is never downloaded nor validated); the events opened.
+
+    Runs in the sale's delivery job: one indexed count, and the purchase read only when the
+    buyer has enough refunds to be a hit."""
+    if rules.refunds_besides(session, purchase_id) < settings.risk_refunds:
+        return []
+    purchase = session.get(Purchase, purchase_id)
+    if purchase is None:
+        return []
+    hits = [rules.repeat_refunder(session, settings, purchase)]
+    return _flag_all(session, settings, purchase, None, hits, now or utcnow())
+
+
+def check_sign_in(
+    session: Session, settings: Settings, email: str, now: datetime | None = None
+) -> list[RiskEvent]:
+    """The rules of a buyer who signed in (the networks of their sign-ins); the events opened.
+    An event is about the buyer's newest purchase, as their purchases page lists them (with
+    ``SHIPKEY_RISK_ACTION=suspend`` its licenses are suspended and its links held, as for the
+    other rules)."""
+    now = now or utcnow()
+    hit = rules.sign_in_sharing(session, settings, email, now)
+    if hit is None:
+        return []
+    purchase = session.scalars(
+        select(Purchase)
+        .where(Purchase.email == email)
+        .order_by(Purchase.created_at.desc(), Purchase.id.desc())
+        .limit(1)
+    ).first()
+    if purchase is None:
+        return []
+    return _flag_all(session, settings, purchase, None, [hit], now)
 
 
 def check_license(
     session: Session, settings: Settings, license_id: str, now: datetime | None = None
 ) -> list[RiskEvent]:
-    """The license's rules (its validations' networks, its activations) and its purchase's
-    buyer's refunds; the events opened."""
+    """The license's rules (its validations' networks, its activations); the events opened."""
     now = now or utcnow()
     lic = session.get(License, license_id)
     if lic is None:
@@ -73,11 +109,7 @@ def check_license(
         rules.key_sharing(session, settings, lic.id, now),
         rules.activation_churn(session, settings, lic.id, now),
     ]
-    opened = _flag_all(session, settings, purchase, lic, hits, now)
-    if purchase is not None:  # the key's first use is when a repeat refunder takes the goods
-        refunds = [rules.repeat_refunder(session, settings, purchase)]
-        opened += _flag_all(session, settings, purchase, None, refunds, now)
-    return opened
+    return _flag_all(session, settings, purchase, lic, hits, now)
 
 
 def _flag_all(
@@ -211,8 +243,8 @@ def evidence_lines(kind: RiskKind, details: dict[str, Any]) -> list[str]:
     """The evidence of a hit as short lines (for the seller's e-mail)."""
     lines: list[str] = []
     for item in details.get("networks", []):
-        if "downloads" in item:
-            times = ", ".join(d["at"] for d in item["downloads"])
+        if "downloads" in item or "signIns" in item:
+            times = ", ".join(d["at"] for d in item.get("downloads", item.get("signIns", [])))
             lines.append(f"{item['network']}: {times}")
         else:
             lines.append(f"{item['network']}: {item.get('firstSeen', '')}")

@@ -88,6 +88,7 @@ def deliver(session: Session, settings: Settings, purchase: Purchase, now: datet
             [(link.url, link.expires_at) for link in delivery.links],
             [(lic.key, lic.expires_at) for lic in delivery.licenses],
             [(item.title, item.url) for item in delivery.access],
+            sale=True,
         )
     events.announce(session, "purchase.completed", purchase)
     return delivery
