@@ -6,11 +6,12 @@ proxy, the address it forwarded: :func:`shipkey.http.net.client_ip`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import column, func, select, table
+from sqlalchemy import Row, column, func, select, table
 from sqlalchemy.orm import Session
 
 from shipkey.config import Settings
@@ -49,19 +50,27 @@ def download_sharing(
         )
         .order_by(Download.downloaded_at)
     ).all()
+    return _spread(RiskKind.DOWNLOAD_SHARING, rows, settings.risk_download_networks, "downloads")
+
+
+def _spread(
+    kind: RiskKind, rows: Sequence[Row[datetime | None, str | None]], limit: int, name: str
+) -> Hit | None:
+    """A hit when the (time, address) ``rows`` of the last 24 h come from more than ``limit``
+    networks; its evidence lists each network with its rows under ``name``."""
     seen: dict[str, list[dict[str, str | None]]] = {}
     for at, ip in rows:
         network = network_of(ip)
         if network is not None:
             seen.setdefault(network, []).append({"at": _iso(at), "ipAddress": ip})
-    if len(seen) <= settings.risk_download_networks:
+    if len(seen) <= limit:
         return None
     return Hit(
-        RiskKind.DOWNLOAD_SHARING,
+        kind,
         {
-            "limit": settings.risk_download_networks,
+            "limit": limit,
             "windowHours": 24,
-            "networks": [{"network": net, "downloads": hits} for net, hits in seen.items()],
+            "networks": [{"network": net, name: hits} for net, hits in seen.items()],
         },
     )
 
@@ -156,21 +165,7 @@ def sign_in_sharing(session: Session, settings: Settings, email: str, now: datet
         )
         .order_by(tokens.used_at)
     ).all()
-    seen: dict[str, list[dict[str, str | None]]] = {}
-    for at, ip in rows:
-        network = network_of(ip)
-        if network is not None:
-            seen.setdefault(network, []).append({"at": _iso(at), "ipAddress": ip})
-    if len(seen) <= settings.risk_sign_in_networks:
-        return None
-    return Hit(
-        RiskKind.SIGN_IN_SHARING,
-        {
-            "limit": settings.risk_sign_in_networks,
-            "windowHours": 24,
-            "networks": [{"network": net, "signIns": hits} for net, hits in seen.items()],
-        },
-    )
+    return _spread(RiskKind.SIGN_IN_SHARING, rows, settings.risk_sign_in_networks, "signIns")
 
 
 _REFUNDS_BESIDES = Purchase.__table__.alias("sale")
