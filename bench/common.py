@@ -389,9 +389,9 @@ def each_database(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def runs_table(title: str, labels: Mapping[str, str], runs: Mapping[str, Any]) -> Table:
+def run_rows(labels: Mapping[str, str], runs: Mapping[str, Any]) -> list[list[Any]]:
     """A row per wrk run (those of ``labels`` that ran, in its order): req/s, latency, CPU."""
-    rows = [
+    return [
         [
             label,
             runs[key]["requests_per_s"],
@@ -402,7 +402,13 @@ def runs_table(title: str, labels: Mapping[str, str], runs: Mapping[str, Any]) -
         for key, label in labels.items()
         if key in runs
     ]
-    return table(title, ["request", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"], rows)
+
+
+def runs_table(title: str, labels: Mapping[str, str], runs: Mapping[str, Any]) -> Table:
+    """:func:`run_rows` as a table for the terminal."""
+    return table(
+        title, ["request", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"], run_rows(labels, runs)
+    )
 
 
 def goals_table(name: str, rows: Sequence[Sequence[object]]) -> Table:

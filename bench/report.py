@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS_DIR, fmt
+from bench.common import RESULTS_DIR, fmt, run_rows
 
 MiB = 1024 * 1024
 
@@ -98,17 +98,7 @@ def licenses(data: dict[str, Any]) -> str:
     ]
     for name, db in data["databases"].items():
         runs = db["runs"]
-        rows = [
-            [
-                label,
-                runs[key]["requests_per_s"],
-                runs[key]["p50_ms"],
-                runs[key]["p99_ms"],
-                runs[key]["cpu_us_per_request"],
-            ]
-            for key, label in labels.items()
-            if key in runs
-        ]
+        rows = run_rows(labels, runs)
         goals = db["goals"]
         parts.append(
             f"**{name}**\n\n"
