@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, event, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shipkey.clock import utcnow
@@ -621,6 +622,53 @@ def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_back(
     job = _job(db, job_id)
     assert job.status is JobStatus.DONE
     assert job.attempts == 1
+    assert runs == recorded == [job_id]
+
+
+@pytest.mark.parametrize("concurrency", [0, 2])
+def test_a_success_is_not_recorded_as_a_failed_attempt_when_the_database_is_back_a_moment_later(
+    settings: Settings,
+    db: Database,
+    storage: Storage,
+    registry: Registry,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    concurrency: int,
+) -> None:
+    """Recording what a job did fails because the database does not answer (it is starting
+    up), and it answers the very next moment: the job is still recorded as done once, not as a
+    failed attempt whose retry would send its e-mail a second time."""
+    refusals = [0]
+    runs: list[str] = []
+    recorded: list[str] = []
+    real_session = db.session
+
+    def session() -> Any:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise OperationalError("BEGIN", {}, Exception("the database system is starting up"))
+        return real_session()
+
+    def handler(_ctx: JobContext, job: Job) -> Recorder:
+        runs.append(job.id)
+        # Refused: the first try at recording it (a pool's outcomes are first tried together,
+        # then one at a time); the next try is taken.
+        refusals[0] = 2 if concurrency else 1
+        return lambda _session: recorded.append(job.id)
+
+    monkeypatch.setattr(db, "session", session)
+    registry.register("test.io", handler, concurrency=concurrency)
+    job_id = _enqueue(db, "test.io")
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+
+    if concurrency:
+        worker.run_once(limit=1)
+    else:
+        with pytest.raises(OperationalError):
+            worker.run_once(limit=1)
+    worker.run_once()
+    job = _job(db, job_id)
+    assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 1, None)
     assert runs == recorded == [job_id]
 
 

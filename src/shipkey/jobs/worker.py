@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from shipkey.clock import utcnow
@@ -333,7 +334,9 @@ class Worker:
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
         """Record ``outcome`` in a transaction of its own; a recorder that fails makes it a
-        failed attempt (and what it wrote is rolled back)."""
+        failed attempt (and what it wrote is rolled back). A database that does not answer
+        raises instead: the outcome is kept as it is, since recording a success as a failed
+        attempt would do the job's I/O again (the database may be back a moment later)."""
         if outcome.error is None:
             try:
                 with self.ctx.db.session() as session:
@@ -341,6 +344,8 @@ class Worker:
                 return
             except Exception as exc:
                 log.warning("job %s (%s): recording it failed: %s", job.id, job.kind, exc)
+                if database_away(exc):
+                    raise
                 outcome = Outcome(error=service.describe(exc))
         with self.ctx.db.session() as session:
             self._record(session, job, outcome)
@@ -472,6 +477,14 @@ class Worker:
             futures.wait(list(self._pending))
             self._record_finished()
         self._record_finished()
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database did not answer (down, unreachable, a connection lost,
+    SQLite's lock not free in time) rather than that it refused what was written."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @dataclass(frozen=True)
