@@ -387,6 +387,38 @@ def test_a_postgresql_read_connection_that_the_server_dropped_is_replaced(
         db.dispose()
 
 
+def _terminate(url: str, backend: object) -> None:
+    """End the server process of another connection, from a connection of its own."""
+    other = Database(url)
+    try:
+        with other.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            admin.commit()
+    finally:
+        other.dispose()
+
+
+def test_a_pooled_connection_the_server_ended_is_replaced_before_use(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    try:
+        with db.session() as session:
+            backend = session.execute(text("SELECT pg_backend_pid()")).scalar()
+        _terminate(postgres_url, backend)
+        with db.read_session() as session:  # the pool's ping finds it gone: a new one, no error
+            assert session.execute(text("SELECT pg_backend_pid()")).scalar() != backend
+    finally:
+        db.dispose()
+
+
+def test_a_read_session_refuses_a_change_and_writes_nothing(db: Database) -> None:
+    with db.read_session() as session:
+        session.add(Customer(email="reader@example.com", name="Reader", locale="en"))
+        with pytest.raises(RuntimeError, match="read session"):
+            session.flush()
+    with db.read_session() as session:
+        assert session.scalars(select(Customer)).all() == []
+
+
 # --- direct reads --------------------------------------------------------------------------
 
 

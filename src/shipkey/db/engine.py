@@ -74,6 +74,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_size=20, max_overflow=40, pool_pre_ping=True)
 
 
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read session cannot write: use Database.session()")
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -111,7 +116,9 @@ class Database:
     def _read_sessions(self) -> sessionmaker[Session]:
         from sqlalchemy.orm import sessionmaker
 
-        return sessionmaker(self._reader, expire_on_commit=False)
+        made = sessionmaker(self._reader, expire_on_commit=False)
+        event.listen(made, "before_flush", _refuse_writes)
+        return made
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -137,7 +144,8 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """A read-only unit of work that never takes SQLite's write lock.
+        """A read-only unit of work that never takes SQLite's write lock. A change made in it
+        is refused at the flush (it would only be rolled back at the end).
 
         Closing (not rolling back) ends the transaction, so loaded objects stay readable.
         """
