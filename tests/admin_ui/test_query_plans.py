@@ -162,3 +162,17 @@ def test_the_dashboard_counts_today_from_indexes_alone(big: Database) -> None:
         assert f"Index Only Scan using {index}" in plans, plans
     for table in ("purchases", "mail_messages", "downloads"):
         assert f"Seq Scan on {table}" not in plans, plans
+
+
+def test_a_dashboard_with_no_day_kept_counts_every_purchase_from_indexes_alone(
+    big: Database,
+) -> None:
+    """The first view of an installation whose days were never counted counts every earlier
+    purchase as the whole table less the purchases since: no statement reads the table."""
+
+    def dashboard(session: Session) -> None:
+        service.dashboard(session)  # nothing kept: every settled day counted again
+
+    plans = "\n".join(_plans(big, dashboard))
+    assert "Seq Scan on purchases" not in plans, plans
+    assert "Index Only Scan" in plans, plans

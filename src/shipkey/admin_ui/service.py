@@ -206,7 +206,17 @@ def _purchases_before(
     if before is not None and before.day == name:
         return before.count
     if before is None:
-        count = created(Purchase.created_at < edge)
+        # Every purchase less those since the edge, in one statement: a count of the whole
+        # table reads its smallest index, a third of the time of reading the created_at index
+        # up to the edge (bench/README.md, "Data at scale").
+        whole = select(func.count()).select_from(Purchase).scalar_subquery()
+        since_edge = (
+            select(func.count())
+            .select_from(Purchase)
+            .where(Purchase.created_at >= edge)
+            .scalar_subquery()
+        )
+        count = int(session.execute(select(whole - since_edge)).scalar_one())
     else:
         since = _midnight(date.fromisoformat(before.day))
         count = before.count + created(Purchase.created_at >= since, Purchase.created_at < edge)
