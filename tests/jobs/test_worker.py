@@ -672,6 +672,78 @@ def test_a_success_is_not_recorded_as_a_failed_attempt_when_the_database_is_back
     assert runs == recorded == [job_id]
 
 
+def test_a_job_a_live_worker_here_holds_is_not_taken_when_its_lease_ran_out(
+    settings: Settings, db: Database, storage: Storage, registry: Registry
+) -> None:
+    """The database was away longer than a lease: the heartbeat could not renew it, and the
+    worker keeps the outcome of the e-mail it sent meanwhile. Another worker of the same
+    process that finds the lease run out renews it instead of sending the e-mail again; the
+    holder then records its outcome."""
+    sent: list[str] = []
+    release = threading.Event()
+    started = threading.Event()
+
+    def send(_ctx: JobContext, job: Job) -> Recorder:
+        sent.append(job.id)
+        started.set()
+        release.wait(30)
+        return lambda _session: None
+
+    registry.register("test.send", send)
+    job_id = _enqueue(db, "test.send")
+    holder = Worker(settings, db, storage, registry=registry, poll_interval=0.05)
+    stop = threading.Event()
+    thread = threading.Thread(target=holder.run_forever, args=(stop,))
+    thread.start()
+    try:
+        assert started.wait(30)
+        with db.session() as session:  # the lease ran out while the database was away
+            job = session.get(Job, job_id)
+            assert job is not None
+            job.run_at = job.locked_until = utcnow() - timedelta(seconds=1)
+        other = Worker(settings, db, storage, registry=registry)
+        assert other.run_once() == 0
+        held = _job(db, job_id)
+        assert (held.status, held.locked_by, held.attempts) == (JobStatus.RUNNING, holder.name, 1)
+        assert held.run_at > utcnow()
+    finally:
+        release.set()
+        assert wait_for(lambda: _job(db, job_id).status is JobStatus.DONE, 30)
+        stop.set()
+        holder.wake()
+        thread.join(30)
+    assert sent == [job_id]
+    assert _job(db, job_id).attempts == 1
+
+
+def test_a_job_a_live_worker_here_does_not_hold_is_taken_when_its_lease_ran_out(
+    settings: Settings, db: Database, storage: Storage, registry: Registry
+) -> None:
+    """A claim whose commit reached the database but not the worker (the connection broke at
+    the commit) names a live worker that never ran the job: once the lease runs out, the job is
+    another's to run."""
+    runs: list[str] = []
+    registry.register("test.lost", lambda _ctx, job: runs.append(job.id))
+    holder = Worker(settings, db, storage, registry=registry, poll_interval=0.05)
+    stop = threading.Event()
+    thread = threading.Thread(target=holder.run_forever, args=(stop,))
+    job_id = _enqueue(db, "test.lost", run_at=utcnow() + timedelta(hours=1))
+    thread.start()
+    try:
+        with db.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            claimed_at = utcnow() - DEFAULT_LEASE * 2
+            jobs.take(job, holder.name, claimed_at, DEFAULT_LEASE, timedelta(days=1))
+        Worker(settings, db, storage, registry=registry).run_once()
+    finally:
+        stop.set()
+        holder.wake()
+        thread.join(30)
+    assert runs == [job_id]
+    assert _job(db, job_id).status is JobStatus.DONE
+
+
 def test_a_running_job_keeps_its_lease_while_it_runs(
     settings: Settings, db: Database, storage: Storage, registry: Registry
 ) -> None:

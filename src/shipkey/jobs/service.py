@@ -202,6 +202,12 @@ def renew_leases(session: Session, worker_id: str, now: datetime, lease: timedel
     return int(result.rowcount)
 
 
+def renew_lease(job: Job, now: datetime, lease: timedelta) -> None:
+    """Extend ``job``'s lease (its holder is known to be alive) to ``now + lease``."""
+    job.locked_until = now + lease
+    job.run_at = now + lease
+
+
 def lock_rows(session: Session, job_ids: list[str]) -> dict[str, Job]:
     """The jobs ``job_ids``, read and locked in one statement (for :func:`claimed`)."""
     return {

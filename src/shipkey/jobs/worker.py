@@ -17,7 +17,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -63,6 +63,11 @@ def _host() -> str:
 
 _names_here: set[str] = set()
 """The names of every worker made in this process."""
+
+_running_here: dict[str, Worker] = {}
+"""The workers whose loop runs in this process now, by name: alive, so a job one of them holds
+is never another's to take, even when its lease ran out while the database was away and its
+heartbeat could not renew it (the outcome it keeps is recorded once the database is back)."""
 
 
 def holder_is_gone(locked_by: str | None) -> bool:
@@ -131,6 +136,7 @@ class Worker:
         # until their leases run out (a sent e-mail would then be sent again).
         self._unrecorded: list[tuple[Job, Outcome]] = []
         self._running_inline = False
+        self._held_ids: set[str] = set()
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -167,6 +173,7 @@ class Worker:
         self._stop = stop
         service.doorbell.subscribe(self._wake)
         log.info("worker %s started", self.name)
+        _running_here[self.name] = self
         self.registry.started(self.ctx)
         beating = threading.Event()
         heart = threading.Thread(
@@ -191,6 +198,7 @@ class Worker:
                 pool.shutdown(wait=True)
             self._pools.clear()
             self.registry.stopped()
+            _running_here.pop(self.name, None)
             log.info("worker %s stopped", self.name)
 
     def recover_orphans(self) -> int:
@@ -253,7 +261,24 @@ class Worker:
     # --- claiming ---------------------------------------------------------------------------
 
     def _claim(self) -> list[Job]:
-        """One due job, and with it more of its kind when that kind runs in a pool."""
+        """One due job, and with it more of its kind when that kind runs in a pool; held by
+        this worker (:meth:`holds`) once the claim is committed, until its outcome is
+        recorded."""
+        jobs = self._claim_due()
+        with self._inflight_lock:
+            self._held_ids.update(job.id for job in jobs)
+        return jobs
+
+    def holds(self, job_id: str) -> bool:
+        """Whether this worker claimed ``job_id`` and has not recorded its outcome yet."""
+        with self._inflight_lock:
+            return job_id in self._held_ids
+
+    def _recorded(self, job_ids: Iterable[str]) -> None:
+        with self._inflight_lock:
+            self._held_ids.difference_update(job_ids)
+
+    def _claim_due(self) -> list[Job]:
         while True:
             with self.ctx.db.session() as session:
                 now = self.ctx.now()
@@ -263,8 +288,13 @@ class Worker:
                 job = service.next_due(session, now, busy)
                 if job is None:
                     return []
-                if job.status is JobStatus.RUNNING and self._interrupted(session, job, now):
-                    continue
+                if job.status is JobStatus.RUNNING:
+                    holder = _running_here.get(job.locked_by or "")
+                    if holder is not None and holder.holds(job.id):  # alive: lease renewed
+                        service.renew_lease(job, now, self.lease)
+                        continue
+                    if self._interrupted(session, job, now):
+                        continue
                 jobs = [job]
                 if free.get(job.kind, 0) > 1:
                     more = service.more_due(session, job.kind, now, free[job.kind])
@@ -341,6 +371,7 @@ class Worker:
             try:
                 with self.ctx.db.session() as session:
                     self._record(session, job, outcome)
+                self._recorded([job.id])
                 return
             except Exception as exc:
                 log.warning("job %s (%s): recording it failed: %s", job.id, job.kind, exc)
@@ -349,6 +380,7 @@ class Worker:
                 outcome = Outcome(error=service.describe(exc))
         with self.ctx.db.session() as session:
             self._record(session, job, outcome)
+        self._recorded([job.id])
 
     def _record(
         self, session: Session, job: Job, outcome: Outcome, locked: Job | None = None
@@ -429,6 +461,7 @@ class Worker:
         try:
             with self.ctx.db.session() as session:
                 self._record_together(session, finished)
+            self._recorded(job.id for job, _ in finished)
             return
         except Exception:
             log.exception("recording %d jobs together failed; one at a time", len(finished))
