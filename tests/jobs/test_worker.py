@@ -7,7 +7,8 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -577,6 +578,45 @@ def test_a_pooled_job_whose_lease_was_taken_over_is_recorded_but_not_marked_done
     assert other.locked_by == "another"
 
 
+class _Refusals:
+    """``db.session`` made to fail ``left`` more times with ``error()``, then to work again."""
+
+    def __init__(
+        self, db: Database, monkeypatch: pytest.MonkeyPatch, error: Callable[[], Exception]
+    ) -> None:
+        self.left = 0
+        real_session = db.session
+
+        def session() -> Any:
+            if self.left:
+                self.left -= 1
+                raise error()
+            return real_session()
+
+        monkeypatch.setattr(db, "session", session)
+
+
+@dataclass
+class IoJob:
+    """What the ``test.io`` jobs ran, and what their recorders recorded."""
+
+    runs: list[str] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)
+
+
+def _io_job(registry: Registry, concurrency: int, done: Callable[[], None]) -> IoJob:
+    """A job kind ``test.io`` whose handler calls ``done`` once its I/O is over."""
+    io = IoJob()
+
+    def handler(_ctx: JobContext, job: Job) -> Recorder:
+        io.runs.append(job.id)
+        done()
+        return lambda _session: io.recorded.append(job.id)
+
+    registry.register("test.io", handler, concurrency=concurrency)
+    return io
+
+
 @pytest.mark.parametrize("concurrency", [0, 2])
 def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_back(
     settings: Settings,
@@ -590,23 +630,12 @@ def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_back(
     """The database goes away while a job's I/O is under way: what the job did is kept and
     recorded when it answers again, instead of the job staying RUNNING until its lease runs out
     (and doing its I/O a second time then)."""
-    away = threading.Event()
-    runs: list[str] = []
-    recorded: list[str] = []
-    real_session = db.session
+    refusals = _Refusals(db, monkeypatch, lambda: ConnectionRefusedError("the database is away"))
 
-    def session() -> Any:
-        if away.is_set():
-            raise ConnectionRefusedError("the database is away")
-        return real_session()
+    def away() -> None:  # the I/O is done; the database went away meanwhile
+        refusals.left = 1_000_000
 
-    def handler(_ctx: JobContext, job: Job) -> Recorder:
-        runs.append(job.id)
-        away.set()  # the I/O is done; the database went away meanwhile
-        return lambda _session: recorded.append(job.id)
-
-    monkeypatch.setattr(db, "session", session)
-    registry.register("test.io", handler, concurrency=concurrency)
+    io = _io_job(registry, concurrency, away)
     job_id = _enqueue(db, "test.io")
     worker = Worker(settings, db, storage, registry=registry, clock=clock)
 
@@ -617,12 +646,11 @@ def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_back(
             worker.run_once(limit=1)
     assert _job(db, job_id).status is JobStatus.RUNNING
 
-    away.clear()
+    refusals.left = 0
     assert worker.run_once() == 0
     job = _job(db, job_id)
-    assert job.status is JobStatus.DONE
-    assert job.attempts == 1
-    assert runs == recorded == [job_id]
+    assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 1, None)
+    assert io.runs == io.recorded == [job_id]
 
 
 @pytest.mark.parametrize("concurrency", [0, 2])
@@ -638,26 +666,18 @@ def test_a_success_is_not_recorded_as_a_failed_attempt_when_the_database_is_back
     """Recording what a job did fails because the database does not answer (it is starting
     up), and it answers the very next moment: the job is still recorded as done once, not as a
     failed attempt whose retry would send its e-mail a second time."""
-    refusals = [0]
-    runs: list[str] = []
-    recorded: list[str] = []
-    real_session = db.session
+    refusals = _Refusals(
+        db,
+        monkeypatch,
+        lambda: OperationalError("BEGIN", {}, Exception("the database system is starting up")),
+    )
 
-    def session() -> Any:
-        if refusals[0]:
-            refusals[0] -= 1
-            raise OperationalError("BEGIN", {}, Exception("the database system is starting up"))
-        return real_session()
-
-    def handler(_ctx: JobContext, job: Job) -> Recorder:
-        runs.append(job.id)
+    def starting_up() -> None:
         # Refused: the first try at recording it (a pool's outcomes are first tried together,
         # then one at a time); the next try is taken.
-        refusals[0] = 2 if concurrency else 1
-        return lambda _session: recorded.append(job.id)
+        refusals.left = 2 if concurrency else 1
 
-    monkeypatch.setattr(db, "session", session)
-    registry.register("test.io", handler, concurrency=concurrency)
+    io = _io_job(registry, concurrency, starting_up)
     job_id = _enqueue(db, "test.io")
     worker = Worker(settings, db, storage, registry=registry, clock=clock)
 
@@ -669,7 +689,7 @@ def test_a_success_is_not_recorded_as_a_failed_attempt_when_the_database_is_back
     worker.run_once()
     job = _job(db, job_id)
     assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 1, None)
-    assert runs == recorded == [job_id]
+    assert io.runs == io.recorded == [job_id]
 
 
 def test_a_job_a_live_worker_here_holds_is_not_taken_when_its_lease_ran_out(
