@@ -112,6 +112,26 @@ def smtp() -> Iterator[SmtpTestServer]:
     server.stop()
 
 
+@contextlib.contextmanager
+def _serving(
+    tmp_path: Path, cluster: Cluster, smtp: SmtpTestServer
+) -> Iterator[tuple[Server, Database]]:
+    """``shipkey serve`` on the migrated cluster, sending through ``smtp``, with the product
+    the orders buy; and a database handle of the test's own."""
+    port = free_port()
+    env = environment(cluster.url, tmp_path / "data", port, SHIPKEY_SMTP_URL=smtp.url())
+    _migrate(cluster)
+    server = Server(port, env, tmp_path / "serve.log").start()
+    db = Database(cluster.url)
+    try:
+        with server.admin() as http:
+            create_product(http)
+        yield server, db
+    finally:
+        server.stop()
+        db.dispose()
+
+
 def _requests_while_down(server: Server, key: str) -> list[httpx.Response]:
     body = paid_checkouts(1)[0]
     with server.admin(timeout=30) as http:
@@ -130,14 +150,7 @@ def _requests_while_down(server: Server, key: str) -> list[httpx.Response]:
 def test_requests_while_the_database_is_down_get_503_and_nothing_half_done(
     tmp_path: Path, cluster: Cluster, smtp: SmtpTestServer
 ) -> None:
-    port = free_port()
-    env = environment(cluster.url, tmp_path / "data", port, SHIPKEY_SMTP_URL=smtp.url())
-    _migrate(cluster)
-    server = Server(port, env, tmp_path / "serve.log").start()
-    db = Database(cluster.url)
-    try:
-        with server.admin() as http:
-            create_product(http)
+    with _serving(tmp_path, cluster, smtp) as (server, db):
         bodies = paid_checkouts(ORDERS)
         deliver(server.base, bodies[0])  # the pools hold connections that are about to break
         with db.read_session() as session:
@@ -161,9 +174,6 @@ def test_requests_while_the_database_is_down_get_503_and_nothing_half_done(
         # again now, made the one purchase of its buyer.
         assert purchases_by_buyer(db) == dict.fromkeys(expected, 1)
         assert mails_by_recipient(smtp.recorder) == dict.fromkeys(expected, 1)
-    finally:
-        server.stop()
-        db.dispose()
 
 
 MID_DRAIN_ORDERS = 14
@@ -177,14 +187,7 @@ def test_mail_under_way_when_the_database_stops_is_sent_once_soon_after_it_is_ba
     tmp_path: Path, cluster: Cluster, smtp: SmtpTestServer
 ) -> None:
     smtp.recorder.hold_after = SENT_BEFORE
-    port = free_port()
-    env = environment(cluster.url, tmp_path / "data", port, SHIPKEY_SMTP_URL=smtp.url())
-    _migrate(cluster)
-    server = Server(port, env, tmp_path / "serve.log").start()
-    db = Database(cluster.url)
-    try:
-        with server.admin() as http:
-            create_product(http)
+    with _serving(tmp_path, cluster, smtp) as (server, db):
         deliver_all([server.base], paid_checkouts(MID_DRAIN_ORDERS))
         assert wait_for(
             lambda: smtp.recorder.held > 0 and mail_statuses(db)[MailStatus.SENT] == SENT_BEFORE,
@@ -197,7 +200,7 @@ def test_mail_under_way_when_the_database_stops_is_sent_once_soon_after_it_is_ba
         # The messages in the SMTP server's hands are accepted now: the jobs that sent them
         # cannot record it until the database is back, and must not send them again.
         smtp.recorder.hold_after = None
-        assert wait_for(lambda: len(smtp.recorder.received) == SENT_BEFORE + held, 30)
+        assert wait_for(lambda: len(smtp.recorder.received) >= SENT_BEFORE + held, 30)
         cluster.start()
         recovered = time.monotonic()
 
@@ -212,6 +215,3 @@ def test_mail_under_way_when_the_database_stops_is_sent_once_soon_after_it_is_ba
         time.sleep(1)  # a second copy would come now, if any
         assert mails_by_recipient(smtp.recorder) == dict.fromkeys(expected, 1)
         assert set(message_ids(smtp.recorder).values()) == {1}
-    finally:
-        server.stop()
-        db.dispose()
