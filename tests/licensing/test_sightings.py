@@ -16,6 +16,7 @@ from shipkey.clock import utcnow
 from shipkey.db.engine import Database
 from shipkey.jobs.kinds import RISK_CHECK
 from shipkey.jobs.models import Job
+from shipkey.licensing import sightings
 from shipkey.licensing.models import License, LicenseSighting
 from shipkey.licensing.sightings import NetworkSightings
 from tests.factories import create_product, create_purchase
@@ -108,6 +109,36 @@ def test_networks_older_than_a_day_do_not_count(admin: TestClient, db: Database)
     sightings.note(license_id, "10.9.0.0/24", now)  # four networks, but three of them old
     assert sightings.flush(db, 3) == 0
     assert _license_checks(db) == []
+
+
+def test_a_key_shared_across_two_flushes_at_once_is_counted_whole(
+    admin: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes write their batches at the same time: the second commits while the first
+    is between its write and its count. Each batch alone is under the limit, both together
+    over it; the networks are counted once the batch is committed, so the count sees both."""
+    create_product(admin, name="Pixel", slug="pixel", type="LICENSE", licenseType="PERPETUAL")
+    license_id = _license_id(admin, db)
+    now = utcnow()
+    first, second = NetworkSightings(), NetworkSightings()
+    for n in range(4):
+        first.note(license_id, f"10.{n}.0.0/24", now)
+    for n in range(4, 7):
+        second.note(license_id, f"10.{n}.0.0/24", now)
+    queued_by_second: list[int] = []
+    real_over_limit = sightings.over_limit
+
+    def other_process_writes_meanwhile(*args: Any) -> list[str]:
+        monkeypatch.setattr(sightings, "over_limit", real_over_limit)  # the second's own count
+        queued_by_second.append(second.flush(db, 5))
+        return real_over_limit(*args)
+
+    monkeypatch.setattr(sightings, "over_limit", other_process_writes_meanwhile)
+    queued_by_first = first.flush(db, 5)
+    assert queued_by_second == [1]
+    assert queued_by_first == 1
+    with db.read_session() as session:
+        assert len(session.scalars(select(Job).where(Job.kind == RISK_CHECK)).all()) == 2
 
 
 def test_a_sighting_written_by_another_process_is_ignored_and_still_counted(

@@ -5,11 +5,11 @@ not seen in memory (:meth:`NetworkSightings.note`, a set lookup). What was noted
 couple of seconds later, in one short transaction for every validation noted meanwhile, by a
 thread the event loop starts (:func:`schedule`): one row in ``license_sightings`` per triple,
 all in one ``INSERT … ON CONFLICT DO NOTHING`` (so processes that note the same triple write it
-once), then one query that counts the networks of the batch's licenses in the last 24 h, and a
-``risk.check`` job only for a license seen from more than ``SHIPKEY_RISK_VALIDATION_NETWORKS``
-(the rule, :func:`shipkey.risk.rules.key_sharing`, stays the judge). An honest key is one row a
-day and no job. A process that stops loses at most the sightings of its last couple of seconds
-(the app writes them on shutdown).
+once); once that is committed, one query that counts the networks of the batch's licenses in
+the last 24 h, and a ``risk.check`` job only for a license seen from more than
+``SHIPKEY_RISK_VALIDATION_NETWORKS`` (the rule, :func:`shipkey.risk.rules.key_sharing`, stays
+the judge). An honest key is one row a day and no job. A process that stops loses at most the
+sightings of its last couple of seconds (the app writes them on shutdown).
 """
 
 from __future__ import annotations
@@ -87,29 +87,40 @@ class NetworkSightings:
             return True
 
     def flush(self, db: Database, limit: int) -> int:
-        """Write what is pending (one transaction) and queue the key-sharing rule for the
-        licenses seen from more than ``limit`` networks in 24 h; how many were queued."""
+        """Write what is pending (one transaction), then queue the key-sharing rule for the
+        licenses seen from more than ``limit`` networks in 24 h; how many were queued.
+
+        The networks are counted after the write is committed: a flush running at the same
+        time in another process (or thread) then sees this one's rows, or this one sees its
+        rows, so a key shared across both batches is never counted short by each."""
         with self._lock:
             pending, self._pending = self._pending, {}
             self._scheduled_at = None
         if not pending:
             return 0
+        rows = [
+            {"license_id": license_id, "day": day, "network": network, "first_at": at}
+            for (license_id, network, day), at in pending.items()
+        ]
         try:
             with db.session() as session:
-                rows = [
-                    {"license_id": license_id, "day": day, "network": network, "first_at": at}
-                    for (license_id, network, day), at in pending.items()
-                ]
                 insert_ignore_many(session, LicenseSighting, rows)
-                since = max(pending.values()) - SHARING_WINDOW
-                licenses = {license_id for license_id, _, _ in pending}
-                over = over_limit(session, licenses, since, limit)
-                for license_id in over:
-                    jobs.enqueue(session, RISK_CHECK, {"license_id": license_id})
         except Exception:
             with self._lock:
                 self._seen.difference_update(pending)
             log.exception("could not record %d license sightings", len(pending))
+            return 0
+        since = max(pending.values()) - SHARING_WINDOW
+        licenses = {license_id for license_id, _, _ in pending}
+        try:
+            with db.read_session() as session:
+                over = over_limit(session, licenses, since, limit)
+            if over:
+                with db.session() as session:
+                    for license_id in over:
+                        jobs.enqueue(session, RISK_CHECK, {"license_id": license_id})
+        except Exception:
+            log.exception("could not check %d licenses' networks for sharing", len(licenses))
             return 0
         return len(over)
 
