@@ -391,8 +391,9 @@ def test_the_embedded_worker_starts_its_other_threads_at_a_backlog(
     with background_worker(settings, db, storage, threads=3) as first:
         assert first is not None
         assert len(workers()) in (1, 3)  # 3 when the daily jobs were due at once
-        for _ in range(4):  # no handler: each attempt fails and waits for its retry
-            _enqueue(db, "test.unknown-kind")
+        with db.session() as session:  # four due at once; no handler: each waits for a retry
+            for _ in range(4):
+                jobs.enqueue(session, "test.unknown-kind", {})
         first.wake()
         assert wait_for(lambda: len(workers()) == 3)
     assert not workers()
@@ -653,6 +654,42 @@ def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_back(
     assert io.runs == io.recorded == [job_id]
 
 
+def test_an_outcome_kept_past_its_give_up_time_is_let_go_and_the_job_fails_for_good(
+    settings: Settings,
+    db: Database,
+    storage: Storage,
+    registry: Registry,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An outcome that cannot be recorded for longer than its job may take is not kept for
+    ever: the worker lets go of it, the lease runs out, and the job fails for good (its give-up
+    hooks alert the seller), instead of staying RUNNING."""
+    refusals = _Refusals(db, monkeypatch, lambda: ConnectionRefusedError("the database is away"))
+
+    def away() -> None:
+        refusals.left = 1_000_000
+
+    _io_job(registry, 0, away)
+    job_id = _enqueue(db, "test.io")
+    worker = Worker(settings, db, storage, registry=registry, clock=clock)
+    with pytest.raises(ConnectionRefusedError):
+        worker.run_once(limit=1)
+    assert worker.holds(job_id)
+
+    clock.advance(hours=settings.give_up_hours + 1)
+    with pytest.raises(ConnectionRefusedError):
+        worker.run_once()  # still away, and past its give-up time: let go
+    assert not worker.holds(job_id)
+
+    refusals.left = 0
+    worker.run_once()  # the lease has run out too: an interrupted attempt past its give-up
+    job = _job(db, job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.last_error is not None
+    assert "interrupted" in job.last_error
+
+
 @pytest.mark.parametrize("concurrency", [0, 2])
 def test_a_success_is_not_recorded_as_a_failed_attempt_when_the_database_is_back_a_moment_later(
     settings: Settings,
@@ -740,28 +777,43 @@ def test_a_job_a_live_worker_here_does_not_hold_is_taken_when_its_lease_ran_out(
     settings: Settings, db: Database, storage: Storage, registry: Registry
 ) -> None:
     """A claim whose commit reached the database but not the worker (the connection broke at
-    the commit) names a live worker that never ran the job: once the lease runs out, the job is
-    another's to run."""
+    the commit) names a live, busy worker that never ran the job: its heartbeat renews only the
+    job it does run, and once the other's lease runs out, that job is another's to run."""
     runs: list[str] = []
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_ctx: JobContext, _job: Job) -> None:
+        started.set()
+        release.wait(60)
+
+    registry.register("test.slow", slow)
     registry.register("test.lost", lambda _ctx, job: runs.append(job.id))
-    holder = Worker(settings, db, storage, registry=registry, poll_interval=0.05)
+    lease = timedelta(seconds=3)
+    holder = Worker(settings, db, storage, registry=registry, lease=lease, poll_interval=0.05)
     stop = threading.Event()
     thread = threading.Thread(target=holder.run_forever, args=(stop,))
-    job_id = _enqueue(db, "test.lost", run_at=utcnow() + timedelta(hours=1))
+    busy_id = _enqueue(db, "test.slow")
+    lost_id = _enqueue(db, "test.lost", run_at=utcnow() + timedelta(hours=1))
     thread.start()
     try:
+        assert started.wait(30)
         with db.session() as session:
-            job = session.get(Job, job_id)
+            job = session.get(Job, lost_id)
             assert job is not None
-            claimed_at = utcnow() - DEFAULT_LEASE * 2
-            jobs.take(job, holder.name, claimed_at, DEFAULT_LEASE, timedelta(days=1))
+            jobs.take(job, holder.name, utcnow() - lease * 2, lease, timedelta(days=1))
+        first = _job(db, busy_id).locked_until
+        assert first is not None
+        assert wait_for(lambda: (_job(db, busy_id).locked_until or first) > first, 30)
+        assert _job(db, lost_id).run_at < utcnow()  # not renewed with the job it does run
         Worker(settings, db, storage, registry=registry).run_once()
+        assert runs == [lost_id]
     finally:
+        release.set()
         stop.set()
         holder.wake()
         thread.join(30)
-    assert runs == [job_id]
-    assert _job(db, job_id).status is JobStatus.DONE
+    assert _job(db, lost_id).status is JobStatus.DONE
+    assert _job(db, busy_id).status is JobStatus.DONE
 
 
 def test_a_running_job_keeps_its_lease_while_it_runs(

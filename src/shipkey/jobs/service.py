@@ -191,12 +191,18 @@ def take(job: Job, worker_id: str, now: datetime, lease: timedelta, give_up: tim
         job.give_up_at = now + give_up
 
 
-def renew_leases(session: Session, worker_id: str, now: datetime, lease: timedelta) -> int:
-    """Extend to ``now + lease`` the leases of the RUNNING jobs ``worker_id`` holds (its
-    heartbeat); returns how many."""
+def renew_leases(
+    session: Session, worker_id: str, job_ids: Collection[str], now: datetime, lease: timedelta
+) -> int:
+    """Extend to ``now + lease`` the leases of the RUNNING jobs ``job_ids`` that ``worker_id``
+    holds (its heartbeat); returns how many."""
     result = session.connection().execute(
         update(_jobs)
-        .where(_jobs.c.status == JobStatus.RUNNING, _jobs.c.locked_by == worker_id)
+        .where(
+            _jobs.c.id.in_(list(job_ids)),
+            _jobs.c.status == JobStatus.RUNNING,
+            _jobs.c.locked_by == worker_id,
+        )
         .values(locked_until=now + lease, run_at=now + lease)
     )
     return int(result.rowcount)

@@ -135,7 +135,6 @@ class Worker:
         # before anything else once it answers again, so that the jobs are not left RUNNING
         # until their leases run out (a sent e-mail would then be sent again).
         self._unrecorded: list[tuple[Job, Outcome]] = []
-        self._running_inline = False
         self._held_ids: set[str] = set()
 
     # --- the loop ---------------------------------------------------------------------------
@@ -188,8 +187,6 @@ class Worker:
                     self._wake.wait(self.poll_interval)
         finally:
             service.doorbell.unsubscribe(self._wake)
-            beating.set()
-            heart.join()
             try:
                 self._settle()
             except Exception:
@@ -197,6 +194,8 @@ class Worker:
             for pool in self._pools.values():
                 pool.shutdown(wait=True)
             self._pools.clear()
+            beating.set()  # the leases are renewed until the last job under way has finished
+            heart.join()
             self.registry.stopped()
             _running_here.pop(self.name, None)
             log.info("worker %s stopped", self.name)
@@ -225,23 +224,21 @@ class Worker:
             return 0
 
     def _heartbeat(self, stop: threading.Event) -> None:
-        """Renew the leases of the jobs this worker runs, every third of a lease, until
-        ``stop`` is set (a renewal the database cannot take is tried at the next beat)."""
+        """Renew the leases of the jobs this worker holds, every third of a lease, until
+        ``stop`` is set (a renewal the database cannot take is tried at the next beat). Only
+        those: a job whose claim reached the database but not this worker (the connection
+        broke at the commit) names it too, and must become due to others when its lease ends."""
         every = self.lease.total_seconds() / 3
         while not stop.wait(every):
-            if not self._holding():
+            with self._inflight_lock:
+                held = sorted(self._held_ids)
+            if not held:
                 continue
             try:
                 with self.ctx.db.session() as session:
-                    service.renew_leases(session, self.name, self.ctx.now(), self.lease)
+                    service.renew_leases(session, self.name, held, self.ctx.now(), self.lease)
             except Exception as exc:
                 log.warning("worker %s: renewing its leases failed: %s", self.name, exc)
-
-    def _holding(self) -> bool:
-        """Whether this worker holds claimed jobs (running, or finished and not recorded)."""
-        with self._inflight_lock:
-            pooled = any(self._inflight.values())
-        return self._running_inline or pooled or bool(self._unrecorded)
 
     @property
     def stopping(self) -> bool:
@@ -343,11 +340,7 @@ class Worker:
             return Outcome(error=service.describe(exc))
 
     def _run(self, job: Job) -> None:
-        self._running_inline = True
-        try:
-            outcome = self._handle(job)
-        finally:
-            self._running_inline = False
+        outcome = self._handle(job)
         try:
             self._finish(job, outcome)
         except Exception:
@@ -355,12 +348,23 @@ class Worker:
             raise
 
     def _keep_unrecorded(self, outcomes: list[tuple[Job, Outcome]]) -> None:
-        log.warning(
-            "worker %s: %d job outcome(s) kept until the database answers again",
-            self.name,
-            len(outcomes),
-        )
-        self._unrecorded.extend(outcomes)
+        """Keep ``outcomes`` to record them at the next pass, until their jobs' give-up time:
+        an outcome that cannot be recorded by then (the database away for hours, or an error
+        that lasts) is let go, so that its lease runs out and the job fails for good, with the
+        seller alerted, instead of staying RUNNING."""
+        now = self.ctx.now()
+        kept = [(j, o) for j, o in outcomes if j.give_up_at is None or now < j.give_up_at]
+        dropped = [j.id for j, _ in outcomes if j.give_up_at is not None and now >= j.give_up_at]
+        if dropped:
+            log.error("worker %s: outcomes of jobs %s could not be recorded", self.name, dropped)
+            self._recorded(dropped)
+        if kept:
+            log.warning(
+                "worker %s: %d job outcome(s) kept until the database answers again",
+                self.name,
+                len(kept),
+            )
+        self._unrecorded.extend(kept)
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
         """Record ``outcome`` in a transaction of its own; a recorder that fails makes it a
