@@ -1,15 +1,19 @@
-"""A buyer with several refunds or disputes buying again: checked when the sale is delivered, in
-the job that sends its delivery e-mail, whatever the goods (a course is never downloaded)."""
+"""A buyer with several refunds or disputes buying again: checked when the sale is delivered, by a
+``risk.check`` job queued with it, whatever the goods (a course is never downloaded) and whether
+or not the delivery e-mail goes out."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from shipkey.config import Settings
 from shipkey.db.engine import Database
+from shipkey.jobs.models import Job
 from shipkey.jobs.worker import Worker
+from shipkey.mail.service import SEND_JOB
 from shipkey.orders.models import Purchase
 from shipkey.risk import service
 from shipkey.sales import flows
@@ -51,7 +55,7 @@ def test_a_buyer_with_a_refund_and_a_dispute_buying_a_course_is_flagged(
 
     again = create_purchase(admin, course)
     create_purchase(admin, course, email="someone-else@example.com")
-    worker.run_once()  # the delivery e-mails go out; no download, no license
+    worker.run_once()  # the sales are checked; no download, no license
     [event] = risk_events(admin)
     assert event["kind"] == "REPEAT_REFUNDER"
     assert event["purchaseId"] == again["id"]
@@ -96,7 +100,22 @@ def test_sending_the_delivery_e_mail_again_checks_nothing(
     assert risk_events(admin, status="OPEN") == []  # cleared stays cleared
 
 
-def test_an_honest_sale_costs_its_delivery_job_one_count(
+def test_a_sale_whose_delivery_e_mail_never_goes_out_is_checked_all_the_same(
+    admin: TestClient, db: Database, worker: Worker
+) -> None:
+    course = _course(admin)
+    _refunded(admin, course)
+    _refunded(admin, course)
+    worker.run_once()
+    again = create_purchase(admin, course)
+    with db.session() as session:  # its e-mail is refused for good, or waits for the SMTP server
+        session.execute(delete(Job).where(Job.kind == SEND_JOB))
+    worker.run_once()
+    [event] = risk_events(admin)
+    assert (event["kind"], event["purchaseId"]) == ("REPEAT_REFUNDER", again["id"])
+
+
+def test_an_honest_sale_costs_its_check_one_count(
     admin: TestClient, db: Database, settings: Settings
 ) -> None:
     purchase = create_purchase(admin, _course(admin))

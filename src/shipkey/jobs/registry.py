@@ -12,10 +12,7 @@ commit together, in one short transaction instead of two. It runs even when the 
 taken over meanwhile (the I/O did happen), so it is idempotent too.
 
 Give-up hooks run inside the transaction that marks a job FAILED, so their writes (marking an
-e-mail failed, queueing an alert) commit together with it. Done hooks (:meth:`Registry.on_done`)
-run inside the transaction that records a job of their kind DONE, after its recorder: another
-domain's follow-up to a job (the risk rules after a sale's delivery e-mail), without a job of
-its own.
+e-mail failed, queueing an alert) commit together with it.
 
 A kind registered with ``concurrency=n`` (I/O-bound work such as seller webhooks) runs in a
 pool of ``n`` threads beside the worker's loop: due jobs of that kind are claimed together, their
@@ -115,7 +112,6 @@ class GroupRecorder:
 Prefetch = Callable[[Connection, Sequence[Job]], Mapping[str, object]]
 Handler = Callable[[JobContext, Job], Recorder | None]
 GiveUpHook = Callable[[Session, JobContext, Job], None]
-DoneHook = Callable[[Session, JobContext, Job], None]
 
 
 @dataclass(frozen=True)
@@ -137,7 +133,6 @@ class Registry:
     give_up_hooks: list[GiveUpHook] = field(default_factory=list)
     stop_hooks: list[Callable[[], None]] = field(default_factory=list)
     start_hooks: list[Callable[[JobContext], None]] = field(default_factory=list)
-    done_hooks: dict[str, list[DoneHook]] = field(default_factory=dict)
 
     def register(
         self,
@@ -161,12 +156,6 @@ class Registry:
     def on_any_give_up(self, hook: GiveUpHook) -> None:
         """Run ``hook`` for every job that fails for good (after its kind's own hook)."""
         self.give_up_hooks.append(hook)
-
-    def on_done(self, kind: str, hook: DoneHook) -> None:
-        """Run ``hook`` in the transaction that records a job of ``kind`` DONE (after the job's
-        recorder; also for a job whose lease was taken over, as the recorder). It must be
-        idempotent (a job may run twice); if it fails, it is logged and undone, not retried."""
-        self.done_hooks.setdefault(kind, []).append(hook)
 
     def on_stop(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` in a worker's thread when that worker stops (to close what the
@@ -194,20 +183,6 @@ class Registry:
 
     def get(self, kind: str) -> JobType | None:
         return self.types.get(kind)
-
-    def done(self, session: Session, ctx: JobContext, job: Job) -> None:
-        """Run the done hooks of ``job``'s kind inside the transaction that records it DONE,
-        each in a savepoint: a hook that fails is logged and undone, and the job's own outcome
-        (an e-mail marked sent) is recorded all the same."""
-        for hook in self.done_hooks.get(job.kind, ()):
-            savepoint = session.begin_nested()
-            try:
-                hook(session, ctx, job)
-            except Exception:
-                savepoint.rollback()
-                log.exception("job %s: a done hook failed", job.id)
-            else:
-                savepoint.commit()
 
     def gave_up(self, session: Session, ctx: JobContext, job: Job) -> None:
         """Run the give-up hooks for ``job`` inside the transaction that fails it."""

@@ -394,7 +394,6 @@ class Worker:
         if outcome.error is None:
             if outcome.record is not None:
                 outcome.record(session)
-            self.registry.done(session, self.ctx, job)
             row = service.claimed(session, job.id, self.name, job.attempts, locked)
             if row is None:
                 log.warning("job %s finished after its lease was taken over", job.id)
@@ -501,8 +500,6 @@ class Worker:
                 outcome.record(session)
         for cls, recorders in groups.items():
             cls.record_group(session, recorders)
-        for job, _ in done:
-            self.registry.done(session, self.ctx, job)
         if failed:
             rows = service.lock_rows(session, [job.id for job, _ in failed])
             for job, outcome in failed:

@@ -25,8 +25,6 @@ from shipkey.orders.models import Purchase
 from shipkey.orders.service import purchase_url
 
 SEND_JOB = "mail.send"
-SALE_KEY = "sale"
-"""The key of a sale's delivery e-mail's send job payload that names the purchase."""
 LOGIN_LINK_MINUTES = 30
 
 
@@ -55,16 +53,14 @@ def queue_mail(
     locale: str,
     context: dict[str, Any],
     purchase_id: str | None = None,
-    job_payload: dict[str, str] | None = None,
 ) -> MailMessage:
-    """Render ``kind`` for ``to`` and put it in the outbox, in the caller's transaction;
-    ``job_payload`` adds to its send job's payload (what the job's done hooks read)."""
+    """Render ``kind`` for ``to`` and put it in the outbox, in the caller's transaction."""
     if not fit_for_address(to):  # a line break (or any control character) could add headers
         raise ValueError(f"not an e-mail address: {to!r}")
     locale = normalise_locale(locale)
     rendered = render(kind, locale, context)
     message_id = new_id("msg")
-    job = jobs.enqueue(session, SEND_JOB, {**(job_payload or {}), "message_id": message_id})
+    job = jobs.enqueue(session, SEND_JOB, {"message_id": message_id})
     return insert_row(
         session,
         MailMessage,
@@ -206,19 +202,12 @@ def queue_delivery(
     links: Sequence[tuple[str, datetime]],
     licenses: Sequence[tuple[str, datetime | None]],
     access: Sequence[tuple[str, str]],
-    *,
-    sale: bool = False,
 ) -> MailMessage:
-    """Put the delivery e-mail for ``purchase`` in the outbox (call it inside fulfilment).
-
-    ``sale``: the e-mail of the sale's delivery (not one sent again); its send job names the
-    purchase as ``sale``, so what follows a sale (the repeat-refunder rule) runs in that job
-    rather than on the request or in a job of its own (:data:`SALE_KEY`)."""
+    """Put the delivery e-mail for ``purchase`` in the outbox (call it inside fulfilment)."""
     context = delivery_context(settings, purchase, links, licenses, access)
     locale = locale_for(settings, purchase)
-    extra = {SALE_KEY: purchase.id} if sale else None
     return queue_mail(
-        session, MailKind.DELIVERY, _recipient(purchase), locale, context, purchase.id, extra
+        session, MailKind.DELIVERY, _recipient(purchase), locale, context, purchase.id
     )
 
 

@@ -63,8 +63,8 @@ def check_sale(
     """The rules of a sale just delivered (its buyer's refunds and disputes), whatever the
     goods (a course or a membership is never downloaded nor validated); the events opened.
 
-    Runs in the sale's delivery job: one indexed count, and the purchase read only when the
-    buyer has enough refunds to be a hit."""
+    Runs in the ``risk.check`` job queued with the sale: one indexed count, and the purchase
+    read only when the buyer has enough refunds to be a hit."""
     if rules.refunds_besides(session, purchase_id) < settings.risk_refunds:
         return []
     purchase = session.get(Purchase, purchase_id)

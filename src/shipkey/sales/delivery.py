@@ -21,6 +21,8 @@ from shipkey.downloads import jobs as stamping
 from shipkey.downloads import links as downloads
 from shipkey.errors import Conflict
 from shipkey.fulfilment import access
+from shipkey.jobs import service as jobs
+from shipkey.jobs.kinds import RISK_CHECK, SALE_KEY
 from shipkey.licensing import issuing as licensing
 from shipkey.licensing import pools
 from shipkey.licensing.models import License
@@ -88,8 +90,10 @@ def deliver(session: Session, settings: Settings, purchase: Purchase, now: datet
             [(link.url, link.expires_at) for link in delivery.links],
             [(lic.key, lic.expires_at) for lic in delivery.licenses],
             [(item.title, item.url) for item in delivery.access],
-            sale=True,
         )
+    # The buyer's earlier refunds and disputes, counted by the worker (whatever the goods, and
+    # whether or not the delivery e-mail goes out).
+    jobs.enqueue(session, RISK_CHECK, {SALE_KEY: purchase.id})
     events.announce(session, "purchase.completed", purchase)
     return delivery
 
