@@ -1,5 +1,5 @@
-"""The seller's shared filters: a whole address is looked up as it is, part of one is matched
-anywhere, on SQLite and PostgreSQL alike."""
+"""The seller's shared filters: a whole address is looked up as it is (in the search box, when it
+is on file), anything else is matched anywhere, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -52,21 +52,44 @@ def buyers(db: Database) -> Database:
 
 
 def _ids(db: Database, text: str, *, anywhere: bool) -> set[str]:
+    condition = search.address_matches(Customer.email, text, anywhere=anywhere)
     with db.read_session() as session:
-        return set(session.scalars(search.customers_matching(text, anywhere=anywhere)))
+        return set(session.scalars(search.customers_matching(condition)))
 
 
-def test_a_whole_address_finds_that_address_only(buyers: Database) -> None:
-    assert _ids(buyers, " Grace@Example.COM ", anywhere=True) == {"cus_grace"}
+def _searched(db: Database, text: str) -> set[str]:
+    """The buyers the seller's search box finds for ``text``."""
+    with db.read_session() as session:
+        condition = search.seller_match(session, Customer.email, text)
+        return set(session.scalars(search.customers_matching(condition)))
+
+
+def test_a_whole_address_on_file_finds_that_address_only(buyers: Database) -> None:
+    assert _searched(buyers, " Grace@Example.COM ") == {"cus_grace"}
     assert _ids(buyers, "grace@example.com", anywhere=False) == {"cus_grace"}
 
 
+def test_a_whole_address_not_on_file_is_matched_anywhere(buyers: Database) -> None:
+    """Part of a longer address that looks whole (``race@example.com``) finds the addresses
+    that contain it; the API's exact filter finds none."""
+    assert _searched(buyers, "race@example.com") == {"cus_grace", "cus_ungrace"}
+    assert _searched(buyers, "nobody@example.com") == set()
+    assert _ids(buyers, "race@example.com", anywhere=False) == set()
+
+
 def test_part_of_an_address_is_matched_anywhere_when_asked(buyers: Database) -> None:
-    assert _ids(buyers, "GRACE", anywhere=True) == {"cus_grace", "cus_ungrace"}
-    assert _ids(buyers, "@example.com", anywhere=True) == {"cus_grace", "cus_ungrace"}
-    assert _ids(buyers, "race@example", anywhere=True) == {"cus_grace", "cus_ungrace"}
-    assert _ids(buyers, "a_b", anywhere=True) == {"cus_under"}  # "_" is no wildcard
-    assert _ids(buyers, "%", anywhere=True) == set()
+    def anywhere(text: str) -> set[str]:
+        return _ids(buyers, text, anywhere=True)
+
+    def searched(text: str) -> set[str]:
+        return _searched(buyers, text)
+
+    for found in (anywhere, searched):
+        assert found("GRACE") == {"cus_grace", "cus_ungrace"}
+        assert found("@example.com") == {"cus_grace", "cus_ungrace"}
+        assert found("race@example") == {"cus_grace", "cus_ungrace"}
+        assert found("a_b") == {"cus_under"}  # "_" is no wildcard
+        assert found("%") == set()
     assert _ids(buyers, "GRACE", anywhere=False) == set()  # the API's filters are exact
 
 

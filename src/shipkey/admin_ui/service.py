@@ -26,7 +26,7 @@ from shipkey.errors import BadRequest
 from shipkey.licensing.models import License
 from shipkey.mail.models import MailKind, MailMessage, MailStatus
 from shipkey.orders import search
-from shipkey.orders.models import Purchase, PurchaseStatus
+from shipkey.orders.models import Customer, Purchase, PurchaseStatus
 from shipkey.orders.search import MAX_QUERY
 from shipkey.payments.models import WebhookEvent
 from shipkey.sales import delivery
@@ -328,19 +328,16 @@ def search_purchases(
     session: Session, query: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> Page[Purchase]:
     """Newest first, a page at a time; ``query`` is a buyer's whole address (that address's
-    purchases: an index lookup), part of one (matched anywhere: on PostgreSQL a trigram index
-    answers), or a purchase id."""
+    purchases: an index lookup; one not on file is matched anywhere), part of one (matched
+    anywhere: on PostgreSQL a trigram index answers), or a purchase id."""
     statement = select(Purchase)
     query = query.strip()[:MAX_QUERY]
-    if search.is_whole_address(query):
-        statement = statement.where(search.address_matches(Purchase.email, query, anywhere=True))
-    elif query:
-        statement = statement.where(
-            or_(
-                search.address_matches(Purchase.email, query, anywhere=True),
-                Purchase.id == query.lower(),
-            )
-        )
+    if query:
+        address = search.seller_match(session, Purchase.email, query)
+        if search.is_whole_address(query):  # on file: that address; if not, matched anywhere
+            statement = statement.where(address)
+        else:
+            statement = statement.where(or_(address, Purchase.id == query.lower()))
     return page(
         session,
         statement,
@@ -405,7 +402,8 @@ def search_licenses(
     session: Session, query: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> Page[License]:
     """Newest first, a page at a time; ``query`` matches part of a key, or the buyer's address
-    (a whole address is that buyer's, part of one is matched anywhere in the address).
+    (a whole address on file is that buyer's; anything else is matched anywhere in the
+    address: :func:`shipkey.orders.search.seller_match`).
 
     The two matches are two keyset queries merged here: each can use its own index (the key's
     trigrams; the buyer's address, then the licenses of those buyers), where one query with
@@ -432,7 +430,9 @@ def search_licenses(
         )
         for condition in (
             License.key.like(search.like_anywhere(query.upper()), escape="\\"),
-            License.customer_id.in_(search.customers_matching(query, anywhere=True)),
+            License.customer_id.in_(
+                search.customers_matching(search.seller_match(session, Customer.email, query))
+            ),
         )
     ]
     merged = {lic.id: lic for half in halves for lic in half.items}

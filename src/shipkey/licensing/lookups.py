@@ -17,6 +17,7 @@ from shipkey.errors import NotFound
 from shipkey.licensing import foreign, keys
 from shipkey.licensing.models import License, LicenseActivation, LicenseStatus
 from shipkey.orders import search
+from shipkey.orders.models import Customer
 
 
 def find_license(session: Session, key: str) -> License | None:
@@ -152,7 +153,11 @@ def list_licenses(
         statement = statement.where(License.product_id.in_(search.product_ids(product)))
     if email:
         statement = statement.where(
-            License.customer_id.in_(search.customers_matching(email, anywhere=False))
+            License.customer_id.in_(
+                search.customers_matching(
+                    search.address_matches(Customer.email, email, anywhere=False)
+                )
+            )
         )
     found = page(
         session,

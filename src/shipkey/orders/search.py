@@ -2,11 +2,14 @@
 lists (purchases, buyers, licenses) and the admin pages' searches build them here, so each
 filter has one shape and one index behind it.
 
-A whole address (``name@host.tld``, no spaces) is looked up as it is, from the b-tree indexes
-on ``purchases.email`` (``ix_purchases_email_created_at_id``) and ``customers.email`` (unique).
-Part of an address is matched anywhere in it, which PostgreSQL answers from the trigram
-indexes; a whole address is not searched that way, because its trigrams (``@ex``, ``.co``,
-``com`` …) are shared by nearly every address and the trigram index would read them all.
+The API's filters take a whole address and look it up as it is, from the b-tree indexes on
+``purchases.email`` (``ix_purchases_email_created_at_id``) and ``customers.email`` (unique).
+The admin pages' search box (:func:`seller_match`) does the same for a whole address
+(``name@host.tld``, no spaces) that is on file, and matches anything else anywhere in the
+address, which PostgreSQL answers from the trigram indexes: a whole address on file is not
+searched that way, because its trigrams (``@ex``, ``.co``, ``com`` …) are shared by nearly every
+address and the trigram index would read them all; one not on file (part of a longer one, or
+mistyped) still finds the addresses that contain it.
 """
 
 from __future__ import annotations
@@ -46,19 +49,31 @@ def like_anywhere(text: str) -> str:
 def address_matches(
     column: QueryableAttribute[Any], text: str, *, anywhere: bool
 ) -> ColumnElement[bool]:
-    """``column`` (a stored address) is ``text``'s address; with ``anywhere``, part of an
-    address matches every address that contains it, while a whole address still means that
-    address only."""
+    """``column`` (a stored address) is ``text``'s address, or with ``anywhere`` contains it."""
     address = normal_address(text)
-    if anywhere and not is_whole_address(address):
+    if anywhere:
         return column.like(like_anywhere(address), escape="\\")
     return column == address
 
 
-def customers_matching(text: str, *, anywhere: bool) -> Select[str]:
-    """The ids of the buyers whose address matches ``text`` (see :func:`address_matches`), as
-    a subquery."""
-    return select(Customer.id).where(address_matches(Customer.email, text, anywhere=anywhere))
+def seller_match(
+    session: Session, column: QueryableAttribute[Any], text: str
+) -> ColumnElement[bool]:
+    """What the seller's search box means by ``text`` in the addresses of ``column``: a whole
+    address that ``column`` holds is that address only (one index lookup decides); anything
+    else, a whole address not on file included, is matched anywhere."""
+    address = normal_address(text)
+    if is_whole_address(address):
+        on_file = session.scalar(select(column).where(column == address).limit(1))
+        if on_file is not None:
+            return column == address
+    return address_matches(column, address, anywhere=True)
+
+
+def customers_matching(condition: ColumnElement[bool]) -> Select[str]:
+    """The ids of the buyers whose address meets ``condition`` (one of the above on
+    ``Customer.email``), as a subquery."""
+    return select(Customer.id).where(condition)
 
 
 def product_ids(ref: str) -> Select[str]:
