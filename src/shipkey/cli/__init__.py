@@ -10,7 +10,7 @@ from __future__ import annotations
 from shipkey.cli import demo, imports, jobs, serve
 from shipkey.cli.admin_tokens import token_app
 from shipkey.cli.audit import audit_app
-from shipkey.cli.common import group
+from shipkey.cli.common import fail, group
 from shipkey.cli.customers import customers_app
 from shipkey.cli.files import files_app
 from shipkey.cli.keys import keys_app
@@ -43,4 +43,28 @@ app.add_typer(customers_app, name="customers")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        problem = database_problem(exc)
+        if problem is None:
+            raise
+        fail(problem)
+        raise SystemExit(1) from None
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """What to tell a user whose command met a database without shipkey's tables (or behind
+    its migrations), or one that cannot be opened; None for any other error."""
+    text = str(exc)
+    if "no such table" in text or "no such column" in text or " does not exist" in text:
+        return (
+            "The database has no shipkey tables yet, or is behind the installed version: "
+            "run `shipkey migrate` first."
+        )
+    if "unable to open database file" in text:
+        return (
+            "The database file cannot be opened (it does not exist yet, or its directory is "
+            "missing): run `shipkey migrate`, or check SHIPKEY_DATABASE_URL and SHIPKEY_DATA_DIR."
+        )
+    return None

@@ -9,9 +9,11 @@ engine as before.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from urllib.parse import quote
 
 SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 BUSY_TIMEOUT = 30.0
@@ -32,6 +34,11 @@ def sqlite_file(url: str) -> str | None:
 
 @contextmanager
 def sqlite_reader(path: str) -> Iterator[sqlite3.Connection]:
-    """A connection to the SQLite file ``path`` for reads (no transaction is opened)."""
-    with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)) as conn:
+    """A connection to the SQLite file ``path`` for reads (no transaction is opened). The file
+    is opened read-only: a missing one is an error ("unable to open database file"), not a new
+    empty database left behind."""
+    uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
+    with closing(
+        sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+    ) as conn:
         yield conn
