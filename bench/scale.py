@@ -13,8 +13,8 @@ python -m bench.scale [--scale 0.1] [--rounds 40] [--keep] [--skip-fill]
 
 ``--keep`` leaves the database in place with what measuring needs (the product, the one real
 sale and its key, the sizes) noted in the database's own comment; ``--skip-fill`` measures such
-a database again, after bringing it to the newest migration, so a code change can be measured
-on the same rows without filling them again.
+a database again (and leaves it in place), after bringing it to the newest migration, so a
+code change can be measured on the same rows without filling them again.
 """
 
 from __future__ import annotations
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     show(results)
     write_results(args.name, results)
-    if not args.keep:
+    if not args.keep and not args.skip_fill:  # a kept database stays kept
         engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
