@@ -95,6 +95,12 @@ def test_a_buyer_signed_in_from_many_networks_is_flagged(
     sign_in(live_server, db, "203.0.113.9")
     worker.run_once()
     assert len(risk_events(admin)) == 1
+    create_purchase(admin, "pixel")  # the buyer buys again and signs in: still one event
+    worker.run_once()
+    sign_in(live_server, db, "203.0.113.10")
+    worker.run_once()
+    assert [e["id"] for e in risk_events(admin)] == [event["id"]]
+    assert len(seller_mails(db)) == 1
 
 
 def test_an_honest_buyer_at_home_twice_and_on_the_phone_is_not_flagged(

@@ -30,6 +30,9 @@ CHURN_WINDOW = timedelta(days=30)
 class Hit:
     kind: RiskKind
     details: dict[str, Any]
+    subject: str | None = None
+    """What the event is about when it is neither the license nor the purchase it is filed
+    under (a signed-in buyer): one open event per kind and subject."""
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -10,6 +10,7 @@ suspended, and clearing it reinstates that, unless another open event still hold
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -78,7 +79,8 @@ def check_sign_in(
     session: Session, settings: Settings, email: str, now: datetime | None = None
 ) -> list[RiskEvent]:
     """The rules of a buyer who signed in (the networks of their sign-ins); the events opened.
-    An event is about the buyer's newest purchase, as their purchases page lists them (with
+    An event is about the buyer (one open at a time, whichever purchases they make meanwhile)
+    and filed under their newest purchase, as their purchases page lists them (with
     ``SHIPKEY_RISK_ACTION=suspend`` its licenses are suspended and its links held, as for the
     other rules)."""
     now = now or utcnow()
@@ -93,7 +95,8 @@ def check_sign_in(
     ).first()
     if purchase is None:
         return []
-    return _flag_all(session, settings, purchase, None, [hit], now)
+    buyer = replace(hit, subject=purchase.customer_id or purchase.id)  # one open event a buyer
+    return _flag_all(session, settings, purchase, None, [buyer], now)
 
 
 def check_license(
@@ -147,6 +150,8 @@ def fraud_warning(
 
 
 def _subject(hit: Hit, purchase: Purchase | None, lic: License | None) -> str:
+    if hit.subject is not None:
+        return hit.subject
     if lic is not None:
         return lic.id
     if purchase is None:
