@@ -148,6 +148,40 @@ def test_gumroad_lemon_squeezy_and_keygen_exports(admin: TestClient, client: Tes
         assert _import(admin, name, fmt, product="app")["created"] == 0
 
 
+def test_lemon_squeezy_orders_first_then_their_license_keys(
+    admin: TestClient, client: TestClient, db: Database
+) -> None:
+    """The orders file, then the license-keys file naming the same order: the key goes to the
+    sale the orders file made (one purchase, its license), and a second run creates nothing."""
+    _app(admin)
+    orders = _import(admin, "lemonsqueezy-orders.csv", "lemonsqueezy", product="app")
+    assert orders["created"] == 1  # order 2001, Dora's
+    header = (FIXTURES / "lemonsqueezy.csv").read_text().splitlines()[0]
+    key = "0d7f2a9c-5e1b-4c3d-8a6f-3b2c1d0e9f8a"
+    keys_file = (
+        f"{header}\n3,1,2021,2001,5003,7,Dora,dora@example.com,{key},XXXX-3b2c1d0e9f8a,2,0,0,"
+        "active,Active,,2023-10-01T09:00:00.000000Z,2023-10-01T09:00:00.000000Z\n"
+    )
+    for created, skipped in ((1, 0), (0, 1)):
+        answer = admin.post(
+            "/api/admin/imports",
+            files={"file": ("keys.csv", keys_file.encode(), "text/csv")},
+            data={"format": "lemonsqueezy", "product": "app"},
+        )
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        assert (result["created"], result["skipped"], result["refused"]) == (created, skipped, [])
+    assert _count(db, Purchase) == 1
+    purchase = admin.get("/api/admin/purchases", params={"email": "dora@example.com"}).json()
+    [sale] = purchase["items"]
+    assert [
+        lic["key"] for lic in admin.get(f"/api/admin/purchases/{sale['id']}").json()["licenses"]
+    ] == [key]
+    validated = _validate(client, key)
+    assert validated["code"] == "VALID"
+    assert validated["license"]["maxActivations"] == 2
+
+
 def test_a_file_without_an_email_column_or_with_a_bad_format(admin: TestClient) -> None:
     answer = admin.post(
         "/api/admin/imports",

@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, Table, bindparam, func, literal, select, true
@@ -232,10 +233,17 @@ class _Importer:
             found = select(License.key, License.purchase_id).where(License.key.in_(keys_in))
             known_keys = {row[0]: row[1] for row in session.execute(found)}
         fresh: list[tuple[SaleRow, Product, str | None]] = []
+        late_keys: list[tuple[SaleRow, Product, str]] = []
         for row, product in sales:
             key = _stored_key(row.license_key, self.settings)
             if row.order_id is not None and row.order_id in known_orders:
-                result.skipped += 1
+                if key is not None and key not in known_keys:
+                    # A key of an order imported before (Lemon Squeezy's orders file first,
+                    # then its license keys): the key goes to that sale.
+                    known_keys[key] = None
+                    late_keys.append((row, product, key))
+                else:
+                    result.skipped += 1
                 continue
             if key is not None and key in known_keys:
                 if row.order_id is None:
@@ -248,8 +256,14 @@ class _Importer:
             if key is not None:
                 known_keys[key] = None
             fresh.append((row, product, key))
-        if not fresh:
-            return
+        if fresh:
+            self._insert(session, fresh)
+        if late_keys:
+            self._add_keys(session, late_keys)
+
+    def _insert(self, session: Session, fresh: list[tuple[SaleRow, Product, str | None]]) -> None:
+        """The new sales of ``fresh``, with their licenses."""
+        result = self.result
         customers = self._customers(session, [row for row, _, _ in fresh])
         now = utcnow()
         purchases: list[dict[str, Any]] = []
@@ -280,22 +294,7 @@ class _Importer:
                 }
             )
             if key is not None and product.license_type is not None:
-                licenses.append(
-                    {
-                        "id": new_id("lic"),
-                        "key": key,
-                        "verbatim": not keys.check_key(key, self.settings.license_key_secrets),
-                        "product_id": product.id,
-                        "customer_id": customer_id,
-                        "purchase_id": purchase_id,
-                        "license_type": product.license_type,
-                        "status": row.license_status,
-                        "max_activations": row.max_activations or product.max_activations,
-                        "activation_count": 0,
-                        "expires_at": row.expires_at,
-                        "created_at": when,
-                    }
-                )
+                licenses.append(self._license(row, product, key, purchase_id, customer_id, when))
         # Core multi-row INSERTs: the ORM's bulk path costs more than the database's work.
         connection = session.connection()
         connection.execute(_table(Purchase).insert(), purchases)
@@ -304,6 +303,57 @@ class _Importer:
             self.verbatim = self.verbatim or any(row["verbatim"] for row in licenses)
         result.created += len(purchases)
         self._after(session, [row["id"] for row in purchases], {p.id: p for _, p, _ in fresh})
+
+    def _license(
+        self,
+        row: SaleRow,
+        product: Product,
+        key: str,
+        purchase_id: str,
+        customer_id: str | None,
+        when: datetime,
+    ) -> dict[str, Any]:
+        return {
+            "id": new_id("lic"),
+            "key": key,
+            "verbatim": not keys.check_key(key, self.settings.license_key_secrets),
+            "product_id": product.id,
+            "customer_id": customer_id,
+            "purchase_id": purchase_id,
+            "license_type": product.license_type,
+            "status": row.license_status,
+            "max_activations": row.max_activations or product.max_activations,
+            "activation_count": 0,
+            "expires_at": row.expires_at,
+            "created_at": when,
+        }
+
+    def _add_keys(self, session: Session, late_keys: list[tuple[SaleRow, Product, str]]) -> None:
+        """Licenses for the keys of sales imported before (each counted as created); a key
+        whose sale is of another product, or of one sold without a license, is refused."""
+        orders = {row.order_id for row, _, _ in late_keys}
+        found = session.execute(
+            select(
+                Purchase.external_id, Purchase.id, Purchase.customer_id, Purchase.product_id
+            ).where(Purchase.source == self.source, Purchase.external_id.in_(orders))
+        )
+        sale_of = {external: (pid, customer, product) for external, pid, customer, product in found}
+        licenses: list[dict[str, Any]] = []
+        for row, product, key in late_keys:
+            sale = sale_of.get(row.order_id)
+            if sale is None or sale[2] != product.id or product.license_type is None:
+                self.result.refuse(row.line, "the order was imported before for another product")
+                continue
+            purchase_id, customer_id, _ = sale
+            licenses.append(
+                self._license(
+                    row, product, key, purchase_id, customer_id, row.created_at or utcnow()
+                )
+            )
+        if licenses:
+            session.connection().execute(_table(License).insert(), licenses)
+            self.verbatim = self.verbatim or any(row["verbatim"] for row in licenses)
+            self.result.created += len(licenses)
 
     def _known_orders(self, session: Session, orders: set[str]) -> set[str]:
         """Which of these order ids were imported from this source before."""
