@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from shipkey.cli import app as cli
 from shipkey.db.engine import Database
+from shipkey.imports import service
 from shipkey.mail.models import MailMessage
 from shipkey.orders.models import Purchase
 from tests.factories import create_product
@@ -180,6 +182,30 @@ def test_lemon_squeezy_orders_first_then_their_license_keys(
     validated = _validate(client, key)
     assert validated["code"] == "VALID"
     assert validated["license"]["maxActivations"] == 2
+
+
+def test_the_same_file_imported_twice_at_once_creates_each_sale_once(
+    admin: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second import read its orders as not imported yet, and the first committed them
+    meanwhile: its INSERT meets them, the batch is read again and skips them (no 500)."""
+    _app(admin)
+    first = _import(admin, "generic.csv", "generic")
+    real_known = service._Importer._known_orders
+    missed: list[bool] = []
+
+    def not_seen_yet(self: service._Importer, session: Session, orders: set[str]) -> set[str]:
+        if not missed:
+            missed.append(True)
+            return set()
+        return real_known(self, session, orders)
+
+    monkeypatch.setattr(service._Importer, "_known_orders", not_seen_yet)
+    again = _import(admin, "generic.csv", "generic")
+    assert missed == [True]
+    assert (again["created"], again["skipped"]) == (0, first["created"])
+    assert again["refused"] == first["refused"]
+    assert _count(db, Purchase) == first["created"]
 
 
 def test_a_file_without_an_email_column_or_with_a_bad_format(admin: TestClient) -> None:

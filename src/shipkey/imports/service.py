@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, Table, bindparam, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipkey.catalog.models import Product
@@ -85,6 +86,14 @@ class ImportResult:
         self.refused_count += 1
         if len(self.refused) < MAX_REFUSALS:
             self.refused.append(Refusal(line, reason))
+
+    def copy(self) -> ImportResult:
+        return replace(self, refused=list(self.refused))
+
+    def restore(self, earlier: ImportResult) -> None:
+        """Back to ``earlier`` (a batch that was rolled back counts nothing)."""
+        self.created, self.skipped, self.rows = earlier.created, earlier.skipped, earlier.rows
+        self.refused, self.refused_count = list(earlier.refused), earlier.refused_count
 
 
 Progress = Callable[[int], None]
@@ -134,13 +143,29 @@ def run_import(
             session.rollback()
         return result
     for batch in _batches(rows):
-        with db.session() as session:
-            importer.import_batch(session, batch)
+        _import_once(db, importer, batch)
         if importer.verbatim:
             foreign.note(db)  # the keys validate in this process at once (others poll)
         if progress:
             progress(result.rows)
     return result
+
+
+def _import_once(db: Database, importer: _Importer, batch: list[tuple[int, list[str]]]) -> None:
+    """Import ``batch`` in a transaction of its own. Another import of the same rows that
+    commits first (the same file sent twice at once) makes this one's INSERT meet its orders or
+    keys: the batch is rolled back and read again, and finds them imported (skipped)."""
+    for attempt in range(2):
+        before = importer.result.copy()
+        try:
+            with db.session() as session:
+                importer.import_batch(session, batch)
+            return
+        except IntegrityError:
+            importer.result.restore(before)
+            importer.products.clear()  # read again: the rollback expired them
+            if attempt:
+                raise
 
 
 def _batches(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
